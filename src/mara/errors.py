@@ -1,13 +1,13 @@
 """The errors mara raises on purpose.
 
-    MaraError
-    ├── SpecError          features_config.json is missing or malformed
-    ├── DataError          a training table cannot be used as given
-    ├── RegistryError      the MLflow store cannot give what was asked
-    ├── NotFittedError     an estimator was used before fit()
-    └── RequestError       a batch that cannot be served as sent (4xx)
-        ├── ModelNotFound      no model for that phase/prob (404)
-        └── BatchTooLarge      more rows than the server accepts (413)
+MaraError
+├── SpecError          features_config.json is missing or malformed
+├── DataError          a training table cannot be used as given
+├── RegistryError      the MLflow store cannot give what was asked
+├── NotFittedError     an estimator was used before fit()
+└── RequestError       a batch that cannot be served as sent (4xx)
+    ├── ModelNotFound      no model for that phase/prob (404)
+    └── BatchTooLarge      more rows than the server accepts (413)
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ training and serving can never disagree about how a cell is read.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -139,10 +140,8 @@ class Preprocessor:
         code = np.nan if key is None else self._index[column].get(key, unseen_code)
         lookup = self._lookups[column]
         if len(lookup) < _MEMO_LIMIT:
-            try:
+            with contextlib.suppress(TypeError):
                 lookup[value] = code
-            except TypeError:
-                pass
         return code
 
     def _build_lookups(self) -> None:

@@ -1,0 +1,130 @@
+"""Registry: log, register, promote and load model versions in an MLflow store."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from mara.errors import RegistryError
+from mara.model import ModelBundle
+
+__all__ = ["CHAMPION", "ModelVersion", "Registry", "tracking_uri"]
+
+CHAMPION = "champion"
+_PIP_REQUIREMENTS = ["mara", "lightgbm", "numpy", "pandas"]
+
+
+def tracking_uri(home: Path) -> str:
+    """MLFLOW_TRACKING_URI when set, else the embedded sqlite store in the home."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(home).resolve()}/mlflow.db"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version of a problem's model."""
+
+    name: str
+    version: str
+    run_id: str
+    phase: str
+    prob: str
+
+
+class Registry:
+    """MLflow tracking and model registry for one project home.
+
+    With the embedded default, runs and versions go to `<home>/mlflow.db` and
+    artifacts to `<home>/mlartifacts`; no server is needed.
+    """
+
+    def __init__(self, home: Path, *, uri: str | None = None):
+        self.home = Path(home)
+        self.uri = uri or tracking_uri(self.home)
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    def experiment(self, name: str) -> str:
+        """The id of the experiment `name`, created on first use."""
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        location = None
+        if self.uri.startswith("sqlite:"):
+            location = (self.home.resolve() / "mlartifacts").as_uri()
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except MlflowException as exc:
+            raise RegistryError(f"cannot create experiment {name!r}: {exc}") from exc
+
+    def log_bundle(self, bundle: ModelBundle) -> ModelVersion:
+        """Log the bundle in the active run and register it as a new version."""
+        from mara.registry.pyfunc import BUNDLE_ARTIFACT, BundleModel
+
+        spec = bundle.spec
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "bundle.pkl"
+            path.write_bytes(pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
+            try:
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=BundleModel(),
+                    artifacts={BUNDLE_ARTIFACT: str(path)},
+                    pip_requirements=_PIP_REQUIREMENTS,
+                    registered_model_name=spec.name,
+                )
+            except MlflowException as exc:
+                raise RegistryError(f"cannot register {spec.name}: {exc}") from exc
+        self.client.set_registered_model_tag(spec.name, "phase", spec.phase)
+        self.client.set_registered_model_tag(spec.name, "prob", spec.prob)
+        run_id = mlflow.active_run().info.run_id
+        version = str(info.registered_model_version)
+        return ModelVersion(spec.name, version, run_id, spec.phase, spec.prob)
+
+    def champion_version(self, name: str) -> str | None:
+        """The version the `champion` alias points at, or None."""
+        try:
+            return self.client.get_model_version_by_alias(name, CHAMPION).version
+        except MlflowException:
+            return None
+
+    def promote(self, name: str, version: str) -> None:
+        """Move the `champion` alias to `version`."""
+        try:
+            self.client.set_registered_model_alias(name, CHAMPION, version)
+        except MlflowException as exc:
+            raise RegistryError(f"cannot promote {name} v{version}: {exc}") from exc
+
+    def load(self, name: str, ref: str = f"@{CHAMPION}") -> ModelBundle:
+        """Load a bundle through the registry: `models:/<name>@champion` by default."""
+        uri = f"models:/{name}{ref}" if ref.startswith("@") else f"models:/{name}/{ref}"
+        try:
+            return mlflow.pyfunc.load_model(uri).unwrap_python_model().bundle
+        except (MlflowException, OSError) as exc:
+            raise RegistryError(f"cannot load {uri}: {exc}") from exc
+
+    def served_models(self) -> list[ModelVersion]:
+        """Every registered model that has a champion, with its phase and problem."""
+        served = []
+        for model in self.client.search_registered_models():
+            version = model.aliases.get(CHAMPION)
+            if version is None or "phase" not in model.tags or "prob" not in model.tags:
+                continue
+            mv = self.client.get_model_version(model.name, str(version))
+            served.append(
+                ModelVersion(
+                    model.name,
+                    str(version),
+                    mv.run_id or "",
+                    model.tags["phase"],
+                    model.tags["prob"],
+                )
+            )
+        return served

@@ -1,0 +1,62 @@
+"""create_app: the prediction service for every problem that has a champion."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from mara.capture import CaptureWriter
+from mara.serve.batch import DEFAULT_MAX_ROWS
+from mara.serve.errors import HANDLERS
+from mara.serve.handlers import health, metrics, openapi, predict
+from mara.serve.models import ServedModels
+
+__all__ = ["create_app", "app_from_env"]
+
+log = logging.getLogger("mara.serve")
+
+routes = [
+    Route("/{phase}/{prob}/predict", predict, methods=["POST"]),
+    Route("/health", health, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
+]
+
+
+def create_app(
+    home: Path,
+    *,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    capture: bool = True,
+) -> Starlette:
+    """The Starlette app; models load through the registry when it starts."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.models = ServedModels.load(Path(home))
+        app.state.capture = CaptureWriter(Path(home)) if capture else None
+        log.info("serving %s", ", ".join(app.state.models.names()) or "no models")
+        try:
+            yield
+        finally:
+            if app.state.capture is not None:
+                app.state.capture.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)
+    app.state.max_rows = max_rows
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The app for `uvicorn --factory`, configured by MARA_* environment variables."""
+    return create_app(
+        Path(os.environ.get("MARA_HOME", ".")),
+        max_rows=int(os.environ.get("MARA_MAX_ROWS", DEFAULT_MAX_ROWS)),
+        capture=os.environ.get("MARA_CAPTURE", "1") != "0",
+    )

@@ -1,0 +1,98 @@
+"""The endpoints: predict, health, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mara.errors import RequestError
+from mara.serve import telemetry
+from mara.serve.batch import InvalidBatch, parse_batch
+from mara.serve.errors import json_response
+from mara.serve.openapi import openapi_document
+
+__all__ = ["health", "metrics", "openapi", "predict"]
+
+log = logging.getLogger("mara.serve")
+
+
+async def predict(request: Request) -> Response:
+    """`{"id", "columns", "rows"}` -> `{"id", "predictions", "drift"}`."""
+    started = time.perf_counter()
+    phase, prob = request.path_params["phase"], request.path_params["prob"]
+    problem = f"{phase}/{prob}"
+    try:
+        served = request.app.state.models.get(phase, prob)
+        batch = parse_batch(await request.body(), max_rows=request.app.state.max_rows)
+        bundle = served.bundle
+        if batch.rows and not any(name in batch.columns for name in bundle.spec.features):
+            raise InvalidBatch(
+                f"none of the model's {len(bundle.spec.features)} feature columns was sent "
+                f"(expected e.g. {list(bundle.spec.features[:5])})"
+            )
+    except RequestError as exc:
+        telemetry.observe_error(problem, exc.status_code)
+        raise
+    matrix, quality = bundle.prepare(batch.columns, batch.n_rows)
+    predictions = bundle.predict_matrix(matrix) if batch.n_rows else []
+    report = bundle.drift.score(matrix) if bundle.drift is not None else None
+    drift = report.drift if report is not None else 0
+    response = json_response({"id": batch.id, "predictions": predictions, "drift": drift})
+    seconds = time.perf_counter() - started
+    telemetry.observe_batch(problem, seconds, quality, drift)
+    log.info(
+        "%s id=%s rows=%d drift=%d ms=%.2f quality=%s",
+        problem,
+        batch.id,
+        batch.n_rows,
+        drift,
+        seconds * 1000,
+        quality.as_dict(),
+    )
+    capture = request.app.state.capture
+    if capture is not None:
+        capture.append(
+            phase,
+            prob,
+            {
+                "id": batch.id,
+                "received_at": time.time(),
+                "model_version": served.version,
+                "columns": batch.names,
+                "rows": batch.rows,
+                "predictions": predictions,
+                "drift": drift,
+                "drift_report": report.as_dict() if report is not None else None,
+                "quality": quality.as_dict(),
+                "server_ms": round(seconds * 1000, 3),
+            },
+        )
+    return response
+
+
+async def health(request: Request) -> Response:
+    """200 with the served problems once every model is loaded."""
+    models = request.app.state.models
+    return json_response(
+        {
+            "status": "ok",
+            "models": {
+                f"{p}/{q}": {"name": m.name, "version": m.version} for (p, q), m in models.items()
+            },
+        }
+    )
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition."""
+    return Response(telemetry.render(), media_type=telemetry.CONTENT_TYPE_LATEST)
+
+
+async def openapi(request: Request) -> Response:
+    """The OpenAPI document of this service, listing the served problems."""
+    return json_response(
+        openapi_document(request.app.state.models.names(), max_rows=request.app.state.max_rows)
+    )

@@ -1,0 +1,92 @@
+"""The service's OpenAPI document, generated from the problems it serves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mara import __version__
+
+__all__ = ["openapi_document"]
+
+_CELL: dict[str, Any] = {}  # any JSON value: cells are cleaned, never refused
+
+_ERROR = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def openapi_document(problems: list[str], *, max_rows: int) -> dict[str, Any]:
+    """OpenAPI 3.0 for `POST /<phase>/<prob>/predict` on each served problem."""
+    paths: dict[str, Any] = {
+        "/health": {
+            "get": {
+                "summary": "Liveness: 200 once every model is loaded",
+                "responses": {"200": {"description": "Served models"}},
+            }
+        },
+    }
+    for problem in problems:
+        paths[f"/{problem}/predict"] = {
+            "post": {
+                "summary": f"Predict a batch for {problem}",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "One prediction per row, in order",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Predictions"}
+                            }
+                        },
+                    },
+                    "400": _error("The body is not JSON"),
+                    "413": _error(f"More than {max_rows} rows"),
+                    "422": _error(
+                        "JSON that is not a batch: a field missing or mistyped, rows "
+                        "of the wrong length, duplicate columns, no model feature"
+                    ),
+                },
+            }
+        }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "mara prediction service", "version": __version__},
+        "paths": paths,
+        "components": {
+            "schemas": {
+                "Batch": {
+                    "type": "object",
+                    "required": ["id", "columns", "rows"],
+                    "properties": {
+                        "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                        "columns": {"type": "array", "items": {"type": "string"}},
+                        "rows": {"type": "array", "items": {"type": "array", "items": _CELL}},
+                    },
+                },
+                "Predictions": {
+                    "type": "object",
+                    "required": ["id", "predictions", "drift"],
+                    "properties": {
+                        "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                        "predictions": {"type": "array"},
+                        "drift": {"type": "integer", "enum": [0, 1]},
+                    },
+                },
+                "Error": _ERROR,
+            }
+        },
+    }

@@ -1,0 +1,5 @@
+"""Training: from a problem's raw table to a registered, possibly promoted, model version."""
+
+from mara.train.trainer import TrainConfig, TrainResult, train_problem
+
+__all__ = ["TrainConfig", "TrainResult", "train_problem"]

@@ -1,0 +1,190 @@
+"""train_problem: fit, evaluate, log, register and maybe promote one problem's model."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from mara.errors import DataError
+from mara.labels import positive_class
+from mara.model import ModelBundle
+from mara.preprocess import Preprocessor
+from mara.registry import Registry
+from mara.spec import ProblemSpec, load_spec
+from mara.train.data import label_values, read_training_table, split
+from mara.train.metrics import score
+
+__all__ = ["TrainConfig", "TrainResult", "train_problem"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; every field is logged as an MLflow parameter."""
+
+    seed: int = 0
+    holdout: float = 0.2
+    valid: float = 0.15
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_data_in_leaf: int = 20
+    feature_fraction: float = 0.9
+    bagging_fraction: float = 0.8
+    max_rounds: int = 2000
+    early_stopping: int = 50
+    threads: int = 2
+
+
+@dataclass
+class TrainResult:
+    """What one training run produced and decided."""
+
+    spec: ProblemSpec
+    version: str
+    run_id: str
+    metrics: dict[str, float]
+    champion_before: str | None
+    champion_metrics: dict[str, float] | None
+    promoted: bool
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def metric(self) -> str:
+        """The headline metric's name."""
+        return "auc" if "auc" in self.metrics else "accuracy"
+
+    def summary(self) -> str:
+        """One paragraph for the terminal."""
+        name, value = self.metric, self.metrics[self.metric]
+        lines = [
+            f"{self.spec.name} v{self.version}: holdout {name} {value:.4f} (rows: {self.rows})"
+        ]
+        if self.champion_before is None:
+            lines.append("no champion yet: promoted")
+        else:
+            old = (self.champion_metrics or {}).get(name, float("nan"))
+            verdict = "promoted" if self.promoted else "kept the champion"
+            lines.append(
+                f"champion v{self.champion_before} scores {old:.4f} on this holdout: {verdict}"
+            )
+        return "\n".join(lines)
+
+
+def train_problem(
+    home: Path,
+    phase: str,
+    prob: str,
+    *,
+    config: TrainConfig = TrainConfig(),
+    extra: list[pd.DataFrame] = (),
+    registry: Registry | None = None,
+) -> TrainResult:
+    """Train a model for one problem, register it, and promote it if it is no worse."""
+    spec = load_spec(home, phase, prob)
+    registry = registry or Registry(home)
+    frame = read_training_table(home, spec, list(extra))
+    labels, classes = label_values(frame[spec.target])
+    frame = frame.loc[labels.index].reset_index(drop=True)
+    labels = labels.reset_index(drop=True)
+    if len(classes) < 2:
+        raise DataError(f"{spec.name}: the target has {len(classes)} class(es); need two or more")
+    y = _encode_labels(labels, classes)
+    parts = split(y, holdout=config.holdout, valid=config.valid, seed=config.seed)
+    fit_frame, valid_frame, holdout_frame = (frame.iloc[p] for p in parts.__dict__.values())
+
+    preprocessor = Preprocessor(spec).fit(fit_frame)
+    x_fit, x_valid, x_holdout = (
+        preprocessor.transform(f) for f in (fit_frame, valid_frame, holdout_frame)
+    )
+    booster = _fit_booster(
+        x_fit, y[parts.fit], x_valid, y[parts.valid], preprocessor, len(classes), config
+    )
+    bundle = ModelBundle(spec, preprocessor, booster, classes)
+    bundle.drift = _fit_drift(preprocessor, x_fit, x_holdout, config)
+    holdout_labels = labels.iloc[parts.holdout].tolist()
+    metrics = score(bundle.predict_matrix(x_holdout), holdout_labels, classes)
+    metrics["best_iteration"] = float(booster.best_iteration)
+    bundle.metrics = metrics
+    rows = {"fit": len(parts.fit), "valid": len(parts.valid), "holdout": len(parts.holdout)}
+
+    import mlflow
+
+    experiment = registry.experiment(spec.name)
+    with mlflow.start_run(experiment_id=experiment, run_name=f"train {spec.name}"):
+        mlflow.log_params(asdict(config) | {"classes": len(classes), **rows})
+        mlflow.log_metrics(metrics)
+        mlflow.set_tags({"phase": phase, "prob": prob, "mara.kind": "train"})
+        version = registry.log_bundle(bundle)
+        champion = registry.champion_version(spec.name)
+        champion_metrics = None
+        if champion is not None:
+            old = registry.load(spec.name)
+            champion_metrics = score(old.predict_frame(holdout_frame), holdout_labels, classes)
+            mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
+        headline = "auc" if "auc" in metrics else "accuracy"
+        promoted = champion is None or metrics[headline] >= champion_metrics[headline]
+        if promoted:
+            registry.promote(spec.name, version.version)
+        mlflow.set_tag("mara.promoted", str(promoted).lower())
+    return TrainResult(
+        spec, version.version, version.run_id, metrics, champion, champion_metrics, promoted, rows
+    )
+
+
+def _encode_labels(labels: pd.Series, classes: list[Any]) -> np.ndarray:
+    if len(classes) == 2:
+        return (labels == positive_class(classes)).to_numpy(dtype=np.int32)
+    index = {c: i for i, c in enumerate(classes)}
+    return labels.map(index).to_numpy(dtype=np.int32)
+
+
+def _fit_booster(
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    preprocessor: Preprocessor,
+    n_classes: int,
+    config: TrainConfig,
+) -> lgb.Booster:
+    params: dict[str, Any] = {
+        "learning_rate": config.learning_rate,
+        "num_leaves": config.num_leaves,
+        "min_data_in_leaf": config.min_data_in_leaf,
+        "feature_fraction": config.feature_fraction,
+        "bagging_fraction": config.bagging_fraction,
+        "bagging_freq": 1,
+        "num_threads": config.threads,
+        "seed": config.seed,
+        "verbosity": -1,
+    }
+    if n_classes == 2:
+        params |= {"objective": "binary", "metric": "auc"}
+    else:
+        params |= {"objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss"}
+    categorical = [i for i, is_cat in enumerate(preprocessor.categorical_mask) if is_cat]
+    names = list(preprocessor.feature_names)
+    fit_set = lgb.Dataset(
+        x_fit, y_fit, feature_name=names, categorical_feature=categorical, free_raw_data=True
+    )
+    valid_set = lgb.Dataset(x_valid, y_valid, reference=fit_set)
+    return lgb.train(
+        params,
+        fit_set,
+        num_boost_round=config.max_rounds,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(config.early_stopping, verbose=False)],
+    )
+
+
+def _fit_drift(
+    preprocessor: Preprocessor, x_fit: np.ndarray, x_holdout: np.ndarray, config: TrainConfig
+) -> Any:
+    return None

@@ -91,7 +91,7 @@ class Registry:
     def champion_version(self, name: str) -> str | None:
         """The version the `champion` alias points at, or None."""
         try:
-            return self.client.get_model_version_by_alias(name, CHAMPION).version
+            return str(self.client.get_model_version_by_alias(name, CHAMPION).version)
         except MlflowException:
             return None
 

@@ -1,0 +1,3 @@
+from mara.cli import main
+
+main()

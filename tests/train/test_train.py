@@ -1,0 +1,51 @@
+from pathlib import Path
+
+import pytest
+from problems import binary_frame, write_problem
+
+from mara.errors import DataError, SpecError
+from mara.registry import Registry
+from mara.train import TrainConfig, train_problem
+
+
+def test_first_training_registers_and_promotes(trained_home: Path):
+    registry = Registry(trained_home)
+    served = {(m.phase, m.prob): m for m in registry.served_models()}
+    assert set(served) == {("phase-1", "prob-1"), ("phase-1", "prob-2")}
+    binary = registry.load("phase-1_prob-1")
+    assert binary.classes == [0, 1]
+    assert binary.metrics["auc"] > 0.7
+    multiclass = registry.load("phase-1_prob-2")
+    assert multiclass.classes == ["attack", "normal", "probe"]
+    assert multiclass.metrics["accuracy"] > 0.6
+
+
+def test_champion_rule_both_ways(tmp_path: Path):
+    write_problem(tmp_path, "p", "q", binary_frame(4000, 3), ["amount", "age", "noise"],
+                  ["channel", "region"])
+    first = train_problem(tmp_path, "p", "q")
+    assert first.promoted and first.champion_before is None
+
+    worse = train_problem(tmp_path, "p", "q", config=TrainConfig(max_rounds=1, num_leaves=2))
+    assert not worse.promoted
+    assert worse.champion_before == first.version
+    assert worse.metrics["auc"] < worse.champion_metrics["auc"]
+    assert Registry(tmp_path).champion_version("p_q") == first.version
+
+    again = train_problem(tmp_path, "p", "q")
+    assert again.promoted  # scores the same as the champion on the same holdout: ties promote
+    assert again.champion_metrics["auc"] == pytest.approx(again.metrics["auc"])
+    assert Registry(tmp_path).champion_version("p_q") == again.version
+
+
+def test_training_reports_bad_inputs(tmp_path: Path):
+    with pytest.raises(SpecError):
+        train_problem(tmp_path, "p", "missing")
+    frame = binary_frame(200, 0).assign(label=1)
+    write_problem(tmp_path, "p", "one-class", frame, ["amount"], ["channel"])
+    with pytest.raises(DataError, match="class"):
+        train_problem(tmp_path, "p", "one-class")
+    write_problem(tmp_path, "p", "no-target", binary_frame(200, 0), ["amount"], [],
+                  target="missing_target")
+    with pytest.raises(DataError, match="target column"):
+        train_problem(tmp_path, "p", "no-target")

@@ -1,0 +1,192 @@
+"""The training distribution a batch is compared with, and the statistics of that comparison.
+
+Every feature gets a few bins: numeric features get training-quantile bins plus a missing bin;
+categorical features get one bin per frequent category, one for the rare ones grouped, one for
+categories unseen in training and one for missing. A batch is reduced to its bin counts, and
+every statistic below is a function of those counts alone, so the same code scores one request
+and thousands of calibration batches.
+
+The statistics ("components"), each near zero for a batch like the training data:
+
+- per feature, the G-test (likelihood ratio) of the batch's bin counts against the training
+  frequencies: any change of shape, missing rate or category mix;
+- per numeric feature, the squared score of a rank-sum test (a location shift) and of a
+  quadratic-rank test (a scale change), computed on the bins; both are far more powerful
+  than the G-test for the shifts they target;
+- three sums of the above over features, for changes spread thinly over many features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+__all__ = ["RARE_SHARE", "Reference", "fit_reference"]
+
+# Categories rarer than this in training share one bin: a level a 1,000-row batch would see
+# five times at most makes the statistic's null tail heavy at small batches and says little.
+RARE_SHARE = 0.005
+# Added to every bin count before taking frequencies, so a bin never seen in training (an
+# unseen category, a first missing value) has a small positive frequency, not zero.
+_PRIOR_COUNT = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """Bins fitted on training rows, their frequencies, and the batch statistics on them."""
+
+    n_features: int
+    numeric: np.ndarray  # column index of each numeric feature
+    edges: np.ndarray  # (n_edges, n_numeric) inner bin edges, NaN-padded
+    n_value_bins: np.ndarray  # value bins of each numeric feature (its missing bin follows)
+    categorical: np.ndarray  # column index of each categorical feature
+    max_code: np.ndarray  # K of each categorical feature: code K is unseen, K + 1 missing
+    code_start: np.ndarray  # where each categorical feature's codes start in `code_bin`
+    code_bin: np.ndarray  # global bin of each (feature, code)
+    bin_start: np.ndarray  # first global bin of each feature, in column order
+    missing_bin: np.ndarray  # global missing bin of each feature
+    frequency: np.ndarray  # training frequency of every bin; each feature's bins sum to 1
+    location: np.ndarray  # rank-sum score of every bin (0 outside numeric value bins)
+    scale: np.ndarray  # quadratic-rank score of every bin (0 outside numeric value bins)
+
+    @property
+    def n_bins(self) -> int:
+        """Bins over all features."""
+        return len(self.frequency)
+
+    @property
+    def n_components(self) -> int:
+        """Statistics per batch: one G per feature, two per numeric feature, three sums."""
+        return self.n_features + 2 * len(self.numeric) + 3
+
+    @property
+    def component_feature(self) -> np.ndarray:
+        """The column each component belongs to, -1 for the sums over features."""
+        return np.concatenate([np.arange(self.n_features), self.numeric, self.numeric, [-1] * 3])
+
+    def encode(self, X: np.ndarray) -> np.ndarray:
+        """The global bin of every cell, as a (n_features, n_rows) array."""
+        numeric = X.T[self.numeric]
+        missing = np.isnan(numeric)
+        local = np.zeros(numeric.shape, dtype=np.intp)
+        # NaN edges (padding) and NaN cells compare False, so each adds only real edges.
+        for edge in self.edges:
+            local += numeric >= edge[:, None]
+        local[missing] = np.broadcast_to(self.n_value_bins[:, None], local.shape)[missing]
+        numeric_bins = local + self.bin_start[self.numeric][:, None]
+
+        codes = X.T[self.categorical]
+        max_code = self.max_code[:, None]
+        codes = np.where(np.isnan(codes), max_code + 1, np.clip(codes, 0, max_code))
+        categorical_bins = self.code_bin[codes.astype(np.intp) + self.code_start[:, None]]
+        return np.concatenate([numeric_bins, categorical_bins])
+
+    def counts(self, X: np.ndarray) -> np.ndarray:
+        """How many of the batch's cells fall in each bin."""
+        return np.bincount(self.encode(X).ravel(), minlength=self.n_bins).astype(float)
+
+    def components(self, counts: np.ndarray, n_rows: int) -> np.ndarray:
+        """The statistics of batches of `n_rows` rows from their counts: (batches, components)."""
+        expected = n_rows * self.frequency
+        # x log(x / e) with 0 log 0 = 0: empty bins add nothing to G.
+        ratio = np.where(counts > 0, counts, 1.0) / expected
+        g = 2.0 * np.add.reduceat(counts * np.log(ratio), self.bin_start, axis=1)
+
+        columns = self.numeric
+        present = n_rows - counts[:, self.missing_bin[columns]]
+        root = np.sqrt(np.maximum(present, 1.0))
+        location = np.add.reduceat(counts * self.location, self.bin_start, axis=1)[:, columns]
+        scale = np.add.reduceat(counts * self.scale, self.bin_start, axis=1)[:, columns]
+        location = (location / root) ** 2
+        scale = (scale / root) ** 2
+        sums = np.stack([g.sum(axis=1), location.sum(axis=1), scale.sum(axis=1)], axis=1)
+        return np.concatenate([g, location, scale, sums], axis=1)
+
+
+def fit_reference(
+    X: np.ndarray, *, categorical: Sequence[bool], n_categories: Sequence[int], n_bins: int
+) -> Reference:
+    """Bins and frequencies from training rows (numeric: NaN missing; categorical: codes)."""
+    is_categorical = np.asarray(categorical, dtype=bool)
+    numeric = np.flatnonzero(~is_categorical)
+    cat_columns = np.flatnonzero(is_categorical)
+    levels = np.linspace(0.0, 1.0, n_bins + 1)[1:-1]
+
+    edges = []
+    for j in numeric:
+        values = X[:, j][np.isfinite(X[:, j])]
+        edges.append(np.unique(np.quantile(values, levels)) if len(values) else np.empty(0))
+    n_value_bins = np.array([len(e) + 1 for e in edges], dtype=np.intp)
+    edge_table = np.full((max([len(e) for e in edges], default=0), len(numeric)), np.nan)
+    for i, e in enumerate(edges):
+        edge_table[: len(e), i] = e
+
+    # Per categorical feature, a map from code (0..K-1, K unseen, K+1 missing) to a local bin.
+    max_code = np.asarray(n_categories, dtype=np.intp)
+    code_maps = []
+    for j, k in zip(cat_columns, max_code, strict=True):
+        codes = X[:, j]
+        seen = np.bincount(codes[(codes >= 0) & (codes < k)].astype(np.intp), minlength=k)
+        frequent = seen >= RARE_SHARE * len(codes)
+        local = np.cumsum(frequent) - 1
+        n_frequent = int(frequent.sum())
+        has_rare = n_frequent < k
+        local[~frequent] = n_frequent
+        tail = n_frequent + has_rare
+        code_maps.append(np.concatenate([local, [tail, tail + 1]]))
+
+    sizes = np.zeros(len(is_categorical), dtype=np.intp)
+    sizes[numeric] = n_value_bins + 1
+    sizes[cat_columns] = [m[-1] + 1 for m in code_maps]
+    bin_start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    missing_bin = bin_start + sizes - 1
+    code_start = np.concatenate([[0], np.cumsum([len(m) for m in code_maps])[:-1]])
+    code_bin = np.concatenate(
+        [m + bin_start[j] for j, m in zip(cat_columns, code_maps, strict=True)]
+    ).astype(np.intp) if code_maps else np.empty(0, dtype=np.intp)
+
+    n_bins_total = int(sizes.sum())
+    binning = Reference(
+        n_features=len(is_categorical),
+        numeric=numeric,
+        edges=edge_table,
+        n_value_bins=n_value_bins,
+        categorical=cat_columns,
+        max_code=max_code,
+        code_start=code_start.astype(np.intp),
+        code_bin=code_bin,
+        bin_start=bin_start,
+        missing_bin=missing_bin,
+        frequency=np.ones(n_bins_total),
+        location=np.zeros(n_bins_total),
+        scale=np.zeros(n_bins_total),
+    )
+    counts = binning.counts(X) + _PRIOR_COUNT
+    frequency = counts / np.repeat(np.add.reduceat(counts, bin_start), sizes)
+    location, scale = np.zeros(n_bins_total), np.zeros(n_bins_total)
+    for j, n_values in zip(numeric, n_value_bins, strict=True):
+        values = slice(bin_start[j], bin_start[j] + n_values)
+        location[values], scale[values] = _rank_scores(frequency[values])
+    return replace(binning, frequency=frequency, location=location, scale=scale)
+
+
+def _rank_scores(frequency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Linear and quadratic rank scores of ordered bins, centred and scaled to unit variance.
+
+    A row's score is a function of its bin's mid-rank u; the first two orthonormal polynomials
+    in u under the training frequencies give Neyman's smooth test of order two, whose
+    components are the Wilcoxon (location) and Mood-like (scale) statistics.
+    """
+    p = frequency / frequency.sum()
+    u = np.cumsum(p) - p / 2
+    basis = []
+    for raw in (u, u**2):
+        v = raw - p @ raw
+        for b in basis:
+            v = v - (p @ (v * b)) * b
+        norm = np.sqrt(p @ v**2)
+        # Too few bins for this polynomial (one bin has no location, two have no scale).
+        basis.append(v / norm if norm > 1e-9 else np.zeros_like(v))
+    return basis[0], basis[1]

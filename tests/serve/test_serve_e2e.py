@@ -1,0 +1,145 @@
+"""The real server, as a subprocess on a loopback port, answering real HTTP requests."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from problems import binary_frame, multiclass_frame
+
+from mara.serve.process import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server(trained_home: Path):
+    with ServerProcess(trained_home) as running:
+        yield running
+
+
+def post(server: ServerProcess, path: str, body: object) -> httpx.Response:
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
+    return httpx.post(f"{server.url}{path}", content=content, timeout=30)
+
+
+def request_body(frame, columns, batch_id="b-1") -> dict:
+    return {"id": batch_id, "columns": columns, "rows": frame[columns].values.tolist()}
+
+
+def test_health_lists_the_champions(server):
+    body = httpx.get(f"{server.url}/health").json()
+    assert body["status"] == "ok"
+    assert set(body["models"]) == {"phase-1/prob-1", "phase-1/prob-2"}
+
+
+def test_binary_contract(server):
+    frame = binary_frame(500, seed=42)
+    columns = ["amount", "age", "noise", "channel", "region"]
+    response = post(server, "/phase-1/prob-1/predict", request_body(frame, columns, "abc"))
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"id", "predictions", "drift"}
+    assert body["id"] == "abc"
+    assert body["drift"] in (0, 1)
+    predictions = body["predictions"]
+    assert len(predictions) == 500
+    assert all(isinstance(p, float) and 0.0 <= p <= 1.0 for p in predictions)
+    # The model learned something: positives get higher scores on average.
+    labels = frame.label.tolist()
+    mean_pos = sum(p for p, y in zip(predictions, labels, strict=True) if y) / sum(labels)
+    mean_neg = sum(p for p, y in zip(predictions, labels, strict=True) if not y) / (
+        len(labels) - sum(labels))
+    assert mean_pos > mean_neg + 0.1
+
+
+def test_shuffled_missing_and_extra_columns(server):
+    frame = binary_frame(50, seed=7)
+    columns = ["amount", "age", "noise", "channel", "region"]
+    expected = post(server, "/phase-1/prob-1/predict", request_body(frame, columns)).json()
+    shuffled = columns[:]
+    random.Random(0).shuffle(shuffled)
+    frame = frame.assign(extra=1)
+    answer = post(server, "/phase-1/prob-1/predict",
+                  request_body(frame, [*shuffled, "extra"])).json()
+    assert answer["predictions"] == pytest.approx(expected["predictions"])
+    partial = post(server, "/phase-1/prob-1/predict", request_body(frame, ["amount", "channel"]))
+    assert partial.status_code == 200
+    assert len(partial.json()["predictions"]) == 50
+
+
+def test_multiclass_returns_training_labels(server):
+    frame = multiclass_frame(300, seed=9)
+    response = post(server, "/phase-1/prob-2/predict",
+                    request_body(frame, ["proto", "y", "x"], batch_id=17))
+    body = response.json()
+    assert response.status_code == 200
+    assert body["id"] == 17
+    assert set(body["predictions"]) <= {"attack", "normal", "probe"}
+    hits = sum(p == t for p, t in zip(body["predictions"], frame.kind, strict=True))
+    assert hits / len(frame) > 0.6
+
+
+def test_unknown_problem_is_404(server):
+    response = post(server, "/phase-9/prob-1/predict", {"id": "x", "columns": [], "rows": []})
+    assert response.status_code == 404
+    assert response.json()["error"] == "ModelNotFound"
+
+
+def test_structural_faults_are_4xx_and_the_server_keeps_serving(server):
+    cases = [
+        (b"not json", 400),
+        (b"[1, 2]", 422),
+        (json.dumps({"columns": ["amount"], "rows": [[1]]}).encode(), 422),
+        (json.dumps({"id": "x", "columns": "amount", "rows": [[1]]}).encode(), 422),
+        (json.dumps({"id": "x", "columns": ["amount"], "rows": [[1, 2]]}).encode(), 422),
+        (json.dumps({"id": "x", "columns": ["amount", "amount"], "rows": [[1, 2]]}).encode(), 422),
+        (json.dumps({"id": "x", "columns": ["nothing"], "rows": [[1]]}).encode(), 422),
+        (json.dumps({"id": "x", "columns": ["amount"], "rows": "1"}).encode(), 422),
+        (json.dumps({"id": None, "columns": ["amount"], "rows": [[1]]}).encode(), 422),
+    ]
+    for body, status in cases:
+        response = post(server, "/phase-1/prob-1/predict", body)
+        assert response.status_code == status, body
+        assert response.json()["detail"]
+    ok = post(server, "/phase-1/prob-1/predict", {"id": "y", "columns": ["amount"], "rows": [[3]]})
+    assert ok.status_code == 200
+
+
+def test_empty_batch_gets_empty_predictions(server):
+    body = post(server, "/phase-1/prob-1/predict",
+                {"id": "e", "columns": ["amount"], "rows": []}).json()
+    assert body == {"id": "e", "predictions": [], "drift": 0}
+
+
+def test_metrics_count_requests(server):
+    post(server, "/phase-1/prob-1/predict", {"id": "m", "columns": ["amount"], "rows": [[1]]})
+    text = httpx.get(f"{server.url}/metrics").text
+    assert 'mara_requests_total{problem="phase-1/prob-1",status="200"}' in text
+    assert "mara_predict_seconds_bucket" in text
+
+
+def test_capture_keeps_every_batch_after_clean_shutdown(trained_home: Path, tmp_path: Path):
+    with ServerProcess(trained_home, log_path=tmp_path / "serve.log") as running:
+        ids = [f"cap-{i}" for i in range(20)]
+        frame = binary_frame(30, seed=1)
+        for batch_id in ids:
+            columns = ["amount", "age", "channel"]
+            assert post(running, "/phase-1/prob-1/predict",
+                        request_body(frame, columns, batch_id)).status_code == 200
+        code = running.stop()
+    # uvicorn re-raises the SIGTERM it handled once shutdown is complete.
+    assert code in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
+    folder = trained_home / "data" / "captured_data" / "phase-1" / "prob-1"
+    records = [json.loads(line) for path in folder.glob("*.jsonl")
+               for line in path.read_text().splitlines()]
+    captured = {r["id"]: r for r in records}
+    assert set(ids) <= set(captured)
+    record = captured["cap-3"]
+    assert record["columns"] == ["amount", "age", "channel"]
+    assert len(record["rows"]) == len(record["predictions"]) == 30
+    assert record["quality"]["columns_absent"] == 2

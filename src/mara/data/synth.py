@@ -1,8 +1,9 @@
 """Seeded synthetic problems shaped like the MLOps Marathon 2023 ones, in the organizers' layout.
 
-Each kind draws its features first and then its labels from a noisy function of them, so a model
-can learn a good deal but never everything. Columns are named ``feature1..featureN`` as in the
-competition, with the categoricals among them; the meaningful names live in this file only.
+Labels depend on the features through interactions and non-linear terms, with noise on top (a
+logistic draw for fraud and credit; faint attacks and mislabelled records for network), so a
+model can learn a good deal but never everything. Columns are named ``feature1..featureN`` as in
+the competition, with the categoricals among them; the meaningful names live in this file only.
 """
 
 from __future__ import annotations
@@ -67,6 +68,19 @@ class ProblemFiles:
     train_rows: int
     heldout_rows: int
     batches: int
+
+    def summary(self) -> str:
+        """A few lines for the terminal: where each file went and what it holds."""
+        return "\n".join(
+            [
+                f"{self.spec.name}: {self.train_rows} training rows, "
+                f"{self.heldout_rows} held out in {self.batches} request batches",
+                f"  config    {self.config}",
+                f"  train     {self.train}",
+                f"  heldout   {self.heldout}",
+                f"  requests  {self.requests}",
+            ]
+        )
 
 
 def requests_dir(home: Path, phase: str, prob: str) -> Path:
@@ -406,7 +420,7 @@ _SERVICES = {
         "login", "shell", "exec", "sunrpc", "nntp", "uucp", "gopher", "link", "courier",
         "ctf", "daytime", "discard", "echo", "csnet_ns", "bgp", "supdup", "iso_tsap",
         "hostnames", "klogin", "kshell", "ldap", "mtp", "name", "netbios_dgm", "netbios_ns",
-        "netbios_ssn", "netstat", "nnsp", "sql_net", "systat", "vmnet",
+        "netbios_ssn", "netstat", "nnsp", "sql_net", "systat", "vmnet", "printer",
     ),
     "udp": ("domain_u", "private", "ntp_u", "tftp_u", "other"),
     "icmp": ("ecr_i", "eco_i", "tim_i", "urp_i", "urh_i", "red_i"),

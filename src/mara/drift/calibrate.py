@@ -1,12 +1,12 @@
-"""The null distribution of the batch statistics, drawn from held-out training rows.
+"""The null distribution of the batch statistics, drawn from the training rows themselves.
 
-At each calibrated batch size, many batches are drawn without replacement from rows the
-reference never saw, which reproduces the noise a batch from the training distribution
-really has (its own sampling noise plus the reference's). One set of batches gives each
-statistic's mean and spread there; a second, independent set gives the threshold on the
-largest standardized statistic as a conformal quantile, so a batch from the training
-distribution exceeds it at most alpha of the time. Between calibrated sizes everything is
-interpolated in log size.
+At each calibrated batch size, many batches are drawn without replacement from the training
+rows, and each is compared with the frequencies of the training rows *without it*: a fresh
+batch against a reference that never saw it, exactly the situation of a served batch from the
+training distribution, noise of both included. One set of batches gives each statistic's mean
+and spread there; a second, independent set gives the threshold on the largest standardized
+statistic as a conformal quantile, so such a batch exceeds it at most alpha of the time.
+Between calibrated sizes everything is interpolated in log size.
 """
 
 from __future__ import annotations
@@ -60,16 +60,16 @@ class NullModel:
 
 def calibrate(
     reference: Reference,
-    calibration: np.ndarray,
+    X: np.ndarray,
     *,
     sizes: Sequence[int],
     n_batches: int,
     alpha: float,
     rng: np.random.Generator,
 ) -> NullModel:
-    """Fit the null model on held-out rows; `sizes` must not exceed their number."""
+    """Fit the null model on the training rows `reference` was fitted on."""
     sizes = np.asarray(sorted(sizes), dtype=np.intp)
-    codes = np.ascontiguousarray(reference.encode(calibration).T)
+    codes = np.ascontiguousarray(reference.encode(X).T)
     moments = _null_components(reference, codes, sizes, n_batches, rng)
     mean = np.maximum(moments.mean(axis=1), 1e-12)
     cv = np.maximum(moments.std(axis=1) / mean, _MIN_CV)
@@ -119,5 +119,6 @@ def _null_components(
         counts = np.bincount(keys.ravel(), minlength=(stop - start) * n_sizes * n_bins)
         counts = counts.reshape(stop - start, n_sizes, n_bins).cumsum(axis=1).astype(float)
         for g, n in enumerate(sizes):
-            out[g, start:stop] = reference.components(counts[:, g], int(n))
+            frequency = reference.frequency_without(counts[:, g])
+            out[g, start:stop] = reference.components(counts[:, g], int(n), frequency)
     return out

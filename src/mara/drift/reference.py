@@ -47,6 +47,7 @@ class Reference:
     code_bin: np.ndarray  # global bin of each (feature, code)
     bin_start: np.ndarray  # first global bin of each feature, in column order
     missing_bin: np.ndarray  # global missing bin of each feature
+    train_counts: np.ndarray  # training rows in every bin
     frequency: np.ndarray  # training frequency of every bin; each feature's bins sum to 1
     location: np.ndarray  # rank-sum score of every bin (0 outside numeric value bins)
     scale: np.ndarray  # quadratic-rank score of every bin (0 outside numeric value bins)
@@ -87,20 +88,33 @@ class Reference:
         """How many of the batch's cells fall in each bin."""
         return np.bincount(self.encode(X).ravel(), minlength=self.n_bins).astype(float)
 
-    def components(self, counts: np.ndarray, n_rows: int) -> np.ndarray:
-        """The statistics of batches of `n_rows` rows from their counts: (batches, components)."""
-        expected = n_rows * self.frequency
+    def frequency_without(self, counts: np.ndarray) -> np.ndarray:
+        """Bin frequencies of the training rows left once batches with `counts` are taken out."""
+        return _frequency(self.train_counts - counts, self.bin_start)
+
+    def components(
+        self, counts: np.ndarray, n_rows: int, frequency: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Statistics of batches of `n_rows` rows from their counts: (batches, components).
+
+        `frequency` is what the batches are compared with, one row per batch or shared
+        (default: the training frequencies).
+        """
+        frequency = self.frequency if frequency is None else frequency
         # x log(x / e) with 0 log 0 = 0: empty bins add nothing to G.
-        ratio = np.where(counts > 0, counts, 1.0) / expected
+        ratio = np.where(counts > 0, counts, 1.0) / (n_rows * frequency)
         g = 2.0 * np.add.reduceat(counts * np.log(ratio), self.bin_start, axis=1)
 
-        columns = self.numeric
-        present = n_rows - counts[:, self.missing_bin[columns]]
+        columns, missing = self.numeric, self.missing_bin[self.numeric]
+        present = n_rows - counts[:, missing]
         root = np.sqrt(np.maximum(present, 1.0))
-        location = np.add.reduceat(counts * self.location, self.bin_start, axis=1)[:, columns]
-        scale = np.add.reduceat(counts * self.scale, self.bin_start, axis=1)[:, columns]
-        location = (location / root) ** 2
-        scale = (scale / root) ** 2
+        value_share = 1.0 - frequency[..., missing]
+        stats = []
+        for score in (self.location, self.scale):
+            total = np.add.reduceat(counts * score, self.bin_start, axis=1)[:, columns]
+            mean = np.add.reduceat(frequency * score, self.bin_start, axis=-1)[..., columns]
+            stats.append(((total - present * mean / value_share) / root) ** 2)
+        location, scale = stats
         sums = np.stack([g.sum(axis=1), location.sum(axis=1), scale.sum(axis=1)], axis=1)
         return np.concatenate([g, location, scale, sums], axis=1)
 
@@ -143,9 +157,13 @@ def fit_reference(
     bin_start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
     missing_bin = bin_start + sizes - 1
     code_start = np.concatenate([[0], np.cumsum([len(m) for m in code_maps])[:-1]])
-    code_bin = np.concatenate(
-        [m + bin_start[j] for j, m in zip(cat_columns, code_maps, strict=True)]
-    ).astype(np.intp) if code_maps else np.empty(0, dtype=np.intp)
+    code_bin = (
+        np.concatenate(
+            [m + bin_start[j] for j, m in zip(cat_columns, code_maps, strict=True)]
+        ).astype(np.intp)
+        if code_maps
+        else np.empty(0, dtype=np.intp)
+    )
 
     n_bins_total = int(sizes.sum())
     binning = Reference(
@@ -159,17 +177,20 @@ def fit_reference(
         code_bin=code_bin,
         bin_start=bin_start,
         missing_bin=missing_bin,
+        train_counts=np.zeros(n_bins_total),
         frequency=np.ones(n_bins_total),
         location=np.zeros(n_bins_total),
         scale=np.zeros(n_bins_total),
     )
-    counts = binning.counts(X) + _PRIOR_COUNT
-    frequency = counts / np.repeat(np.add.reduceat(counts, bin_start), sizes)
+    train_counts = binning.counts(X)
+    frequency = _frequency(train_counts, bin_start)
     location, scale = np.zeros(n_bins_total), np.zeros(n_bins_total)
     for j, n_values in zip(numeric, n_value_bins, strict=True):
         values = slice(bin_start[j], bin_start[j] + n_values)
         location[values], scale[values] = _rank_scores(frequency[values])
-    return replace(binning, frequency=frequency, location=location, scale=scale)
+    return replace(
+        binning, train_counts=train_counts, frequency=frequency, location=location, scale=scale
+    )
 
 
 def _rank_scores(frequency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,3 +211,11 @@ def _rank_scores(frequency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Too few bins for this polynomial (one bin has no location, two have no scale).
         basis.append(v / norm if norm > 1e-9 else np.zeros_like(v))
     return basis[0], basis[1]
+
+
+def _frequency(counts: np.ndarray, bin_start: np.ndarray) -> np.ndarray:
+    """Frequencies within each feature's bins, after adding the prior count to every bin."""
+    counts = counts + _PRIOR_COUNT
+    totals = np.add.reduceat(counts, bin_start, axis=-1)
+    sizes = np.diff(np.append(bin_start, counts.shape[-1]))
+    return counts / np.repeat(totals, sizes, axis=-1)

@@ -40,7 +40,8 @@ def cli(ctx: click.Context, home: Path, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    for noisy in ("mlflow", "httpx", "httpcore", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if noisy != "mlflow" else logging.ERROR)
     ctx.obj = App(home)
 
 

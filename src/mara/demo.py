@@ -13,34 +13,34 @@ __all__ = ["DEMO_PROBLEMS", "DemoProblem", "run_demo"]
 
 @dataclass(frozen=True)
 class DemoProblem:
-    """One demo problem: which generator, where it goes, how big."""
+    """One demo problem: which generator, and where it goes."""
 
     kind: str
     phase: str
     prob: str
-    rows: int
 
 
 DEMO_PROBLEMS = (
-    DemoProblem("fraud", "phase-1", "prob-1", 40_000),
-    DemoProblem("credit", "phase-1", "prob-2", 30_000),
-    DemoProblem("network", "phase-2", "prob-1", 40_000),
-    DemoProblem("network-multiclass", "phase-2", "prob-2", 40_000),
+    DemoProblem("fraud", "phase-1", "prob-1"),
+    DemoProblem("credit", "phase-1", "prob-2"),
+    DemoProblem("network", "phase-2", "prob-1"),
+    DemoProblem("network-multiclass", "phase-2", "prob-2"),
 )
 
 
 def run_demo(home: Path, *, rows_scale: float = 1.0, console: Console | None = None) -> Table:
     """Run every stage on the embedded default and print a summary table."""
     from mara.bench import load_requests, run_bench
-    from mara.data import make_problem
+    from mara.data import DEFAULT_ROWS, make_problem
     from mara.serve.process import ServerProcess
     from mara.train import train_problem
 
-    console = console or Console()
+    # Wide enough for the summary table when the output is a file or a CI log.
+    console = console or Console(width=max(Console().width, 130))
     home = Path(home)
     trained = {}
     for problem in DEMO_PROBLEMS:
-        rows = max(2_000, int(problem.rows * rows_scale))
+        rows = max(2_000, int(DEFAULT_ROWS[problem.kind] * rows_scale))
         console.rule(f"{problem.phase}/{problem.prob}: {problem.kind}, {rows} rows")
         files = make_problem(home, problem.kind, phase=problem.phase, prob=problem.prob,
                              rows=rows, seed=0)

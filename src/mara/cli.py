@@ -65,12 +65,18 @@ def make_data(app: App, kind: str, phase: str, prob: str, rows: int | None, seed
 @click.option("--phase", required=True)
 @click.option("--prob", required=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--no-compile",
+    is_flag=True,
+    help="Do not compile the forest now (the server then compiles it on start).",
+)
 @click.pass_obj
-def train(app: App, phase: str, prob: str, seed: int) -> None:
+def train(app: App, phase: str, prob: str, seed: int, no_compile: bool) -> None:
     """Train, log to MLflow, register `<phase>_<prob>`, promote if no worse than champion."""
     from mara.train import TrainConfig, train_problem
 
-    result = train_problem(app.home, phase, prob, config=TrainConfig(seed=seed))
+    config = TrainConfig(seed=seed, compile=not no_compile)
+    result = train_problem(app.home, phase, prob, config=config)
     click.echo(result.summary())
 
 
@@ -78,17 +84,30 @@ def train(app: App, phase: str, prob: str, seed: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=5040, show_default=True)
 @click.option("--workers", type=int, default=1, show_default=True)
-@click.option("--max-rows", type=int, default=100_000, show_default=True,
-              help="Largest batch accepted; more rows get 413.")
+@click.option(
+    "--max-rows",
+    type=int,
+    default=100_000,
+    show_default=True,
+    help="Largest batch accepted; more rows get 413.",
+)
 @click.option("--no-capture", is_flag=True, help="Do not keep served batches on disk.")
+@click.option(
+    "--no-compile",
+    is_flag=True,
+    help="Serve with LightGBM's own predictor; do not compile forests.",
+)
 @click.pass_obj
-def serve(app: App, host: str, port: int, workers: int, max_rows: int, no_capture: bool) -> None:
+def serve(
+    app: App, host: str, port: int, workers: int, max_rows: int, no_capture: bool, no_compile: bool
+) -> None:
     """Serve the champion of every registered problem over HTTP."""
     import uvicorn
 
     os.environ["MARA_HOME"] = str(app.home.resolve())
     os.environ["MARA_MAX_ROWS"] = str(max_rows)
     os.environ["MARA_CAPTURE"] = "0" if no_capture else "1"
+    os.environ["MARA_COMPILE"] = "0" if no_compile else "1"
     if workers > 1:
         # Workers are separate processes: Prometheus counters must be shared through files.
         metrics_dir = app.home.resolve() / ".prometheus"
@@ -110,14 +129,25 @@ def serve(app: App, host: str, port: int, workers: int, max_rows: int, no_captur
 @click.option("--url", required=True, help="Base URL of a running server.")
 @click.option("--phase", required=True)
 @click.option("--prob", required=True)
-@click.option("--requests", "requests_file", required=True,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="JSONL of request bodies, optionally with 'labels'.")
+@click.option(
+    "--requests",
+    "requests_file",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="JSONL of request bodies, optionally with 'labels'.",
+)
 @click.option("--concurrency", type=int, default=1, show_default=True)
 @click.option("--repeat", type=int, default=1, show_default=True)
 @click.option("--limit", type=int, default=None, help="Use only the first N requests.")
-def bench(url: str, phase: str, prob: str, requests_file: Path, concurrency: int, repeat: int,
-          limit: int | None) -> None:
+def bench(
+    url: str,
+    phase: str,
+    prob: str,
+    requests_file: Path,
+    concurrency: int,
+    repeat: int,
+    limit: int | None,
+) -> None:
     """Replay request batches against a server, check every answer, report latency and score."""
     from rich.console import Console
 
@@ -131,8 +161,13 @@ def bench(url: str, phase: str, prob: str, requests_file: Path, concurrency: int
 
 
 @cli.command()
-@click.option("--rows-scale", type=float, default=1.0, show_default=True,
-              help="Scale the demo problems' sizes (smaller is faster).")
+@click.option(
+    "--rows-scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Scale the demo problems' sizes (smaller is faster).",
+)
 @click.pass_obj
 def demo(app: App, rows_scale: float) -> None:
     """Generate, train, register, serve and replay traffic for four demo problems."""

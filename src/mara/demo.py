@@ -33,7 +33,7 @@ def run_demo(home: Path, *, rows_scale: float = 1.0, console: Console | None = N
     from mara.bench import load_requests, run_bench
     from mara.data import DEFAULT_ROWS, make_problem
     from mara.serve.process import ServerProcess
-    from mara.train import train_problem
+    from mara.train import TrainConfig, train_problem
 
     # Wide enough for the summary table when the output is a file or a CI log.
     console = console or Console(width=max(Console().width, 130))
@@ -42,15 +42,27 @@ def run_demo(home: Path, *, rows_scale: float = 1.0, console: Console | None = N
     for problem in DEMO_PROBLEMS:
         rows = max(2_000, int(DEFAULT_ROWS[problem.kind] * rows_scale))
         console.rule(f"{problem.phase}/{problem.prob}: {problem.kind}, {rows} rows")
-        files = make_problem(home, problem.kind, phase=problem.phase, prob=problem.prob,
-                             rows=rows, seed=0)
-        result = train_problem(home, problem.phase, problem.prob)
+        files = make_problem(
+            home, problem.kind, phase=problem.phase, prob=problem.prob, rows=rows, seed=0
+        )
+        result = train_problem(home, problem.phase, problem.prob, config=TrainConfig(compile=True))
         console.print(result.summary())
         trained[problem] = (files, result)
 
     table = Table(title="mara demo: held-out traffic replayed over HTTP, batches of 2,000 rows")
-    for column in ("problem", "kind", "version", "holdout", "served score", "requests",
-                   "errors", "p50 ms", "p99 ms", "rows/s", "drift flags"):
+    for column in (
+        "problem",
+        "kind",
+        "version",
+        "holdout",
+        "served score",
+        "requests",
+        "errors",
+        "p50 ms",
+        "p99 ms",
+        "rows/s",
+        "drift flags",
+    ):
         table.add_column(column, justify="left" if column in ("problem", "kind") else "right")
     console.rule("serving")
     with ServerProcess(home) as server:
@@ -60,11 +72,16 @@ def run_demo(home: Path, *, rows_scale: float = 1.0, console: Console | None = N
             bench = run_bench(server.url, problem.phase, problem.prob, requests, repeat=3)
             metric = result.metric
             table.add_row(
-                f"{problem.phase}/{problem.prob}", problem.kind, f"v{result.version}",
+                f"{problem.phase}/{problem.prob}",
+                problem.kind,
+                f"v{result.version}",
                 f"{metric} {result.metrics[metric]:.4f}",
                 "-" if bench.score is None else f"{bench.metric} {bench.score:.4f}",
-                str(bench.requests), str(bench.errors),
-                _ms(bench.p50_ms), _ms(bench.p99_ms), f"{bench.rows_per_s:,.0f}",
+                str(bench.requests),
+                str(bench.errors),
+                _ms(bench.p50_ms),
+                _ms(bench.p99_ms),
+                f"{bench.rows_per_s:,.0f}",
                 str(bench.drift_flags),
             )
     console.print(table)

@@ -34,12 +34,15 @@ def create_app(
     *,
     max_rows: int = DEFAULT_MAX_ROWS,
     capture: bool = True,
+    compile_models: bool = True,
 ) -> Starlette:
     """The Starlette app; models load through the registry when it starts."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.models = ServedModels.load(Path(home))
+        if compile_models:
+            app.state.models.compile(Path(home))
         app.state.capture = CaptureWriter(Path(home)) if capture else None
         log.info("serving %s", ", ".join(app.state.models.names()) or "no models")
         try:
@@ -59,4 +62,5 @@ def app_from_env() -> Starlette:
         Path(os.environ.get("MARA_HOME", ".")),
         max_rows=int(os.environ.get("MARA_MAX_ROWS", DEFAULT_MAX_ROWS)),
         capture=os.environ.get("MARA_CAPTURE", "1") != "0",
+        compile_models=os.environ.get("MARA_COMPILE", "1") != "0",
     )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from mara.compiled import compiled_cache, is_cached
 from mara.errors import ModelNotFound
 from mara.model import ModelBundle
 from mara.registry import Registry
 
 __all__ = ["ServedModel", "ServedModels"]
+
+log = logging.getLogger("mara.serve")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,43 @@ class ServedModels:
             bundle = registry.load(mv.name)
             models[(mv.phase, mv.prob)] = ServedModel(mv.name, mv.version, bundle)
         return cls(models)
+
+    def compile(self, home: Path) -> threading.Thread:
+        """Attach compiled forests: cached ones now, the rest from a background thread.
+
+        Until its forest is attached, a model serves with LightGBM's own predictor.
+        """
+        cache = compiled_cache(home)
+        pending = []
+        for key, served in self.items():
+            if is_cached(served.bundle.booster, cache):
+                self._attach(key, served, cache)
+            else:
+                pending.append((key, served))
+
+        def run() -> None:
+            for key, served in pending:
+                self._attach(key, served, cache)
+
+        thread = threading.Thread(target=run, name="mara-compile", daemon=True)
+        thread.start()
+        return thread
+
+    @staticmethod
+    def _attach(key: tuple[str, str], served: ServedModel, cache: Path) -> None:
+        problem = "/".join(key)
+        try:
+            attached = served.bundle.compile(cache)
+        except Exception:  # the interpreted booster keeps serving
+            log.exception("%s: compiling the forest failed", problem)
+            return
+        log.info(
+            "%s: %s",
+            problem,
+            "compiled forest attached"
+            if attached
+            else "compiled forest disagreed with LightGBM; not used",
+        )
 
     def get(self, phase: str, prob: str) -> ServedModel:
         """The champion for a problem, or ModelNotFound (404)."""

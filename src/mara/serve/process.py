@@ -59,8 +59,18 @@ class ServerProcess:
         """Start the server and block until it is healthy."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
-            sys.executable, "-m", "mara", "--home", str(self.home), "serve",
-            "--host", self.host, "--port", str(self.port), "--workers", str(self.workers),
+            sys.executable,
+            "-m",
+            "mara",
+            "--home",
+            str(self.home),
+            "serve",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
             *self.extra_args,
         ]
         with self.log_path.open("ab") as log:
@@ -70,8 +80,9 @@ class ServerProcess:
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise MaraError(f"server exited with {self.process.returncode}; "
-                                f"see {self.log_path}")
+                raise MaraError(
+                    f"server exited with {self.process.returncode}; see {self.log_path}"
+                )
             try:
                 if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
                     return self
@@ -79,8 +90,9 @@ class ServerProcess:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise MaraError(f"server not healthy after {self.start_timeout_s:.0f} s; "
-                        f"see {self.log_path}")
+        raise MaraError(
+            f"server not healthy after {self.start_timeout_s:.0f} s; see {self.log_path}"
+        )
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """Ask the server to shut down cleanly (SIGTERM); kill it if it will not."""

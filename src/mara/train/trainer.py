@@ -11,6 +11,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from mara.compiled import compiled_cache
 from mara.errors import DataError
 from mara.labels import positive_class
 from mara.model import ModelBundle
@@ -40,6 +41,7 @@ class TrainConfig:
     max_rounds: int = 2000
     early_stopping: int = 50
     threads: int = 2
+    compile: bool = False
 
 
 @dataclass
@@ -133,6 +135,9 @@ def train_problem(
         if promoted:
             registry.promote(spec.name, version.version)
         mlflow.set_tag("mara.promoted", str(promoted).lower())
+    if config.compile and promoted:
+        # Warm the server's cache: the compiled forest is ready when the server starts.
+        bundle.compile(compiled_cache(home))
     return TrainResult(
         spec, version.version, version.run_id, metrics, champion, champion_metrics, promoted, rows
     )

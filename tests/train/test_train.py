@@ -21,8 +21,9 @@ def test_first_training_registers_and_promotes(trained_home: Path):
 
 
 def test_champion_rule_both_ways(tmp_path: Path):
-    write_problem(tmp_path, "p", "q", binary_frame(4000, 3), ["amount", "age", "noise"],
-                  ["channel", "region"])
+    write_problem(
+        tmp_path, "p", "q", binary_frame(4000, 3), ["amount", "age", "noise"], ["channel", "region"]
+    )
     first = train_problem(tmp_path, "p", "q")
     assert first.promoted and first.champion_before is None
 
@@ -45,7 +46,8 @@ def test_training_reports_bad_inputs(tmp_path: Path):
     write_problem(tmp_path, "p", "one-class", frame, ["amount"], ["channel"])
     with pytest.raises(DataError, match="class"):
         train_problem(tmp_path, "p", "one-class")
-    write_problem(tmp_path, "p", "no-target", binary_frame(200, 0), ["amount"], [],
-                  target="missing_target")
+    write_problem(
+        tmp_path, "p", "no-target", binary_frame(200, 0), ["amount"], [], target="missing_target"
+    )
     with pytest.raises(DataError, match="target column"):
         train_problem(tmp_path, "p", "no-target")

@@ -55,8 +55,14 @@ def dirty_rows(
 
 
 def _dirty(value: Any, kind: str, *, is_numeric: bool) -> Any:
-    lossy = {"null": None, "empty": "", "nan_text": "NaN", "na_text": "n/a", "question": "?",
-             "free_text": "not recorded"}
+    lossy = {
+        "null": None,
+        "empty": "",
+        "nan_text": "NaN",
+        "na_text": "n/a",
+        "question": "?",
+        "free_text": "not recorded",
+    }
     if kind in lossy or value is None:
         return lossy.get(kind)
     if kind == "spaces":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -45,6 +46,10 @@ def create_app(
             app.state.models.compile(Path(home))
         app.state.capture = CaptureWriter(Path(home)) if capture else None
         log.info("serving %s", ", ".join(app.state.models.names()) or "no models")
+        # Start-up made millions of long-lived objects (MLflow, models); keep them out of
+        # every later full collection, which would otherwise pause requests to scan them.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -18,12 +18,16 @@ from mara.model import ModelBundle
 __all__ = ["CHAMPION", "ModelVersion", "Registry", "tracking_uri"]
 
 CHAMPION = "champion"
+# What the user configured, read before mlflow.set_tracking_uri() writes its own choice into
+# the environment (where a later Registry, or a child process, would mistake it for theirs).
+_USER_URIS = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
 _PIP_REQUIREMENTS = ["mara", "lightgbm", "numpy", "pandas"]
 
 
 def tracking_uri(home: Path) -> str:
     """MLFLOW_TRACKING_URI when set, else the embedded sqlite store in the home."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(home).resolve()}/mlflow.db"
+    configured = _USER_URIS["MLFLOW_TRACKING_URI"]
+    return configured or f"sqlite:///{Path(home).resolve()}/mlflow.db"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,11 @@ class Registry:
         self.uri = uri or tracking_uri(self.home)
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)
+        for name, value in _USER_URIS.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     def experiment(self, name: str) -> str:

@@ -80,7 +80,13 @@ async def health(request: Request) -> Response:
         {
             "status": "ok",
             "models": {
-                f"{p}/{q}": {"name": m.name, "version": m.version} for (p, q), m in models.items()
+                f"{p}/{q}": {
+                    "name": m.name,
+                    "version": m.version,
+                    "compiled": m.bundle.compiled is not None,
+                    "drift_detector": m.bundle.drift is not None,
+                }
+                for (p, q), m in models.items()
             },
         }
     )

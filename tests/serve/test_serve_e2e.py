@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -143,3 +144,18 @@ def test_capture_keeps_every_batch_after_clean_shutdown(trained_home: Path, tmp_
     assert record["columns"] == ["amount", "age", "channel"]
     assert len(record["rows"]) == len(record["predictions"]) == 30
     assert record["quality"]["columns_absent"] == 2
+
+
+def test_compiled_forests_are_attached_and_change_no_prediction(server):
+    frame = binary_frame(200, seed=11)
+    columns = ["amount", "age", "noise", "channel", "region"]
+    before = post(server, "/phase-1/prob-1/predict", request_body(frame, columns)).json()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        models = httpx.get(f"{server.url}/health").json()["models"]
+        if all(m["compiled"] for m in models.values()):
+            break
+        time.sleep(0.5)
+    assert all(m["compiled"] for m in models.values()), models
+    after = post(server, "/phase-1/prob-1/predict", request_body(frame, columns)).json()
+    assert after["predictions"] == pytest.approx(before["predictions"], abs=1e-9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -66,7 +67,11 @@ class CaptureWriter:
         self._files.clear()
 
     def _write(self, phase: str, prob: str, record: dict[str, Any]) -> None:
-        line = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        try:
+            line = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        except orjson.JSONEncodeError:
+            # orjson writes at most 254 levels of nesting; a cell may hold more.
+            line = json.dumps(record, default=repr).encode() + b"\n"
         file = self._file(phase, prob)
         file.write(line)
         self.written += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -16,9 +17,16 @@ __all__ = ["HANDLERS", "json_response"]
 log = logging.getLogger("mara.serve")
 
 
-def json_response(body: object, status_code: int = 200) -> Response:
+def json_response(
+    body: object, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     """A JSON response rendered by orjson."""
-    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+    return Response(
+        orjson.dumps(body),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 async def on_request_error(request: Request, exc: Exception) -> Response:
@@ -29,7 +37,8 @@ async def on_request_error(request: Request, exc: Exception) -> Response:
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return json_response({"error": "HTTPException", "detail": exc.detail}, exc.status_code)
+    body = {"error": "HTTPException", "detail": exc.detail}
+    return json_response(body, exc.status_code, exc.headers)  # 405 keeps its Allow header
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

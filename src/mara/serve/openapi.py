@@ -73,7 +73,11 @@ def openapi_document(problems: list[str], *, max_rows: int) -> dict[str, Any]:
                     "required": ["id", "columns", "rows"],
                     "properties": {
                         "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-                        "columns": {"type": "array", "items": {"type": "string"}},
+                        "columns": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "uniqueItems": True,  # a name sent twice gets 422
+                        },
                         "rows": {"type": "array", "items": {"type": "array", "items": _CELL}},
                     },
                 },

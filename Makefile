@@ -5,7 +5,7 @@ UV := .uv/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-serve bench-drift clean
+.PHONY: install demo test lint bench-serve bench-dirty bench-drift clean
 
 install: $(STAMP)
 
@@ -27,6 +27,15 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+
+bench-serve: install
+	$(VENV)/bin/python benchmarks/serve/run.py
+
+bench-dirty: install
+	$(VENV)/bin/python benchmarks/dirty/run.py
+
+bench-drift: install
+	UV=$(UV) PYTHON=$(PYTHON) bash benchmarks/drift/run.sh
 
 clean:
 	rm -rf $(VENV) .uv demo_home

@@ -145,6 +145,9 @@ def test_capture_keeps_every_batch_after_clean_shutdown(trained_home: Path, tmp_
     assert record["columns"] == ["amount", "age", "channel"]
     assert len(record["rows"]) == len(record["predictions"]) == 30
     assert record["quality"]["columns_absent"] == 2
+    report = record["drift_report"]
+    assert report["drift"] == record["drift"]
+    assert set(report["feature_scores"]) == {"amount", "age", "noise", "channel", "region"}
 
 
 def test_compiled_forests_are_attached_and_change_no_prediction(server):
@@ -160,3 +163,16 @@ def test_compiled_forests_are_attached_and_change_no_prediction(server):
     assert all(m["compiled"] for m in models.values()), models
     after = post(server, "/phase-1/prob-1/predict", request_body(frame, columns)).json()
     assert after["predictions"] == pytest.approx(before["predictions"], abs=1e-9)
+
+
+def test_drift_flag_reaches_the_response(server):
+    columns = ["amount", "age", "noise", "channel", "region"]
+    like_training = binary_frame(1000, seed=21)
+    calm = post(server, "/phase-1/prob-1/predict", request_body(like_training, columns)).json()
+    assert calm["drift"] == 0
+    shifted = like_training.assign(age=like_training.age + 12.0)  # one standard deviation
+    moved = post(server, "/phase-1/prob-1/predict", request_body(shifted, columns)).json()
+    assert moved["drift"] == 1
+    assert len(moved["predictions"]) == 1000
+    tiny = post(server, "/phase-1/prob-1/predict", request_body(shifted.head(5), columns)).json()
+    assert tiny["drift"] == 0  # below the smallest batch a decision means anything for

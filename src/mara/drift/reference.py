@@ -25,8 +25,8 @@ import numpy as np
 
 __all__ = ["RARE_SHARE", "Reference", "fit_reference"]
 
-# Categories rarer than this in training share one bin: a level a 1,000-row batch would see
-# five times at most makes the statistic's null tail heavy at small batches and says little.
+# Categories rarer than this in training share one bin: a level a 1,000-row batch holds fewer
+# than five times makes the statistic's null tail heavy at small batches and says little.
 RARE_SHARE = 0.005
 # Added to every bin count before taking frequencies, so a bin never seen in training (an
 # unseen category, a first missing value) has a small positive frequency, not zero.
@@ -39,8 +39,8 @@ class Reference:
 
     n_features: int
     numeric: np.ndarray  # column index of each numeric feature
-    edges: np.ndarray  # (n_edges, n_numeric) inner bin edges, NaN-padded
-    n_value_bins: np.ndarray  # value bins of each numeric feature (its missing bin follows)
+    edges: np.ndarray  # (n_edges, n_numeric) float32 inner bin edges, NaN-padded
+    n_value_bins: np.ndarray  # uint8 value bins of each numeric feature (missing bin follows)
     categorical: np.ndarray  # column index of each categorical feature
     max_code: np.ndarray  # K of each categorical feature: code K is unseen, K + 1 missing
     code_start: np.ndarray  # where each categorical feature's codes start in `code_bin`
@@ -62,27 +62,28 @@ class Reference:
         """Statistics per batch: one G per feature, two per numeric feature, three sums."""
         return self.n_features + 2 * len(self.numeric) + 3
 
-    @property
-    def component_feature(self) -> np.ndarray:
-        """The column each component belongs to, -1 for the sums over features."""
-        return np.concatenate([np.arange(self.n_features), self.numeric, self.numeric, [-1] * 3])
-
     def encode(self, X: np.ndarray) -> np.ndarray:
         """The global bin of every cell, as a (n_features, n_rows) array."""
-        numeric = X.T[self.numeric]
-        missing = np.isnan(numeric)
-        local = np.zeros(numeric.shape, dtype=np.intp)
-        # NaN edges (padding) and NaN cells compare False, so each adds only real edges.
+        n_numeric = len(self.numeric)
+        bins = np.empty((self.n_features, len(X)), dtype=np.intp)
+        # float32 and uint8 halve the memory traffic of the compare-and-add loop, its cost.
+        numeric = X.T[self.numeric].astype(np.float32)
+        # A missing cell starts at its feature's missing bin and stays there, as NaN compares
+        # False with every edge; so do the NaN edges padding features with fewer bins.
+        local = np.isnan(numeric) * self.n_value_bins[:, None]
+        above = np.empty(numeric.shape, dtype=bool)
         for edge in self.edges:
-            local += numeric >= edge[:, None]
-        local[missing] = np.broadcast_to(self.n_value_bins[:, None], local.shape)[missing]
-        numeric_bins = local + self.bin_start[self.numeric][:, None]
+            np.greater_equal(numeric, edge[:, None], out=above)
+            local += above.view(np.uint8)
+        np.add(local, self.bin_start[self.numeric][:, None], out=bins[:n_numeric])
 
         codes = X.T[self.categorical]
         max_code = self.max_code[:, None]
-        codes = np.where(np.isnan(codes), max_code + 1, np.clip(codes, 0, max_code))
-        categorical_bins = self.code_bin[codes.astype(np.intp) + self.code_start[:, None]]
-        return np.concatenate([numeric_bins, categorical_bins])
+        # np.minimum/np.maximum pass NaN through, and cost a fraction of np.clip on small arrays.
+        inside = np.minimum(np.maximum(codes, 0), max_code)
+        codes = np.where(np.isnan(codes), max_code + 1, inside)
+        bins[n_numeric:] = self.code_bin[codes.astype(np.intp) + self.code_start[:, None]]
+        return bins
 
     def counts(self, X: np.ndarray) -> np.ndarray:
         """How many of the batch's cells fall in each bin."""
@@ -102,7 +103,7 @@ class Reference:
         """
         frequency = self.frequency if frequency is None else frequency
         # x log(x / e) with 0 log 0 = 0: empty bins add nothing to G.
-        ratio = np.where(counts > 0, counts, 1.0) / (n_rows * frequency)
+        ratio = np.divide(counts, n_rows * frequency, out=np.ones_like(counts), where=counts > 0)
         g = 2.0 * np.add.reduceat(counts * np.log(ratio), self.bin_start, axis=1)
 
         columns, missing = self.numeric, self.missing_bin[self.numeric]
@@ -131,9 +132,12 @@ def fit_reference(
     edges = []
     for j in numeric:
         values = X[:, j][np.isfinite(X[:, j])]
-        edges.append(np.unique(np.quantile(values, levels)) if len(values) else np.empty(0))
-    n_value_bins = np.array([len(e) + 1 for e in edges], dtype=np.intp)
-    edge_table = np.full((max([len(e) for e in edges], default=0), len(numeric)), np.nan)
+        quantiles = np.quantile(values, levels) if len(values) else np.empty(0)
+        edges.append(np.unique(quantiles.astype(np.float32)))
+    n_value_bins = np.array([len(e) + 1 for e in edges], dtype=np.uint8)
+    edge_table = np.full(
+        (max([len(e) for e in edges], default=0), len(numeric)), np.nan, dtype=np.float32
+    )
     for i, e in enumerate(edges):
         edge_table[: len(e), i] = e
 

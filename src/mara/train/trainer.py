@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mara.compiled import compiled_cache
+from mara.drift import DEFAULT_ALPHA, DriftDetector
 from mara.errors import DataError
 from mara.labels import positive_class
 from mara.model import ModelBundle
@@ -44,6 +45,7 @@ class TrainConfig:
     compile: bool = False
     # Share of cells masked in an extra copy of the fit rows (benchmarks/dirty: 0.2 best).
     missing_augment: float = 0.2
+    drift_alpha: float = DEFAULT_ALPHA
 
 
 @dataclass
@@ -216,5 +218,11 @@ def _fit_booster(
 
 def _fit_drift(
     preprocessor: Preprocessor, x_fit: np.ndarray, x_holdout: np.ndarray, config: TrainConfig
-) -> Any:
-    return None
+) -> DriftDetector:
+    # Every training row is reference: calibration compares each drawn batch with the rest.
+    return DriftDetector(alpha=config.drift_alpha, random_state=config.seed).fit(
+        np.vstack([x_fit, x_holdout]),
+        feature_names=preprocessor.feature_names,
+        categorical=preprocessor.categorical_mask,
+        n_categories=preprocessor.n_categories,
+    )

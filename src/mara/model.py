@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mara.compiled import AGREEMENT_TOLERANCE, CompiledForest, compile_forest, probe_matrix
+from mara.drift import DriftDetector
 from mara.preprocess import DataQuality, Preprocessor
 from mara.spec import ProblemSpec
 
@@ -34,7 +35,7 @@ class ModelBundle:
     preprocessor: Preprocessor
     booster: lgb.Booster
     classes: list[Any]
-    drift: Any = None
+    drift: DriftDetector | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     compiled: CompiledForest | None = field(default=None, repr=False, compare=False)
 

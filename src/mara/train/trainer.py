@@ -103,7 +103,8 @@ def train_problem(
         raise DataError(f"{spec.name}: the target has {len(classes)} class(es); need two or more")
     y = _encode_labels(labels, classes)
     parts = split(y, holdout=config.holdout, valid=config.valid, seed=config.seed)
-    fit_frame, valid_frame, holdout_frame = (frame.iloc[p] for p in parts.__dict__.values())
+    fit_frame, valid_frame = frame.iloc[parts.fit], frame.iloc[parts.valid]
+    holdout_frame = frame.iloc[parts.holdout]
 
     preprocessor = Preprocessor(spec).fit(fit_frame)
     x_fit, x_valid, x_holdout = (

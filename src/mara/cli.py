@@ -40,8 +40,11 @@ def cli(ctx: click.Context, home: Path, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("mlflow", "httpx", "httpcore", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if noisy != "mlflow" else logging.ERROR)
+    # MLflow sets its own level on import; its env var is the way to quiet its warnings about
+    # pickled pyfunc models and unresolved pip versions, which say nothing to a mara user.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+    for noisy in ("httpx", "httpcore", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.obj = App(home)
 
 

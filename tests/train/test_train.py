@@ -51,3 +51,10 @@ def test_training_reports_bad_inputs(tmp_path: Path):
     )
     with pytest.raises(DataError, match="target column"):
         train_problem(tmp_path, "p", "no-target")
+
+
+def test_too_few_rows_for_drift_calibration_still_trains(tmp_path: Path):
+    write_problem(tmp_path, "p", "tiny", binary_frame(36, 0), ["amount", "age"], ["channel"])
+    result = train_problem(tmp_path, "p", "tiny")
+    assert result.promoted
+    assert Registry(tmp_path).load("p_tiny").drift is None

@@ -219,11 +219,16 @@ def _fit_booster(
 
 def _fit_drift(
     preprocessor: Preprocessor, x_fit: np.ndarray, x_holdout: np.ndarray, config: TrainConfig
-) -> DriftDetector:
+) -> DriftDetector | None:
     # Every training row is reference: calibration compares each drawn batch with the rest.
-    return DriftDetector(alpha=config.drift_alpha, random_state=config.seed).fit(
-        np.vstack([x_fit, x_holdout]),
-        feature_names=preprocessor.feature_names,
-        categorical=preprocessor.categorical_mask,
-        n_categories=preprocessor.n_categories,
-    )
+    detector = DriftDetector(alpha=config.drift_alpha, random_state=config.seed)
+    try:
+        return detector.fit(
+            np.vstack([x_fit, x_holdout]),
+            feature_names=preprocessor.feature_names,
+            categorical=preprocessor.categorical_mask,
+            n_categories=preprocessor.n_categories,
+        )
+    except DataError as exc:  # too few rows to calibrate: serve with drift always 0
+        log.warning("no drift detector for this model: %s", exc)
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,7 +204,11 @@ def _fit_booster(
     else:
         params |= {"objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss"}
     categorical = [i for i, is_cat in enumerate(preprocessor.categorical_mask) if is_cat]
-    names = list(preprocessor.feature_names)
+    # LightGBM refuses JSON punctuation and spaces in feature names; the model needs none
+    # (columns are matched by the Preprocessor), so such names are only made safe here.
+    names = [re.sub(r'[\s\[\]{}",:]', "_", name) for name in preprocessor.feature_names]
+    if len(set(names)) != len(names):
+        names = [f"feature_{i}" for i in range(len(names))]
     fit_set = lgb.Dataset(
         x_fit, y_fit, feature_name=names, categorical_feature=categorical, free_raw_data=True
     )

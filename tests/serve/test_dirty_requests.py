@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from serving import isolated_server
 
 from mara.serve.process import ServerProcess
 
@@ -99,15 +99,8 @@ def _finite(value: Any) -> Any:
 @pytest.fixture(scope="module")
 def server(trained_home: Path, tmp_path_factory: pytest.TempPathFactory):
     # A home of its own: what it captures holds every kind of text, other tests need not read it.
-    home = tmp_path_factory.mktemp("dirty-home")
-    shutil.copytree(
-        trained_home,
-        home,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("captured_data", "logs"),
-    )
-    with ServerProcess(
-        home, extra_args=("--max-rows", str(MAX_ROWS)), log_path=home / "serve.log"
+    with isolated_server(
+        trained_home, tmp_path_factory, "dirty-home", max_rows=MAX_ROWS
     ) as running:
         yield running
 

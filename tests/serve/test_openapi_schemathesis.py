@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from serving import isolated_server
 
 from mara.serve.process import ServerProcess
 
@@ -37,15 +37,8 @@ ANSWERS: Counter[tuple[str, int]] = Counter()
 @pytest.fixture(scope="module")
 def server(trained_home: Path, tmp_path_factory: pytest.TempPathFactory):
     # A home of its own: what it captures holds every kind of text, other tests need not read it.
-    home = tmp_path_factory.mktemp("schemathesis-home")
-    shutil.copytree(
-        trained_home,
-        home,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("captured_data", "logs"),
-    )
-    with ServerProcess(
-        home, extra_args=("--max-rows", str(MAX_ROWS)), log_path=home / "serve.log"
+    with isolated_server(
+        trained_home, tmp_path_factory, "schemathesis-home", max_rows=MAX_ROWS
     ) as running:
         yield running
 

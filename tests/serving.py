@@ -1,0 +1,29 @@
+"""A real server on a copy of the trained home, for tests whose captures others must not read."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mara.serve.process import ServerProcess
+
+
+@contextlib.contextmanager
+def isolated_server(
+    trained_home: Path, factory: pytest.TempPathFactory, name: str, *, max_rows: int
+) -> Iterator[ServerProcess]:
+    """`mara serve --max-rows N` on a copy of `trained_home` without its captures or logs."""
+    home = factory.mktemp(name)
+    shutil.copytree(
+        trained_home,
+        home,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("captured_data", "logs"),
+    )
+    extra = ("--max-rows", str(max_rows))
+    with ServerProcess(home, extra_args=extra, log_path=home / "serve.log") as running:
+        yield running

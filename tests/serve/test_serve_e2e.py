@@ -176,3 +176,21 @@ def test_drift_flag_reaches_the_response(server):
     assert len(moved["predictions"]) == 1000
     tiny = post(server, "/phase-1/prob-1/predict", request_body(shifted.head(5), columns)).json()
     assert tiny["drift"] == 0  # below the smallest batch a decision means anything for
+
+
+def test_two_workers_answer_and_share_metrics(trained_home: Path, tmp_path: Path):
+    frame = binary_frame(100, seed=5)
+    columns = ["amount", "age", "noise", "channel", "region"]
+    server = ServerProcess(trained_home, workers=2, extra_args=("--no-capture",),
+                           log_path=tmp_path / "serve.log")
+    with server as running, httpx.Client(base_url=running.url, timeout=30) as client:
+        for i in range(12):
+            body = orjson.dumps(request_body(frame, columns, f"w-{i}"))
+            response = client.post("/phase-1/prob-1/predict", content=body)
+            assert response.status_code == 200
+            assert response.json()["id"] == f"w-{i}"
+        text = client.get("/metrics").text
+    # Counters from both worker processes are summed in one exposition.
+    key = 'mara_requests_total{problem="phase-1/prob-1",status="200"}'
+    line = next(row for row in text.splitlines() if row.startswith(key))
+    assert float(line.split()[-1]) == 12.0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +64,8 @@ class Registry:
 
     def experiment(self, name: str) -> str:
         """The id of the experiment `name`, created on first use."""
-        found = self.client.get_experiment_by_name(name)
+        with _registry_errors(f"looking up experiment {name!r}"):
+            found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
         location = None
@@ -72,6 +75,30 @@ class Registry:
             return self.client.create_experiment(name, artifact_location=location)
         except MlflowException as exc:
             raise RegistryError(f"cannot create experiment {name!r}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def run(self, experiment: str, name: str) -> Iterator[str]:
+        """An MLflow run in `experiment`; MLflow's failures surface as RegistryError."""
+        with _registry_errors(f"run {name!r}"):
+            experiment_id = self.experiment(experiment)
+            with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
+                yield run.info.run_id
+
+    def log(
+        self,
+        *,
+        params: dict[str, object] | None = None,
+        metrics: dict[str, float] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Log to the active run."""
+        with _registry_errors("logging to the run"):
+            if params:
+                mlflow.log_params(params)
+            if metrics:
+                mlflow.log_metrics(metrics)
+            if tags:
+                mlflow.set_tags(tags)
 
     def log_bundle(self, bundle: ModelBundle) -> ModelVersion:
         """Log the bundle in the active run and register it as a new version."""
@@ -91,8 +118,9 @@ class Registry:
                 )
             except MlflowException as exc:
                 raise RegistryError(f"cannot register {spec.name}: {exc}") from exc
-        self.client.set_registered_model_tag(spec.name, "phase", spec.phase)
-        self.client.set_registered_model_tag(spec.name, "prob", spec.prob)
+        with _registry_errors(f"tagging {spec.name}"):
+            self.client.set_registered_model_tag(spec.name, "phase", spec.phase)
+            self.client.set_registered_model_tag(spec.name, "prob", spec.prob)
         run_id = mlflow.active_run().info.run_id
         version = str(info.registered_model_version)
         return ModelVersion(spec.name, version, run_id, spec.phase, spec.prob)
@@ -122,7 +150,9 @@ class Registry:
     def served_models(self) -> list[ModelVersion]:
         """Every registered model that has a champion, with its phase and problem."""
         served = []
-        for model in self.client.search_registered_models():
+        with _registry_errors("listing registered models"):
+            models = self.client.search_registered_models()
+        for model in models:
             version = model.aliases.get(CHAMPION)
             if version is None or "phase" not in model.tags or "prob" not in model.tags:
                 continue
@@ -137,3 +167,12 @@ class Registry:
                 )
             )
         return served
+
+
+@contextlib.contextmanager
+def _registry_errors(what: str) -> Iterator[None]:
+    # An unreachable tracking server raises MlflowException; keep the cause, say what failed.
+    try:
+        yield
+    except MlflowException as exc:
+        raise RegistryError(f"MLflow failed while {what}: {exc.message}") from exc

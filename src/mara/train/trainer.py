@@ -125,25 +125,24 @@ def train_problem(
     bundle.metrics = metrics
     rows = {"fit": len(parts.fit), "valid": len(parts.valid), "holdout": len(parts.holdout)}
 
-    import mlflow
-
-    experiment = registry.experiment(spec.name)
-    with mlflow.start_run(experiment_id=experiment, run_name=f"train {spec.name}"):
-        mlflow.log_params(asdict(config) | {"classes": len(classes), **rows})
-        mlflow.log_metrics(metrics)
-        mlflow.set_tags({"phase": phase, "prob": prob, "mara.kind": "train"})
+    with registry.run(spec.name, f"train {spec.name}"):
+        registry.log(
+            params=asdict(config) | {"classes": len(classes), **rows},
+            metrics=metrics,
+            tags={"phase": phase, "prob": prob, "mara.kind": "train"},
+        )
         version = registry.log_bundle(bundle)
         champion = registry.champion_version(spec.name)
         champion_metrics = None
         if champion is not None:
             old = registry.load(spec.name)
             champion_metrics = score(old.predict_frame(holdout_frame), holdout_labels, classes)
-            mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
+            registry.log(metrics={f"champion_{k}": v for k, v in champion_metrics.items()})
         headline = "auc" if "auc" in metrics else "accuracy"
         promoted = champion is None or metrics[headline] >= champion_metrics[headline]
         if promoted:
             registry.promote(spec.name, version.version)
-        mlflow.set_tag("mara.promoted", str(promoted).lower())
+        registry.log(tags={"mara.promoted": str(promoted).lower()})
     if config.compile and promoted:
         # Warm the server's cache: the compiled forest is ready when the server starts.
         bundle.compile(compiled_cache(home))

@@ -100,9 +100,25 @@ def train(app: App, phase: str, prob: str, seed: int, no_compile: bool) -> None:
     is_flag=True,
     help="Serve with LightGBM's own predictor; do not compile forests.",
 )
+@click.option(
+    "--follow",
+    "follow_s",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds between checks for a moved champion alias, swapped in without downtime; "
+    "0 serves the start-up champions only.",
+)
 @click.pass_obj
 def serve(
-    app: App, host: str, port: int, workers: int, max_rows: int, no_capture: bool, no_compile: bool
+    app: App,
+    host: str,
+    port: int,
+    workers: int,
+    max_rows: int,
+    no_capture: bool,
+    no_compile: bool,
+    follow_s: float,
 ) -> None:
     """Serve the champion of every registered problem over HTTP."""
     import uvicorn
@@ -111,6 +127,7 @@ def serve(
     os.environ["MARA_MAX_ROWS"] = str(max_rows)
     os.environ["MARA_CAPTURE"] = "0" if no_capture else "1"
     os.environ["MARA_COMPILE"] = "0" if no_compile else "1"
+    os.environ["MARA_FOLLOW_INTERVAL"] = str(follow_s)
     if workers > 1:
         # Workers are separate processes: Prometheus counters must be shared through files.
         metrics_dir = app.home.resolve() / ".prometheus"

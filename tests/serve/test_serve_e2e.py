@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from problems import binary_frame, multiclass_frame
+from problems import binary_frame, multiclass_frame, write_problem
 
 from mara.serve.process import ServerProcess
 
@@ -194,3 +194,23 @@ def test_two_workers_answer_and_share_metrics(trained_home: Path, tmp_path: Path
     key = 'mara_requests_total{problem="phase-1/prob-1",status="200"}'
     line = next(row for row in text.splitlines() if row.startswith(key))
     assert float(line.split()[-1]) == 12.0
+
+
+def test_a_new_champion_is_served_without_a_restart(tmp_path: Path):
+    from mara.train import train_problem
+
+    columns = ["amount", "age", "noise", "channel", "region"]
+    write_problem(tmp_path, "p", "q", binary_frame(3000, 2), columns[:3], columns[3:])
+    train_problem(tmp_path, "p", "q")
+    frame = binary_frame(50, seed=8)
+    with ServerProcess(tmp_path, extra_args=("--follow", "0.5")) as running:
+        assert httpx.get(f"{running.url}/health").json()["models"]["p/q"]["version"] == "1"
+        assert train_problem(tmp_path, "p", "q").promoted  # ties promote: version 2
+        deadline = time.monotonic() + 120
+        version = "1"
+        while version == "1" and time.monotonic() < deadline:
+            # Requests keep being answered while the new version loads beside the old one.
+            answer = post(running, "/p/q/predict", request_body(frame, columns))
+            assert answer.status_code == 200
+            version = httpx.get(f"{running.url}/health").json()["models"]["p/q"]["version"]
+        assert version == "2"

@@ -6,6 +6,7 @@ import contextlib
 import gc
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def create_app(
     max_rows: int = DEFAULT_MAX_ROWS,
     capture: bool = True,
     compile_models: bool = True,
+    follow_interval_s: float = 0.0,
 ) -> Starlette:
     """The Starlette app; models load through the registry when it starts."""
 
@@ -45,6 +47,9 @@ def create_app(
         if compile_models:
             app.state.models.compile(Path(home))
         app.state.capture = CaptureWriter(Path(home)) if capture else None
+        stop_following = threading.Event()
+        if follow_interval_s > 0:
+            app.state.models.follow(Path(home), interval_s=follow_interval_s, stop=stop_following)
         log.info("serving %s", ", ".join(app.state.models.names()) or "no models")
         # Start-up made millions of long-lived objects (MLflow, models); keep them out of
         # every later full collection, which would otherwise pause requests to scan them.
@@ -53,6 +58,7 @@ def create_app(
         try:
             yield
         finally:
+            stop_following.set()
             if app.state.capture is not None:
                 app.state.capture.close()
 
@@ -68,4 +74,5 @@ def app_from_env() -> Starlette:
         max_rows=int(os.environ.get("MARA_MAX_ROWS", DEFAULT_MAX_ROWS)),
         capture=os.environ.get("MARA_CAPTURE", "1") != "0",
         compile_models=os.environ.get("MARA_COMPILE", "1") != "0",
+        follow_interval_s=float(os.environ.get("MARA_FOLLOW_INTERVAL", "0")),
     )

@@ -1,4 +1,4 @@
-"""ServedModels: the champion of every registered problem, loaded once at start-up."""
+"""ServedModels: the champion of every registered problem, loaded at start-up and followed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mara.compiled import compiled_cache, is_cached
-from mara.errors import ModelNotFound
+from mara.errors import MaraError, ModelNotFound
 from mara.model import ModelBundle
 from mara.registry import Registry
 
@@ -78,6 +78,37 @@ class ServedModels:
             if attached
             else "compiled forest disagreed with LightGBM; not used",
         )
+
+    def follow(self, home: Path, *, interval_s: float, stop: threading.Event) -> threading.Thread:
+        """Every `interval_s`, load champions that moved and swap them in without a pause.
+
+        A new version is loaded (and its forest compiled) beside the old one, which keeps
+        answering until the swap; the swap replaces one dict, so a request sees either
+        version whole.
+        """
+
+        def run() -> None:
+            registry = Registry(home)
+            while not stop.wait(interval_s):
+                try:
+                    self._refresh(registry, compiled_cache(home))
+                except MaraError as exc:  # the store is down: keep serving what we have
+                    log.warning("could not check for new champions: %s", exc)
+
+        thread = threading.Thread(target=run, name="mara-follow", daemon=True)
+        thread.start()
+        return thread
+
+    def _refresh(self, registry: Registry, cache: Path) -> None:
+        for mv in registry.served_models():
+            key = (mv.phase, mv.prob)
+            current = self._models.get(key)
+            if current is not None and current.version == mv.version:
+                continue
+            served = ServedModel(mv.name, mv.version, registry.load(mv.name, mv.version))
+            self._attach(key, served, cache)
+            self._models = {**self._models, key: served}
+            log.info("%s/%s: now serving %s v%s", *key, mv.name, mv.version)
 
     def get(self, phase: str, prob: str) -> ServedModel:
         """The champion for a problem, or ModelNotFound (404)."""

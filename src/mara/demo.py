@@ -36,7 +36,7 @@ def run_demo(home: Path, *, rows_scale: float = 1.0, console: Console | None = N
     from mara.train import TrainConfig, train_problem
 
     # Wide enough for the summary table when the output is a file or a CI log.
-    console = console or Console(width=max(Console().width, 130))
+    console = console or Console(width=max(Console().width, 160))
     home = Path(home)
     trained = {}
     for problem in DEMO_PROBLEMS:

@@ -65,8 +65,9 @@ def make_data(app: App, kind: str, phase: str, prob: str, rows: int | None, seed
 
 
 @cli.command()
-@click.option("--phase", required=True)
-@click.option("--prob", required=True)
+@click.option("--phase", help="With --prob: the problem to train.")
+@click.option("--prob", help="With --phase: the problem to train.")
+@click.option("--all", "train_all", is_flag=True, help="Train every problem under data/raw_data/.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--no-compile",
@@ -74,13 +75,22 @@ def make_data(app: App, kind: str, phase: str, prob: str, rows: int | None, seed
     help="Do not compile the forest now (the server then compiles it on start).",
 )
 @click.pass_obj
-def train(app: App, phase: str, prob: str, seed: int, no_compile: bool) -> None:
+def train(
+    app: App, phase: str | None, prob: str | None, train_all: bool, seed: int, no_compile: bool
+) -> None:
     """Train, log to MLflow, register `<phase>_<prob>`, promote if no worse than champion."""
+    from mara.spec import find_problems
     from mara.train import TrainConfig, train_problem
 
+    if train_all == bool(phase and prob):
+        raise click.UsageError("give either --phase and --prob, or --all")
+    problems = find_problems(app.home) if train_all else [(phase, prob)]
+    if not problems:
+        raise click.UsageError(f"no problem under {app.home / 'data' / 'raw_data'}")
     config = TrainConfig(seed=seed, compile=not no_compile)
-    result = train_problem(app.home, phase, prob, config=config)
-    click.echo(result.summary())
+    for problem_phase, problem_prob in problems:
+        result = train_problem(app.home, problem_phase, problem_prob, config=config)
+        click.echo(result.summary())
 
 
 @cli.command()

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from mara.errors import SpecError
 
-__all__ = ["ProblemSpec", "load_spec", "problem_dir", "CONFIG_NAME", "TRAIN_NAME"]
+__all__ = [
+    "CONFIG_NAME",
+    "TRAIN_NAME",
+    "ProblemSpec",
+    "find_problems",
+    "load_spec",
+    "problem_dir",
+]
 
 CONFIG_NAME = "features_config.json"
 TRAIN_NAME = "raw_train.parquet"
@@ -48,6 +55,12 @@ class ProblemSpec:
 def problem_dir(home: Path, phase: str, prob: str) -> Path:
     """Where a problem's raw data lives under a project home."""
     return Path(home) / "data" / "raw_data" / phase / prob
+
+
+def find_problems(home: Path) -> list[tuple[str, str]]:
+    """(phase, prob) of every folder under data/raw_data/ that holds a features_config.json."""
+    root = Path(home) / "data" / "raw_data"
+    return sorted((p.parent.parent.name, p.parent.name) for p in root.glob(f"*/*/{CONFIG_NAME}"))
 
 
 def _string_list(config: dict, key: str, path: Path) -> tuple[str, ...]:

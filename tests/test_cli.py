@@ -1,0 +1,40 @@
+"""The `mara` command as users run it: a real subprocess per call."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from mara.spec import find_problems
+
+
+def mara(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mara", "--home", str(home), *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_make_data_then_train_all(tmp_path: Path):
+    for kind, prob in (("credit", "prob-1"), ("network-multiclass", "prob-2")):
+        made = mara(tmp_path, "make-data", "--kind", kind, "--phase", "phase-1", "--prob", prob,
+                    "--rows", "1500")
+        assert made.returncode == 0, made.stderr
+        assert "requests.jsonl" in made.stdout
+    assert find_problems(tmp_path) == [("phase-1", "prob-1"), ("phase-1", "prob-2")]
+    trained = mara(tmp_path, "train", "--all", "--no-compile")
+    assert trained.returncode == 0, trained.stderr
+    assert "phase-1_prob-1 v1: holdout auc" in trained.stdout
+    assert "phase-1_prob-2 v1: holdout accuracy" in trained.stdout
+
+
+def test_usage_and_expected_failures_are_one_line(tmp_path: Path):
+    neither = mara(tmp_path, "train", "--phase", "p")
+    assert neither.returncode == 2
+    assert "give either --phase and --prob, or --all" in neither.stderr
+    unknown = mara(tmp_path, "make-data", "--kind", "iris", "--phase", "p", "--prob", "q")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines() == [
+        "mara: unknown kind 'iris'; choose one of fraud, credit, network, network-multiclass"
+    ]
+    missing = mara(tmp_path, "train", "--phase", "p", "--prob", "q")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().endswith("features_config.json: file not found")
+    assert "Traceback" not in missing.stderr

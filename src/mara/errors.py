@@ -17,6 +17,7 @@ __all__ = [
     "DataError",
     "MaraError",
     "ModelNotFound",
+    "ModelUnavailable",
     "NotFittedError",
     "RegistryError",
     "RequestError",
@@ -60,3 +61,9 @@ class BatchTooLarge(RequestError):
     """More rows than the server accepts in one request."""
 
     status_code = 413
+
+
+class ModelUnavailable(RequestError):
+    """The problem has a champion, but it could not be loaded."""
+
+    status_code = 503

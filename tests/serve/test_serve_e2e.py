@@ -214,3 +214,27 @@ def test_a_new_champion_is_served_without_a_restart(tmp_path: Path):
             assert answer.status_code == 200
             version = httpx.get(f"{running.url}/health").json()["models"]["p/q"]["version"]
         assert version == "2"
+
+
+def test_a_champion_that_cannot_load_leaves_the_others_serving(tmp_path: Path):
+    from mara.train import train_problem
+
+    write_problem(tmp_path, "p", "good", binary_frame(1000, 1), ["amount", "age"], ["channel"])
+    write_problem(tmp_path, "p", "bad", multiclass_frame(1000, 1), ["x", "y"], ["proto"],
+                  target="kind")
+    train_problem(tmp_path, "p", "good")
+    train_problem(tmp_path, "p", "bad")
+    broken = list((tmp_path / "mlartifacts" / "p_bad").rglob("bundle.pkl"))
+    assert broken
+    for path in broken:
+        path.unlink()
+    with ServerProcess(tmp_path) as running:
+        health = httpx.get(f"{running.url}/health").json()
+        assert set(health["models"]) == {"p/good"}
+        assert set(health["unavailable"]) == {"p/bad"}
+        body = {"id": "x", "columns": ["x", "y", "proto"], "rows": [[0.1, 0.2, "tcp"]]}
+        refused = post(running, "/p/bad/predict", body)
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "ModelUnavailable"
+        ok = post(running, "/p/good/predict", {"id": "y", "columns": ["amount"], "rows": [[3]]})
+        assert ok.status_code == 200

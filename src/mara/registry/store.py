@@ -70,7 +70,7 @@ class Registry:
             return found.experiment_id
         location = None
         if self.uri.startswith("sqlite:"):
-            location = (self.home.resolve() / "mlartifacts").as_uri()
+            location = (self.home.resolve() / "mlartifacts" / name).as_uri()
         try:
             return self.client.create_experiment(name, artifact_location=location)
         except MlflowException as exc:

@@ -88,6 +88,7 @@ async def health(request: Request) -> Response:
                 }
                 for (p, q), m in models.items()
             },
+            "unavailable": {f"{p}/{q}": reason for (p, q), reason in models.unavailable.items()},
         }
     )
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mara.compiled import compiled_cache, is_cached
-from mara.errors import MaraError, ModelNotFound
+from mara.errors import MaraError, ModelNotFound, ModelUnavailable
 from mara.model import ModelBundle
 from mara.registry import Registry
 
@@ -29,18 +29,30 @@ class ServedModel:
 class ServedModels:
     """Champions by (phase, prob)."""
 
-    def __init__(self, models: dict[tuple[str, str], ServedModel]):
+    def __init__(
+        self,
+        models: dict[tuple[str, str], ServedModel],
+        unavailable: dict[tuple[str, str], str] | None = None,
+    ):
         self._models = models
+        self.unavailable = unavailable or {}
 
     @classmethod
     def load(cls, home: Path) -> ServedModels:
-        """Load `models:/<phase>_<prob>@champion` for every problem that has one."""
+        """Load `models:/<phase>_<prob>@champion` for every problem that has one.
+
+        A champion that cannot be loaded is logged and left out: the others still serve.
+        """
         registry = Registry(home)
-        models = {}
+        models, unavailable = {}, {}
         for mv in registry.served_models():
-            bundle = registry.load(mv.name)
-            models[(mv.phase, mv.prob)] = ServedModel(mv.name, mv.version, bundle)
-        return cls(models)
+            key = (mv.phase, mv.prob)
+            try:
+                models[key] = ServedModel(mv.name, mv.version, registry.load(mv.name))
+            except MaraError as exc:
+                log.error("%s/%s: not served: %s", *key, exc)
+                unavailable[key] = str(exc)
+        return cls(models, unavailable)
 
     def compile(self, home: Path) -> threading.Thread:
         """Attach compiled forests: cached ones now, the rest from a background thread.
@@ -108,6 +120,7 @@ class ServedModels:
             served = ServedModel(mv.name, mv.version, registry.load(mv.name, mv.version))
             self._attach(key, served, cache)
             self._models = {**self._models, key: served}
+            self.unavailable.pop(key, None)
             log.info("%s/%s: now serving %s v%s", *key, mv.name, mv.version)
 
     def get(self, phase: str, prob: str) -> ServedModel:
@@ -115,6 +128,10 @@ class ServedModels:
         try:
             return self._models[(phase, prob)]
         except KeyError:
+            if (phase, prob) in self.unavailable:
+                raise ModelUnavailable(
+                    f"{phase}/{prob} has a champion that could not be loaded; see the server log"
+                ) from None
             raise ModelNotFound(f"no model is served for {phase}/{prob}") from None
 
     def names(self) -> list[str]:

@@ -59,6 +59,7 @@ def openapi_document(problems: list[str], *, max_rows: int) -> dict[str, Any]:
                         "JSON that is not a batch: a field missing or mistyped, rows "
                         "of the wrong length, duplicate columns, no model feature"
                     ),
+                    "503": _error("The problem's champion could not be loaded"),
                 },
             }
         }

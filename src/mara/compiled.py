@@ -34,9 +34,8 @@ def compiled_cache(home: Path) -> Path:
 class CompiledForest:
     """A booster's native twin: `predict(matrix)` gives what `booster.predict` gives."""
 
-    def __init__(self, model: object, key: str):
+    def __init__(self, model: object):
         self._model = model
-        self.key = key
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         """Raw model output (probabilities), as `lgb.Booster.predict` returns it."""
@@ -63,7 +62,7 @@ def compile_forest(booster: lgb.Booster, cache_dir: Path) -> CompiledForest:
         model.compile(cache=str(cache))
     finally:
         Path(file.name).unlink(missing_ok=True)
-    return CompiledForest(model, key)
+    return CompiledForest(model)
 
 
 def is_cached(booster: lgb.Booster, cache_dir: Path) -> bool:

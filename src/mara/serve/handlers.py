@@ -42,6 +42,7 @@ async def predict(request: Request) -> Response:
     drift = report.drift if report is not None else 0
     response = json_response({"id": batch.id, "predictions": predictions, "drift": drift})
     seconds = time.perf_counter() - started
+    figures = quality.as_dict()
     telemetry.observe_batch(problem, seconds, quality, drift)
     log.info(
         "%s id=%s rows=%d drift=%d ms=%.2f quality=%s",
@@ -50,7 +51,7 @@ async def predict(request: Request) -> Response:
         batch.n_rows,
         drift,
         seconds * 1000,
-        quality.as_dict(),
+        figures,
     )
     capture = request.app.state.capture
     if capture is not None:
@@ -66,7 +67,7 @@ async def predict(request: Request) -> Response:
                 "predictions": predictions,
                 "drift": drift,
                 "drift_report": report.as_dict() if report is not None else None,
-                "quality": quality.as_dict(),
+                "quality": figures,
                 "server_ms": round(seconds * 1000, 3),
             },
         )

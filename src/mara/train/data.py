@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,10 +17,8 @@ from mara.spec import TRAIN_NAME, ProblemSpec, problem_dir
 __all__ = ["Splits", "read_training_table", "split", "label_values"]
 
 
-def read_training_table(
-    home: Any, spec: ProblemSpec, extra: list[pd.DataFrame] = ()
-) -> pd.DataFrame:
-    """The raw training table, with any extra labelled frames appended."""
+def read_training_table(home: Path, spec: ProblemSpec) -> pd.DataFrame:
+    """The raw training table of a problem."""
     path = problem_dir(home, spec.phase, spec.prob) / TRAIN_NAME
     try:
         frame = pd.read_parquet(path)
@@ -27,8 +26,6 @@ def read_training_table(
         raise DataError(f"{path}: file not found") from None
     except Exception as exc:  # pyarrow raises many types for a damaged file
         raise DataError(f"{path}: not a readable parquet file ({exc})") from exc
-    if extra:
-        frame = pd.concat([frame, *extra], ignore_index=True)
     if spec.target not in frame.columns:
         raise DataError(f"{path}: target column {spec.target!r} is not in the table")
     absent = [c for c in spec.features if c not in frame.columns]

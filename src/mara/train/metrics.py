@@ -18,7 +18,8 @@ def score(
 ) -> dict[str, float]:
     """Metrics of one model's predictions against the true labels."""
     if len(classes) == 2:
-        truth = np.asarray([label == positive_class(classes) for label in labels], dtype=int)
+        positive = positive_class(classes)
+        truth = np.asarray([label == positive for label in labels], dtype=int)
         proba = np.asarray(predictions, dtype=float)
         return {
             "auc": float(roc_auc_score(truth, proba)),

@@ -90,13 +90,12 @@ def train_problem(
     prob: str,
     *,
     config: TrainConfig = TrainConfig(),
-    extra: list[pd.DataFrame] = (),
     registry: Registry | None = None,
 ) -> TrainResult:
     """Train a model for one problem, register it, and promote it if it is no worse."""
     spec = load_spec(home, phase, prob)
     registry = registry or Registry(home)
-    frame = read_training_table(home, spec, list(extra))
+    frame = read_training_table(home, spec)
     labels, classes = label_values(frame[spec.target])
     frame = frame.loc[labels.index].reset_index(drop=True)
     labels = labels.reset_index(drop=True)

@@ -14,7 +14,7 @@ from mara.clean import category_key
 from mara.errors import DataError
 from mara.spec import TRAIN_NAME, ProblemSpec, problem_dir
 
-__all__ = ["Splits", "read_training_table", "split", "label_values"]
+__all__ = ["TrainingTable", "label_values", "load_training_table", "read_training_table"]
 
 
 def read_training_table(home: Path, spec: ProblemSpec) -> pd.DataFrame:
@@ -57,19 +57,42 @@ def _label_of(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Splits:
-    """Row positions of the fit, early-stopping and holdout parts."""
+class TrainingTable:
+    """A problem's labelled rows, its classes, and the split every run of it shares.
 
-    fit: np.ndarray
-    valid: np.ndarray
+    `holdout` rows are never trained on by `mara train` or `mara improve`: they are where a
+    new model and the champion are compared.
+    """
+
+    frame: pd.DataFrame
+    labels: pd.Series
+    classes: list[Any]
+    train: np.ndarray
     holdout: np.ndarray
 
+    @property
+    def train_frame(self) -> pd.DataFrame:
+        """The rows a model may learn from."""
+        return self.frame.iloc[self.train]
 
-def split(y: np.ndarray, *, holdout: float, valid: float, seed: int) -> Splits:
-    """Stratified holdout, then a stratified early-stopping part from the rest."""
-    index = np.arange(len(y))
-    stratify = y if np.unique(y, return_counts=True)[1].min() >= 4 else None
-    rest, held = train_test_split(index, test_size=holdout, random_state=seed, stratify=stratify)
-    stratify = y[rest] if stratify is not None else None
-    fit, val = train_test_split(rest, test_size=valid, random_state=seed, stratify=stratify)
-    return Splits(np.sort(fit), np.sort(val), np.sort(held))
+    @property
+    def holdout_frame(self) -> pd.DataFrame:
+        """The rows models are compared on."""
+        return self.frame.iloc[self.holdout]
+
+
+def load_training_table(
+    home: Path, spec: ProblemSpec, *, holdout: float, seed: int
+) -> TrainingTable:
+    """Read the table, drop rows without a label, and split off the stratified holdout."""
+    frame = read_training_table(home, spec)
+    labels, classes = label_values(frame[spec.target])
+    if len(classes) < 2:
+        raise DataError(f"{spec.name}: the target has {len(classes)} class(es); need two or more")
+    frame = frame.loc[labels.index].reset_index(drop=True)
+    labels = labels.reset_index(drop=True)
+    index = np.arange(len(labels))
+    codes = labels.map({c: i for i, c in enumerate(classes)}).to_numpy()
+    stratify = codes if np.unique(codes, return_counts=True)[1].min() >= 4 else None
+    train, held = train_test_split(index, test_size=holdout, random_state=seed, stratify=stratify)
+    return TrainingTable(frame, labels, classes, np.sort(train), np.sort(held))

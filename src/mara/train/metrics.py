@@ -10,7 +10,7 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
 from mara.labels import positive_class
 
-__all__ = ["score"]
+__all__ = ["headline", "score"]
 
 
 def score(
@@ -31,3 +31,8 @@ def score(
         "accuracy": float(accuracy_score(truth, predicted)),
         "macro_f1": float(f1_score(truth, predicted, average="macro")),
     }
+
+
+def headline(metrics: dict[str, float]) -> str:
+    """The metric models are judged by: AUC for binary problems, accuracy for multiclass."""
+    return "auc" if "auc" in metrics else "accuracy"

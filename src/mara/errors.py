@@ -7,7 +7,9 @@ MaraError
 ├── NotFittedError     an estimator was used before fit()
 └── RequestError       a batch that cannot be served as sent (4xx)
     ├── ModelNotFound      no model for that phase/prob (404)
-    └── BatchTooLarge      more rows than the server accepts (413)
+    ├── BatchTooLarge      more rows than the server accepts (413)
+    ├── ModelUnavailable   the champion could not be loaded (503)
+    └── LabelError         late labels that cannot be taken as given (422)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 __all__ = [
     "BatchTooLarge",
     "DataError",
+    "LabelError",
     "MaraError",
     "ModelNotFound",
     "ModelUnavailable",
@@ -67,3 +70,9 @@ class ModelUnavailable(RequestError):
     """The problem has a champion, but it could not be loaded."""
 
     status_code = 503
+
+
+class LabelError(RequestError):
+    """Late labels that cannot be taken as given: nothing of them was written."""
+
+    status_code = 422

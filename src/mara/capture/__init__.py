@@ -1,5 +1,6 @@
-"""Traffic capture: every served batch kept on disk, written off the request path."""
+"""Traffic capture: every served batch kept on disk off the request path, and read back."""
 
+from mara.capture.reader import CaptureIndex, batch_key, labelled_traffic
 from mara.capture.writer import CaptureWriter, captured_dir
 
-__all__ = ["CaptureWriter", "captured_dir"]
+__all__ = ["CaptureIndex", "CaptureWriter", "batch_key", "captured_dir", "labelled_traffic"]

@@ -6,6 +6,7 @@ import contextlib
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,13 @@ from mlflow.exceptions import MlflowException
 
 from mara.errors import RegistryError
 from mara.model import ModelBundle
+from mara.registry.history import AliasMove
 
-__all__ = ["CHAMPION", "ModelVersion", "Registry", "tracking_uri"]
+__all__ = ["CHALLENGER", "CHAMPION", "ModelVersion", "Registry", "tracking_uri"]
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"
+_MOVE_KIND = "alias-move"
 # What the user configured, read before mlflow.set_tracking_uri() writes its own choice into
 # the environment (where a later Registry, or a child process, would mistake it for theirs).
 _USER_URIS = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
@@ -127,17 +131,78 @@ class Registry:
 
     def champion_version(self, name: str) -> str | None:
         """The version the `champion` alias points at, or None."""
+        return self.alias_version(name, CHAMPION)
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version an alias points at, or None."""
         try:
-            return str(self.client.get_model_version_by_alias(name, CHAMPION).version)
+            return str(self.client.get_model_version_by_alias(name, alias).version)
         except MlflowException:
             return None
 
-    def promote(self, name: str, version: str) -> None:
-        """Move the `champion` alias to `version`."""
+    def versions(self, name: str) -> list[str]:
+        """Every registered version of a model, oldest first."""
+        with _registry_errors(f"listing versions of {name}"):
+            found = self.client.search_model_versions(f"name = '{name}'")
+        return sorted((str(v.version) for v in found), key=int)
+
+    def promote(self, name: str, version: str, *, by: str = "train", reason: str = "") -> None:
+        """Move the `champion` alias to `version`, and record the move."""
+        self.move_alias(name, CHAMPION, version, by=by, reason=reason)
+
+    def move_alias(self, name: str, alias: str, version: str, *, by: str, reason: str) -> None:
+        """Point `alias` at `version` and record the move in the alias history.
+
+        Each move is a small MLflow run in the problem's experiment (tag `mara.kind` =
+        alias-move), so the history lives in the tracking store with everything else.
+        """
+        before = self.alias_version(name, alias)
         try:
-            self.client.set_registered_model_alias(name, CHAMPION, version)
+            self.client.set_registered_model_alias(name, alias, version)
         except MlflowException as exc:
-            raise RegistryError(f"cannot promote {name} v{version}: {exc}") from exc
+            raise RegistryError(f"cannot point {name}@{alias} at v{version}: {exc}") from exc
+        at_ns = time.time_ns()
+        tags = {
+            "mara.kind": _MOVE_KIND,
+            "mara.alias": alias,
+            "mara.from": before or "",
+            "mara.to": version,
+            "mara.by": by,
+            "mara.reason": reason[:4000],
+            "mara.at_ns": str(at_ns),
+        }
+        with _registry_errors(f"recording the move of {name}@{alias}"):
+            run = self.client.create_run(
+                self.experiment(name),
+                run_name=f"{alias}: v{before or '-'} -> v{version}",
+                tags=tags,
+            )
+            self.client.set_terminated(run.info.run_id)
+
+    def alias_history(self, name: str) -> list[AliasMove]:
+        """Every recorded alias move of a model, oldest first."""
+        with _registry_errors(f"reading the alias history of {name}"):
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                return []
+            runs = self.client.search_runs(
+                [found.experiment_id],
+                filter_string=f"tags.`mara.kind` = '{_MOVE_KIND}'",
+                max_results=50_000,
+            )
+        moves = [
+            AliasMove(
+                alias=run.data.tags["mara.alias"],
+                from_version=run.data.tags.get("mara.from") or None,
+                to_version=run.data.tags["mara.to"],
+                by=run.data.tags.get("mara.by", ""),
+                reason=run.data.tags.get("mara.reason", ""),
+                at=int(run.data.tags["mara.at_ns"]) / 1e9,
+                run_id=run.info.run_id,
+            )
+            for run in runs
+        ]
+        return sorted(moves, key=lambda move: move.at)
 
     def load(self, name: str, ref: str = f"@{CHAMPION}") -> ModelBundle:
         """Load a bundle through the registry: `models:/<name>@champion` by default."""

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from mara.clean import category_key
 from mara.errors import DataError
+from mara.labels import label_values
 from mara.spec import TRAIN_NAME, ProblemSpec, problem_dir
 
-__all__ = ["TrainingTable", "label_values", "load_training_table", "read_training_table"]
+__all__ = ["TrainingTable", "load_training_table", "read_training_table"]
 
 
 def read_training_table(home: Path, spec: ProblemSpec) -> pd.DataFrame:
@@ -32,28 +32,6 @@ def read_training_table(home: Path, spec: ProblemSpec) -> pd.DataFrame:
     if len(absent) == len(spec.features):
         raise DataError(f"{path}: none of the configured feature columns is in the table")
     return frame
-
-
-def label_values(target: pd.Series) -> tuple[pd.Series, list[Any]]:
-    """Labels as Python scalars with rows of missing label dropped, and the sorted classes.
-
-    Text labels stay text and numeric labels stay numbers (whole floats become ints, as
-    a label column with gaps is stored as float), so predictions have the training type.
-    """
-    keys = target.map(_label_of)
-    keys = keys[keys.notna()]
-    classes = sorted(set(keys.tolist()), key=lambda v: (isinstance(v, str), v))
-    return keys, classes
-
-
-def _label_of(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.strip() or None
-    key = category_key(value)
-    if key is None:
-        return None
-    number = float(key)
-    return int(number) if number.is_integer() else number
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,233 @@
+"""The one reader of captured traffic: batches and their rows as frames, labels joined.
+
+Every consumer of `data/captured_data/` (labels, improve, reports) reads through here, so the
+capture format is known in this module and the writer only.
+
+Files are read line by line, split on b"\\n" only (captured text may hold U+2028, which
+`str.splitlines()` splits on). A line that does not end in a newline is still being written,
+or was torn by a crash: it is left for a later read and, if it never completes, counted in
+`skipped`, never fatal. The index keeps one small record per batch and where its line lives,
+so a capture of millions of rows is streamed once and rows are parsed again only for the
+batches a caller asks for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from mara.capture.writer import captured_dir
+from mara.labels.ledger import LabelLedger
+
+__all__ = ["BATCH_COLUMNS", "CaptureIndex", "batch_key", "labelled_traffic", "parse_line"]
+
+log = logging.getLogger(__name__)
+
+BATCH_COLUMNS = (
+    "key",
+    "id",
+    "received_at",
+    "model_version",
+    "n_rows",
+    "drift",
+    "drift_statistic",
+    "drift_threshold",
+    "server_ms",
+)
+_READ_CHUNK = 8 * 2**20
+
+
+def batch_key(batch_id: Any) -> str:
+    """The join key of a request id: ids sent as 7 and "7" name the same batch."""
+    return str(batch_id)
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """One captured record, or None for a line that is not one.
+
+    The writer falls back to Python's json for cells nested deeper than orjson writes,
+    which may spell NaN as `NaN`; that is read back the same way.
+    """
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return None
+    if not isinstance(record, dict) or "id" not in record or "rows" not in record:
+        return None
+    return record
+
+
+@dataclass
+class _Location:
+    path: Path
+    offset: int
+    length: int
+
+
+@dataclass
+class CaptureIndex:
+    """Every captured batch of one problem, indexed incrementally.
+
+    `refresh()` reads only the bytes appended since the last call, so a long-running
+    server can keep one index and refresh it cheaply before each use.
+    """
+
+    home: Path
+    phase: str
+    prob: str
+    skipped: int = 0
+    _records: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _locations: list[_Location] = field(default_factory=list, repr=False)
+    _consumed: dict[Path, int] = field(default_factory=dict, repr=False)
+    _torn: dict[Path, int] = field(default_factory=dict, repr=False)
+    _first: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def folder(self) -> Path:
+        """Where this problem's captured files are."""
+        return captured_dir(self.home, self.phase, self.prob)
+
+    def refresh(self) -> CaptureIndex:
+        """Read whatever was appended since the last refresh."""
+        for path in sorted(self.folder.glob("*.jsonl")):
+            self._read_file(path)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def first(self, key: str) -> dict[str, Any] | None:
+        """The summary of the first batch captured with this key, or None."""
+        position = self._first.get(key)
+        return None if position is None else self._records[position]
+
+    def batches(self) -> pd.DataFrame:
+        """One row per captured batch, in capture order (BATCH_COLUMNS)."""
+        frame = pd.DataFrame(self._records, columns=list(BATCH_COLUMNS))
+        frame["received_at"] = frame["received_at"].astype(float)
+        frame["n_rows"] = frame["n_rows"].astype(int)
+        return frame
+
+    def rows(self, keys: Iterable[str] | None = None, *, features: Iterable[str]) -> pd.DataFrame:
+        """The rows of the first capture of each batch in `keys` (every batch if None).
+
+        Columns: `key`, `row` (position in the batch), `received_at`, `model_version`,
+        `prediction`, then one column per name in `features` holding the cells as sent
+        (absent columns are all None). Rows keep their batch's order.
+        """
+        features = list(features)
+        wanted = self._first.keys() if keys is None else keys
+        positions = sorted({self._first[k] for k in wanted if k in self._first})
+        parts = [self._batch_rows(p, features) for p in positions]
+        if not parts:
+            columns = ["key", "row", "received_at", "model_version", "prediction", *features]
+            return pd.DataFrame(columns=columns)
+        return pd.concat(parts, ignore_index=True)
+
+    def _batch_rows(self, position: int, features: list[str]) -> pd.DataFrame:
+        summary, location = self._records[position], self._locations[position]
+        with location.path.open("rb") as file:
+            file.seek(location.offset)
+            record = parse_line(file.read(location.length))
+        if record is None:  # the file changed under us; nothing to read from it
+            raise OSError(f"{location.path}: captured line at {location.offset} is unreadable")
+        sent = list(record["columns"])
+        cells = record["rows"]
+        where = {name: j for j, name in enumerate(sent)}
+        n = len(cells)
+        data: dict[str, Any] = {
+            "key": [summary["key"]] * n,
+            "row": np.arange(n),
+            "received_at": np.full(n, summary["received_at"], dtype=float),
+            "model_version": [summary["model_version"]] * n,
+            "prediction": list(record.get("predictions") or [None] * n),
+        }
+        for name in features:
+            j = where.get(name)
+            data[name] = [None] * n if j is None else [row[j] for row in cells]
+        return pd.DataFrame(data)
+
+    def _read_file(self, path: Path) -> None:
+        start = self._consumed.get(path, 0)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size <= start:
+            return
+        with path.open("rb") as file:
+            file.seek(start)
+            offset = start
+            pending = b""
+            while chunk := file.read(_READ_CHUNK):
+                pending += chunk
+                lines = pending.split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    self._add(path, offset, line)
+                    offset += len(line) + 1
+        self._consumed[path] = offset
+        if pending:
+            # Left for the next refresh; if the writer never finishes it, it is a torn line.
+            self._torn[path] = len(pending)
+        else:
+            self._torn.pop(path, None)
+
+    def _add(self, path: Path, offset: int, line: bytes) -> None:
+        if not line.strip():
+            return
+        record = parse_line(line)
+        if record is None:
+            self.skipped += 1
+            log.warning("%s: skipped an unreadable captured line at byte %d", path, offset)
+            return
+        report = record.get("drift_report") or {}
+        key = batch_key(record["id"])
+        self._records.append(
+            {
+                "key": key,
+                "id": record["id"],
+                "received_at": float(record.get("received_at") or 0.0),
+                "model_version": str(record.get("model_version", "")),
+                "n_rows": len(record["rows"]),
+                "drift": int(record.get("drift") or 0),
+                "drift_statistic": report.get("statistic"),
+                "drift_threshold": report.get("threshold"),
+                "server_ms": record.get("server_ms"),
+            }
+        )
+        self._locations.append(_Location(path, offset, len(line)))
+        self._first.setdefault(key, len(self._records) - 1)
+
+    @property
+    def torn_lines(self) -> int:
+        """Files whose last line is unfinished (being written, or torn by a crash)."""
+        return len(self._torn)
+
+
+def labelled_traffic(
+    home: Path, phase: str, prob: str, features: Iterable[str]
+) -> tuple[pd.DataFrame, CaptureIndex]:
+    """Every captured row that has a late label, with its label, oldest batch first.
+
+    A batch id captured more than once (a client that retried) is taken at its first capture.
+    The index is returned too, for what the caller reports about the capture as a whole.
+    """
+    index = CaptureIndex(Path(home), phase, prob).refresh()
+    labels = LabelLedger(home, phase, prob).read()
+    rows = index.rows(labels["key"].unique().tolist(), features=features)
+    joined = rows.merge(labels, on=["key", "row"], how="inner", validate="one_to_one")
+    return joined.sort_values(["received_at", "key", "row"], kind="stable").reset_index(
+        drop=True
+    ), index

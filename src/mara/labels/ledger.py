@@ -1,0 +1,75 @@
+"""LabelLedger: the append-only record of every late label a problem received.
+
+Each accepted label file (or POST) becomes one new file under `data/labels/<phase>/<prob>/`,
+written beside its final name and renamed into place, so a reader sees all of it or none.
+Files are never changed afterwards; a row labelled again is settled when reading: the later
+label wins.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+
+__all__ = ["LABEL_COLUMNS", "LabelLedger", "labels_dir"]
+
+LABEL_COLUMNS = ("key", "row", "label", "labelled_at")
+
+
+def labels_dir(home: Path, phase: str, prob: str) -> Path:
+    """Where a problem's label ledger lives under a project home."""
+    return Path(home) / "data" / "labels" / phase / prob
+
+
+class LabelLedger:
+    """The labels of one problem: `append` a set of records, `read` the latest label per row."""
+
+    def __init__(self, home: Path, phase: str, prob: str):
+        self.folder = labels_dir(home, phase, prob)
+
+    def append(self, records: list[dict[str, Any]]) -> Path:
+        """Write records (`key`, `rows`, `labels`, `labelled_at`, `source`) as one new file."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # Names sort in the order files were written, which is the order labels apply in.
+        name = f"labels-{time.time_ns():020d}-{os.getpid()}.jsonl"
+        path = self.folder / name
+        partial = self.folder / f".{name}.partial"
+        with partial.open("wb") as file:
+            for record in records:
+                file.write(orjson.dumps(record) + b"\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+        return path
+
+    def files(self) -> list[Path]:
+        """The ledger's files, oldest first."""
+        return sorted(self.folder.glob("labels-*.jsonl"))
+
+    def read(self) -> pd.DataFrame:
+        """One row per labelled (batch key, row): the latest label given to it."""
+        keys, rows, labels, times = [], [], [], []
+        for path in self.files():
+            for line in path.read_bytes().split(b"\n"):
+                if not line:
+                    continue
+                record = orjson.loads(line)
+                n = len(record["rows"])
+                keys.extend([record["key"]] * n)
+                rows.extend(record["rows"])
+                labels.extend(record["labels"])
+                times.extend([record["labelled_at"]] * n)
+        frame = pd.DataFrame(
+            {
+                "key": pd.Series(keys, dtype=object),
+                "row": pd.Series(rows, dtype="int64"),
+                "label": pd.Series(labels, dtype=object),
+                "labelled_at": pd.Series(times, dtype=float),
+            }
+        )
+        return frame.drop_duplicates(["key", "row"], keep="last").reset_index(drop=True)

@@ -49,3 +49,34 @@ def multiclass_frame(rows: int, seed: int) -> pd.DataFrame:
     score = frame.x + 0.5 * (frame.proto == "udp") + rng.normal(scale=0.5, size=rows)
     frame["kind"] = np.where(score > 0.7, "attack", np.where(score < -0.7, "probe", "normal"))
     return frame
+
+
+def new_segment_frame(rows: int, seed: int, *, share: float = 0.3) -> pd.DataFrame:
+    """binary_frame's traffic where a new channel, "app", brings a rule the table never shows.
+
+    A new pattern in one segment of traffic: a model of the old table cannot know it, and
+    labelled traffic is the only way to learn it; the old segments are as before.
+    """
+    frame = binary_frame(rows, seed)
+    rng = np.random.default_rng([seed, 7])
+    segment = rng.random(rows) < share
+    frame.loc[segment, "channel"] = "app"
+    new_rule = (rng.random(rows) < 1 / (1 + np.exp(-3 * frame.noise))).astype(int)
+    frame.loc[segment, "label"] = new_rule[segment]
+    return frame
+
+
+def request_bodies(frame: pd.DataFrame, batch_rows: int, prefix: str) -> list[dict]:
+    """A frame's rows as request bodies (with their `labels`, which a client strips)."""
+    columns = [c for c in frame.columns if c != "label"]
+    bodies = []
+    for number, start in enumerate(range(0, len(frame), batch_rows)):
+        part = frame.iloc[start : start + batch_rows]
+        values = part[columns].astype(object)
+        bodies.append({
+            "id": f"{prefix}-{number}",
+            "columns": columns,
+            "rows": values.where(values.notna(), None).to_numpy().tolist(),
+            "labels": part["label"].tolist(),
+        })
+    return bodies

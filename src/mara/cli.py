@@ -191,6 +191,147 @@ def bench(
 
 
 @cli.command()
+@click.option("--phase", required=True)
+@click.option("--prob", required=True)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def label(app: App, phase: str, prob: str, files: tuple[Path, ...]) -> None:
+    """Take late labels (JSONL `{"id", "labels"}`, or CSV/Parquet `id,row,label`).
+
+    Every file is checked before anything is written: one bad line rejects them all.
+    """
+    from mara.capture import CaptureIndex
+    from mara.labels import LabelLedger, read_label_file, training_classes
+    from mara.labels.ingest import check_labels
+    from mara.spec import load_spec
+
+    spec = load_spec(app.home, phase, prob)
+    classes = training_classes(app.home, spec)
+    index = CaptureIndex(app.home, phase, prob)
+    ledger = LabelLedger(app.home, phase, prob)
+    checked = [
+        check_labels(read_label_file(path), classes, index, source=str(path)) for path in files
+    ]
+    for labels in checked:
+        click.echo(f"{labels.source}:\n" + labels.write(ledger).summary())
+
+
+@cli.command()
+@click.option("--phase", required=True)
+@click.option("--prob", required=True)
+@click.option(
+    "--min-gain",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Promote only when the bootstrap interval's lower bound of the gain on recent "
+    "traffic is above this.",
+)
+@click.option(
+    "--holdout-tolerance",
+    type=float,
+    default=0.005,
+    show_default=True,
+    help="The most the challenger may lose on the original holdout.",
+)
+@click.option(
+    "--recent-share",
+    type=float,
+    default=0.3,
+    show_default=True,
+    help="Newest share of labelled traffic held out to judge on.",
+)
+@click.option(
+    "--traffic-weight",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Weight of a labelled traffic row against a training row.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.pass_obj
+def improve(
+    app: App,
+    phase: str,
+    prob: str,
+    min_gain: float,
+    holdout_tolerance: float,
+    recent_share: float,
+    traffic_weight: float,
+    seed: int,
+) -> None:
+    """Train a challenger on labelled traffic; promote it only if it is better on recent traffic.
+
+    Exits 0 whether or not it promotes.
+    """
+    from mara.improve import GateRule, ImproveConfig, improve_problem
+    from mara.train import TrainConfig
+
+    if not 0 < recent_share < 1:
+        raise click.BadParameter("must be between 0 and 1", param_hint="--recent-share")
+    config = ImproveConfig(
+        recent_share=recent_share,
+        traffic_weight=traffic_weight,
+        gate=GateRule(min_gain=min_gain, holdout_tolerance=holdout_tolerance),
+        train=TrainConfig(seed=seed),
+    )
+    click.echo(improve_problem(app.home, phase, prob, config=config).summary())
+
+
+@cli.command()
+@click.option("--phase", required=True)
+@click.option("--prob", required=True)
+@click.option("--version", "version", required=True, help="The registered version to serve.")
+@click.option("--reason", default="promoted by hand", show_default=True)
+@click.pass_obj
+def promote(app: App, phase: str, prob: str, version: str, reason: str) -> None:
+    """Make a registered version the champion (a running server swaps it in)."""
+    from mara.registry import Registry
+
+    registry = Registry(app.home)
+    name = f"{phase}_{prob}"
+    known = registry.versions(name)
+    if version not in known:
+        raise click.UsageError(f"{name} has no version {version} (versions: {', '.join(known)})")
+    before = registry.champion_version(name)
+    registry.promote(name, version, by="promote", reason=reason)
+    click.echo(f"{name}: champion v{before or '-'} -> v{version}")
+
+
+@cli.command()
+@click.option("--phase", required=True)
+@click.option("--prob", required=True)
+@click.pass_obj
+def rollback(app: App, phase: str, prob: str) -> None:
+    """Bring back the champion before the current one, from the alias history."""
+    from mara.registry import Registry, rollback_target
+
+    registry = Registry(app.home)
+    name = f"{phase}_{prob}"
+    current = registry.champion_version(name)
+    target = rollback_target(registry.alias_history(name), current)
+    if target is None:
+        raise click.UsageError(f"{name}: no earlier champion in the alias history")
+    registry.promote(name, target, by="rollback", reason=f"rolled back from v{current}")
+    click.echo(f"{name}: champion v{current} -> v{target} (rolled back)")
+
+
+@cli.command()
+@click.option("--phase", required=True)
+@click.option("--prob", required=True)
+@click.pass_obj
+def history(app: App, phase: str, prob: str) -> None:
+    """Every move of the champion and challenger aliases: when, from, to, by what, why."""
+    from mara.registry import Registry
+
+    moves = Registry(app.home).alias_history(f"{phase}_{prob}")
+    if not moves:
+        click.echo(f"{phase}_{prob}: no alias moves recorded")
+    for move in moves:
+        click.echo(move.line())
+
+
+@cli.command()
 @click.option(
     "--rows-scale",
     type=float,

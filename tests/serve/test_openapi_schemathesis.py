@@ -22,7 +22,8 @@ from mara.serve.process import ServerProcess
 
 MAX_ROWS = 500
 PREDICT = ["POST /phase-1/prob-1/predict", "POST /phase-1/prob-2/predict"]
-OPERATIONS = [*PREDICT, "GET /health"]
+LABELS = ["POST /phase-1/prob-1/labels", "POST /phase-1/prob-2/labels"]
+OPERATIONS = [*PREDICT, *LABELS, "GET /health"]
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -58,7 +59,7 @@ def test_the_document_lists_a_predict_operation_per_served_problem(api_schema):
 @pytest.mark.parametrize(
     ("label", "mode"),
     [
-        *[(label, mode) for label in PREDICT for mode in GenerationMode],
+        *[(label, mode) for label in PREDICT + LABELS for mode in GenerationMode],
         ("GET /health", GenerationMode.POSITIVE),  # takes no input to get wrong
     ],
     ids=str,
@@ -85,6 +86,8 @@ def test_the_predict_operations_were_exercised(server):
     for label in PREDICT:
         assert ANSWERS[label, 200] >= 1, ANSWERS  # most generated batches name no feature
         assert ANSWERS[label, 422] >= 10, ANSWERS
+    for label in LABELS:
+        assert ANSWERS[label, 422] >= 10, ANSWERS  # labels outside the classes, bad shapes
     assert not [answer for answer in ANSWERS if answer[1] >= 500]
     assert server.process is not None and server.process.poll() is None
     log = server.log_path.read_text()

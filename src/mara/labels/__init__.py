@@ -4,7 +4,13 @@
 imported from there, not re-exported here.
 """
 
-from mara.labels.classes import ClassMatcher, label_values, normalize_label, positive_class
+from mara.labels.classes import (
+    ClassMatcher,
+    label_values,
+    normalize_label,
+    positive_class,
+    training_classes,
+)
 from mara.labels.files import LabelEntry, entries_from_objects, read_label_file
 from mara.labels.ledger import LabelLedger, labels_dir
 
@@ -18,4 +24,5 @@ __all__ = [
     "normalize_label",
     "positive_class",
     "read_label_file",
+    "training_classes",
 ]

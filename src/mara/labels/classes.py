@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from mara.clean import category_key
+from mara.errors import DataError
+from mara.spec import TRAIN_NAME, ProblemSpec, problem_dir
 
-__all__ = ["ClassMatcher", "label_values", "normalize_label", "positive_class"]
+__all__ = [
+    "ClassMatcher",
+    "label_values",
+    "normalize_label",
+    "positive_class",
+    "training_classes",
+]
 
 
 def positive_class(classes: Sequence[Any]) -> Any:
@@ -38,6 +47,16 @@ def label_values(target: pd.Series) -> tuple[pd.Series, list[Any]]:
     keys = keys[keys.notna()]
     classes = sorted(set(keys.tolist()), key=lambda v: (isinstance(v, str), v))
     return keys, classes
+
+
+def training_classes(home: Path, spec: ProblemSpec) -> list[Any]:
+    """The classes of a problem's training target: the labels a late label may name."""
+    path = problem_dir(home, spec.phase, spec.prob) / TRAIN_NAME
+    try:
+        target = pd.read_parquet(path, columns=[spec.target])[spec.target]
+    except Exception as exc:  # pyarrow raises many types for a missing column or a bad file
+        raise DataError(f"{path}: cannot read the target column {spec.target!r} ({exc})") from exc
+    return label_values(target)[1]
 
 
 class ClassMatcher:

@@ -15,7 +15,7 @@ from mara.labels.classes import ClassMatcher
 from mara.labels.files import LabelEntry
 from mara.labels.ledger import LabelLedger
 
-__all__ = ["LabelReport", "ingest_labels"]
+__all__ = ["CheckedLabels", "LabelReport", "check_labels", "ingest_labels"]
 
 _SHOWN_IDS = 10
 
@@ -58,19 +58,54 @@ class LabelReport:
         return "\n".join(lines)
 
 
-def ingest_labels(
-    ledger: LabelLedger,
+@dataclass
+class CheckedLabels:
+    """Labels that passed every check, ready to be written as one ledger file."""
+
+    source: str
+    records: list[dict[str, Any]]
+    ids: int
+    rows_unknown: int
+    joined_at: dict[str, float]
+    not_found: list[str]
+
+    def write(self, ledger: LabelLedger) -> LabelReport:
+        """Append to the ledger (one file, all or nothing) and report the join."""
+        relabelled = _relabelled(ledger, self.records)
+        path = ledger.append(self.records) if self.records else None
+        labelled_at = self.records[0]["labelled_at"] if self.records else time.time()
+        lags = np.array([labelled_at - t for t in self.joined_at.values()])
+        return LabelReport(
+            rows_labelled=sum(len(r["rows"]) for r in self.records),
+            rows_unknown=self.rows_unknown,
+            ids=self.ids,
+            ids_joined=len(self.joined_at),
+            ids_not_found=len(self.not_found),
+            rows_relabelled=relabelled,
+            lag_s={
+                "median": float(np.median(lags)),
+                "p90": float(np.quantile(lags, 0.9)),
+                "max": float(lags.max()),
+            }
+            if len(lags)
+            else {},
+            not_found_sample=self.not_found[:_SHOWN_IDS],
+            ledger_file=str(path) if path else None,
+        )
+
+
+def check_labels(
     entries: Sequence[LabelEntry],
     classes: Sequence[Any],
     index: CaptureIndex,
     *,
     source: str,
-) -> LabelReport:
-    """Check every entry, append them to the ledger as one file, and report the join.
+) -> CheckedLabels:
+    """Check every entry against the training classes and the captured batches.
 
-    Rejected as a whole, with every problem listed (LabelError, nothing written): a label
-    that is not a training class, a row number past its captured batch, or a per-row list
-    whose length differs from the captured batch's rows. Ids not captured yet are kept.
+    Rejected as a whole, with every problem listed (LabelError): a label that is not a
+    training class, a row number past its captured batch, or a per-row list whose length
+    differs from the captured batch's rows. Ids not captured yet are kept.
     """
     matcher = ClassMatcher(classes)
     index.refresh()
@@ -112,26 +147,20 @@ def ingest_labels(
         shown = "\n  ".join(problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise LabelError(f"{source}: {len(problems)} problem(s), nothing written:\n  {shown}{more}")
-    relabelled = _relabelled(ledger, records)
-    path = ledger.append(records) if records else None
-    lags = np.array([now - t for t in joined_at.values()])
-    return LabelReport(
-        rows_labelled=sum(len(r["rows"]) for r in records),
-        rows_unknown=unknown,
-        ids=len({batch_key(e.id) for e in entries}),
-        ids_joined=len(joined_at),
-        ids_not_found=len(not_found),
-        rows_relabelled=relabelled,
-        lag_s={
-            "median": float(np.median(lags)),
-            "p90": float(np.quantile(lags, 0.9)),
-            "max": float(lags.max()),
-        }
-        if len(lags)
-        else {},
-        not_found_sample=not_found[:_SHOWN_IDS],
-        ledger_file=str(path) if path else None,
-    )
+    ids = len({batch_key(e.id) for e in entries})
+    return CheckedLabels(source, records, ids, unknown, joined_at, not_found)
+
+
+def ingest_labels(
+    ledger: LabelLedger,
+    entries: Sequence[LabelEntry],
+    classes: Sequence[Any],
+    index: CaptureIndex,
+    *,
+    source: str,
+) -> LabelReport:
+    """Check every entry, then append them all to the ledger as one file and report."""
+    return check_labels(entries, classes, index, source=source).write(ledger)
 
 
 def _shape_problem(entry: LabelEntry, n_rows: int) -> str | None:

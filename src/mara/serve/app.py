@@ -17,6 +17,7 @@ from mara.capture import CaptureWriter
 from mara.serve.batch import DEFAULT_MAX_ROWS
 from mara.serve.errors import HANDLERS
 from mara.serve.handlers import health, metrics, openapi, predict
+from mara.serve.labels import LabelDesk, post_labels
 from mara.serve.models import ServedModels
 
 __all__ = ["create_app", "app_from_env"]
@@ -25,6 +26,7 @@ log = logging.getLogger("mara.serve")
 
 routes = [
     Route("/{phase}/{prob}/predict", predict, methods=["POST"]),
+    Route("/{phase}/{prob}/labels", post_labels, methods=["POST"]),
     Route("/health", health, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
@@ -47,9 +49,15 @@ def create_app(
         if compile_models:
             app.state.models.compile(Path(home))
         app.state.capture = CaptureWriter(Path(home)) if capture else None
+        app.state.labels = LabelDesk(Path(home))
         stop_following = threading.Event()
         if follow_interval_s > 0:
-            app.state.models.follow(Path(home), interval_s=follow_interval_s, stop=stop_following)
+            app.state.models.follow(
+                Path(home),
+                interval_s=follow_interval_s,
+                stop=stop_following,
+                compile_models=compile_models,
+            )
         log.info("serving %s", ", ".join(app.state.models.names()) or "no models")
         # Start-up made millions of long-lived objects (MLflow, models); keep them out of
         # every later full collection, which would otherwise pause requests to scan them.

@@ -10,7 +10,7 @@ import orjson
 
 from mara.errors import BatchTooLarge, RequestError
 
-__all__ = ["Batch", "InvalidBatch", "parse_batch", "DEFAULT_MAX_ROWS"]
+__all__ = ["Batch", "InvalidBatch", "load_json", "parse_batch", "DEFAULT_MAX_ROWS"]
 
 DEFAULT_MAX_ROWS = 100_000
 _ID_MIN, _ID_MAX = -(2**63), 2**64 - 1  # what JSON encoders and orjson carry exactly
@@ -39,7 +39,7 @@ class Batch:
 
 def parse_batch(body: bytes, *, max_rows: int = DEFAULT_MAX_ROWS) -> Batch:
     """Parse and check a request body `{"id", "columns", "rows"}`."""
-    data = _load_json(body)
+    data = load_json(body)
     if not isinstance(data, dict):
         raise InvalidBatch(f"body must be a JSON object, got {_json_type(data)}")
     for key in ("id", "columns", "rows"):
@@ -75,7 +75,7 @@ def parse_batch(body: bytes, *, max_rows: int = DEFAULT_MAX_ROWS) -> Batch:
     return Batch(batch_id, columns, names, rows)
 
 
-def _load_json(body: bytes) -> Any:
+def load_json(body: bytes) -> Any:
     """Strict JSON at orjson's speed; else what Python's json.dumps writes.
 
     Python clients write a pandas NaN as `NaN` and a huge number as is: those become

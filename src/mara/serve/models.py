@@ -91,19 +91,23 @@ class ServedModels:
             else "compiled forest disagreed with LightGBM; not used",
         )
 
-    def follow(self, home: Path, *, interval_s: float, stop: threading.Event) -> threading.Thread:
+    def follow(
+        self, home: Path, *, interval_s: float, stop: threading.Event, compile_models: bool = True
+    ) -> threading.Thread:
         """Every `interval_s`, load champions that moved and swap them in without a pause.
 
-        A new version is loaded (and its forest compiled) beside the old one, which keeps
-        answering until the swap; the swap replaces one dict, so a request sees either
-        version whole.
+        A new version is loaded beside the old one, which keeps answering until the swap;
+        the swap replaces one dict, so a request sees either version whole. A forest that is
+        not compiled yet is compiled after the swap, in the background: the new version
+        answers with LightGBM's own predictor meanwhile, instead of waiting for the compiler.
         """
 
         def run() -> None:
             registry = Registry(home)
+            cache = compiled_cache(home) if compile_models else None
             while not stop.wait(interval_s):
                 try:
-                    self._refresh(registry, compiled_cache(home))
+                    self._refresh(registry, cache)
                 except MaraError as exc:  # the store is down: keep serving what we have
                     log.warning("could not check for new champions: %s", exc)
 
@@ -111,17 +115,23 @@ class ServedModels:
         thread.start()
         return thread
 
-    def _refresh(self, registry: Registry, cache: Path) -> None:
+    def _refresh(self, registry: Registry, cache: Path | None) -> None:
         for mv in registry.served_models():
             key = (mv.phase, mv.prob)
             current = self._models.get(key)
             if current is not None and current.version == mv.version:
                 continue
             served = ServedModel(mv.name, mv.version, registry.load(mv.name, mv.version))
-            self._attach(key, served, cache)
+            later = cache is not None and not is_cached(served.bundle.booster, cache)
+            if cache is not None and not later:
+                self._attach(key, served, cache)
             self._models = {**self._models, key: served}
             self.unavailable.pop(key, None)
             log.info("%s/%s: now serving %s v%s", *key, mv.name, mv.version)
+            if later:
+                threading.Thread(
+                    target=self._attach, args=(key, served, cache), name="mara-compile", daemon=True
+                ).start()
 
     def get(self, phase: str, prob: str) -> ServedModel:
         """The champion for a problem, or ModelNotFound (404)."""

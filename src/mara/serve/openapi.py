@@ -25,7 +25,7 @@ def _error(description: str) -> dict[str, Any]:
 
 
 def openapi_document(problems: list[str], *, max_rows: int) -> dict[str, Any]:
-    """OpenAPI 3.0 for `POST /<phase>/<prob>/predict` on each served problem."""
+    """OpenAPI 3.0 for `POST /<phase>/<prob>/predict` and `.../labels` on each served problem."""
     paths: dict[str, Any] = {
         "/health": {
             "get": {
@@ -63,6 +63,45 @@ def openapi_document(problems: list[str], *, max_rows: int) -> dict[str, Any]:
                 },
             }
         }
+        paths[f"/{problem}/labels"] = {
+            "post": {
+                "summary": f"Late labels for batches of {problem} served earlier",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    {"$ref": "#/components/schemas/Labels"},
+                                    {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "items": {"$ref": "#/components/schemas/Labels"},
+                                    },
+                                ]
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Labels kept; what joined captured batches",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/LabelReport"}
+                            }
+                        },
+                    },
+                    "400": _error("The body is not JSON"),
+                    "422": _error(
+                        "Labels that cannot be taken: not {id, labels}, a label outside the "
+                        "training classes, a count that differs from the batch's rows; "
+                        "nothing of the request was kept"
+                    ),
+                    "503": _error("The problem's champion could not be loaded"),
+                },
+            }
+        }
     return {
         "openapi": "3.0.3",
         "info": {"title": "mara prediction service", "version": __version__},
@@ -89,6 +128,26 @@ def openapi_document(problems: list[str], *, max_rows: int) -> dict[str, Any]:
                         "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
                         "predictions": {"type": "array"},
                         "drift": {"type": "integer", "enum": [0, 1]},
+                    },
+                },
+                "Labels": {
+                    "type": "object",
+                    "required": ["id", "labels"],
+                    "properties": {
+                        "id": {"oneOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]},
+                        "labels": {"type": "array", "items": _CELL},
+                    },
+                },
+                "LabelReport": {
+                    "type": "object",
+                    "required": ["rows_labelled", "ids", "ids_joined", "ids_not_found"],
+                    "properties": {
+                        "rows_labelled": {"type": "integer"},
+                        "rows_unknown": {"type": "integer"},
+                        "ids": {"type": "integer"},
+                        "ids_joined": {"type": "integer"},
+                        "ids_not_found": {"type": "integer"},
+                        "rows_relabelled": {"type": "integer"},
                     },
                 },
                 "Error": _ERROR,

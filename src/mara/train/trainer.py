@@ -90,7 +90,13 @@ def train_problem(
         name = headline(metrics)
         promoted = champion is None or metrics[name] >= champion_metrics[name]
         if promoted:
-            registry.promote(spec.name, version.version)
+            reason = f"first version, holdout {name} {metrics[name]:.4f}"
+            if champion is not None:
+                reason = (
+                    f"holdout {name} {metrics[name]:.4f} >= champion v{champion}'s "
+                    f"{champion_metrics[name]:.4f}"
+                )
+            registry.promote(spec.name, version.version, by="train", reason=reason)
         registry.log(tags={"mara.promoted": str(promoted).lower()})
     if config.compile and promoted:
         # Warm the server's cache: the compiled forest is ready when the server starts.

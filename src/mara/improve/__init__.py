@@ -1,0 +1,14 @@
+"""Improve: a challenger trained on labelled traffic, promoted only when it earns it."""
+
+from mara.improve.gate import GateDecision, GateRule, MetricDifference, paired_bootstrap
+from mara.improve.improver import ImproveConfig, ImproveResult, improve_problem
+
+__all__ = [
+    "GateDecision",
+    "GateRule",
+    "ImproveConfig",
+    "ImproveResult",
+    "MetricDifference",
+    "improve_problem",
+    "paired_bootstrap",
+]

@@ -1,0 +1,53 @@
+"""What a challenger learns from and is judged on: the table, older traffic, recent traffic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mara.spec import ProblemSpec
+from mara.train.data import TrainingTable
+
+__all__ = ["ImproveData", "split_recent"]
+
+
+def split_recent(traffic: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Time-ordered labelled traffic cut in two: older rows to learn from, the newest to judge.
+
+    `traffic` is oldest first (as the reader gives it); the newest `share` of its rows is the
+    recent set, so the challenger is judged on traffic later than any it learned from.
+    """
+    recent_rows = int(round(len(traffic) * share))
+    cut = len(traffic) - recent_rows
+    return traffic.iloc[:cut], traffic.iloc[cut:]
+
+
+@dataclass(frozen=True)
+class ImproveData:
+    """The training table's rows plus older labelled traffic, weighted; and the recent set."""
+
+    spec: ProblemSpec
+    table: TrainingTable
+    older: pd.DataFrame
+    recent: pd.DataFrame
+    traffic_weight: float
+
+    def training_rows(self) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
+        """Raw features, labels and weights of every row the challenger learns from."""
+        features = list(self.spec.features)
+        table_rows = self.table.train_frame.reindex(columns=features)
+        frame = pd.concat([table_rows, self.older[features]], ignore_index=True)
+        labels = pd.concat(
+            [self.table.labels.iloc[self.table.train], self.older["label"]], ignore_index=True
+        )
+        weights = np.concatenate(
+            [np.ones(len(table_rows)), np.full(len(self.older), self.traffic_weight)]
+        )
+        return frame, labels, weights
+
+    def window(self) -> tuple[float, float] | None:
+        """The capture times of the first and last labelled row used, or None."""
+        times = pd.concat([self.older["received_at"], self.recent["received_at"]])
+        return (float(times.min()), float(times.max())) if len(times) else None

@@ -1,0 +1,222 @@
+"""improve_problem: a challenger from labelled traffic, judged against the champion."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mara.capture import labelled_traffic
+from mara.errors import RegistryError
+from mara.improve.data import ImproveData, split_recent
+from mara.improve.gate import GateDecision, GateRule, MetricDifference, paired_bootstrap
+from mara.registry import CHALLENGER, Registry
+from mara.spec import ProblemSpec, load_spec
+from mara.train.config import TrainConfig
+from mara.train.data import load_training_table
+from mara.train.recipe import fit_model
+
+__all__ = ["ImproveConfig", "ImproveResult", "improve_problem"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImproveConfig:
+    """Settings of `mara improve`; every field is logged as an MLflow parameter."""
+
+    # The newest share of labelled rows is the recent set the gate judges on.
+    recent_share: float = 0.3
+    min_recent_rows: int = 200
+    # Weight of a labelled traffic row against a training-table row (benchmarks/improve).
+    traffic_weight: float = 1.0
+    gate: GateRule = field(default_factory=GateRule)
+    resamples: int = 1000
+    confidence: float = 0.95
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass
+class ImproveResult:
+    """What one improve run saw, built and decided."""
+
+    spec: ProblemSpec
+    champion: str
+    challenger: str | None
+    promoted: bool
+    reason: str
+    recent: MetricDifference | None = None
+    holdout: MetricDifference | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+    window: tuple[float, float] | None = None
+
+    def summary(self) -> str:
+        """A few lines for the terminal: the evidence, then the decision."""
+        lines = [f"{self.spec.name}: labelled traffic rows {self.rows}"]
+        if self.window:
+            start, end = (
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) for t in self.window
+            )
+            lines.append(f"capture window {start} .. {end}")
+        for name, diff in (("recent traffic", self.recent), ("original holdout", self.holdout)):
+            if diff is not None:
+                lines.append(
+                    f"{name:<16} {diff.metric}: champion v{self.champion} {diff.champion:.4f}, "
+                    f"challenger v{self.challenger} {diff.challenger:.4f}, "
+                    f"gain {diff.difference:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]"
+                )
+        verdict = f"promoted v{self.challenger}" if self.promoted else "kept the champion"
+        lines.append(f"{verdict}: {self.reason}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-native fields."""
+        return {
+            "problem": self.spec.name,
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "promoted": self.promoted,
+            "reason": self.reason,
+            "recent": self.recent.as_dict() if self.recent else None,
+            "holdout": self.holdout.as_dict() if self.holdout else None,
+            "rows": self.rows,
+            "window": self.window,
+        }
+
+
+def improve_problem(
+    home: Path,
+    phase: str,
+    prob: str,
+    *,
+    config: ImproveConfig = ImproveConfig(),
+    registry: Registry | None = None,
+) -> ImproveResult:
+    """Train a challenger on the table plus labelled traffic; promote it if the gate says so.
+
+    With too few labelled rows nothing is trained and nothing promoted; the result says why.
+    """
+    spec = load_spec(home, phase, prob)
+    registry = registry or Registry(home)
+    champion = registry.champion_version(spec.name)
+    if champion is None:
+        raise RegistryError(f"{spec.name} has no champion to improve on: run `mara train` first")
+    traffic, _ = labelled_traffic(home, phase, prob, spec.features)
+    older, recent = split_recent(traffic, config.recent_share)
+    rows = {"labelled": len(traffic), "learned_from": len(older), "recent": len(recent)}
+    if len(recent) < config.min_recent_rows:
+        need = int(config.min_recent_rows / config.recent_share) + 1
+        reason = (
+            f"{len(traffic)} labelled traffic row(s); the recent set needs "
+            f"{config.min_recent_rows}, so at least {need} labelled rows: nothing trained"
+        )
+        return ImproveResult(spec, champion, None, False, reason, rows=rows)
+
+    table = load_training_table(home, spec, holdout=config.train.holdout, seed=config.train.seed)
+    data = ImproveData(spec, table, older, recent, config.traffic_weight)
+    frame, labels, weights = data.training_rows()
+    rows["table"] = len(table.train)
+    log.info("%s: training a challenger on %d rows", spec.name, len(frame))
+    challenger = fit_model(spec, frame, labels, table.classes, config=config.train, weights=weights)
+    current = registry.load(spec.name)
+
+    def compare(part: Any, truth: list[Any], seed: int) -> MetricDifference:
+        features = part.reindex(columns=list(spec.features))
+        return paired_bootstrap(
+            current.predict_frame(features),
+            challenger.predict_frame(features),
+            truth,
+            table.classes,
+            resamples=config.resamples,
+            confidence=config.confidence,
+            seed=seed,
+        )
+
+    try:
+        on_recent = compare(recent, recent["label"].tolist(), 1)
+    except ValueError as exc:  # one class only in the recent set
+        return ImproveResult(
+            spec,
+            champion,
+            None,
+            False,
+            f"recent set unusable: {exc}",
+            rows=rows,
+            window=data.window(),
+        )
+    on_holdout = compare(table.holdout_frame, table.labels.iloc[table.holdout].tolist(), 2)
+    decision = config.gate.decide(on_recent, on_holdout)
+    version = _register(
+        registry, spec, challenger, config, data, rows, on_recent, on_holdout, decision, champion
+    )
+    return ImproveResult(
+        spec,
+        champion,
+        version,
+        decision.promote,
+        decision.reason,
+        on_recent,
+        on_holdout,
+        rows,
+        data.window(),
+    )
+
+
+def _register(
+    registry: Registry,
+    spec: ProblemSpec,
+    bundle: Any,
+    config: ImproveConfig,
+    data: ImproveData,
+    rows: dict[str, int],
+    on_recent: MetricDifference,
+    on_holdout: MetricDifference,
+    decision: GateDecision,
+    champion: str,
+) -> str:
+    window = data.window()
+    bundle.metrics = {on_holdout.metric: on_holdout.challenger}
+    with registry.run(spec.name, f"improve {spec.name}"):
+        params = {
+            "recent_share": config.recent_share,
+            "traffic_weight": config.traffic_weight,
+            "min_gain": config.gate.min_gain,
+            "holdout_tolerance": config.gate.holdout_tolerance,
+            "confidence": config.confidence,
+            "resamples": config.resamples,
+            **{f"rows_{k}": v for k, v in rows.items()},
+            **{f"train_{k}": v for k, v in asdict(config.train).items()},
+        }
+        if window:
+            params |= {"capture_from": _iso(window[0]), "capture_to": _iso(window[1])}
+        metrics = {}
+        for prefix, diff in (("recent", on_recent), ("holdout", on_holdout)):
+            metrics |= {
+                f"{prefix}_{diff.metric}": diff.challenger,
+                f"{prefix}_champion_{diff.metric}": diff.champion,
+                f"{prefix}_gain_low": diff.low,
+                f"{prefix}_gain_high": diff.high,
+            }
+        registry.log(
+            params=params,
+            metrics=metrics,
+            tags={
+                "phase": spec.phase,
+                "prob": spec.prob,
+                "mara.kind": "improve",
+                "mara.champion_before": champion,
+                "mara.promoted": str(decision.promote).lower(),
+                "mara.decision": decision.reason[:4000],
+            },
+        )
+        version = registry.log_bundle(bundle).version
+        registry.move_alias(spec.name, CHALLENGER, version, by="improve", reason=decision.reason)
+        if decision.promote:
+            registry.promote(spec.name, version, by="improve", reason=decision.reason)
+    return version
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

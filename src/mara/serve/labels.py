@@ -1,0 +1,53 @@
+"""`POST /<phase>/<prob>/labels`: late labels sent to the server, checked and kept."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mara.capture import CaptureIndex
+from mara.errors import LabelError
+from mara.labels import LabelLedger, entries_from_objects
+from mara.labels.ingest import LabelReport, check_labels
+from mara.serve.batch import load_json
+from mara.serve.errors import json_response
+
+__all__ = ["LabelDesk", "post_labels"]
+
+
+class LabelDesk:
+    """Per problem, the capture index labels are checked against, and the ledger.
+
+    One lock: label posts are rare, and the index is refreshed and read as one step.
+    """
+
+    def __init__(self, home: Path):
+        self.home = Path(home)
+        self._indexes: dict[tuple[str, str], CaptureIndex] = {}
+        self._lock = threading.Lock()
+
+    def take(self, phase: str, prob: str, items: list[Any], classes: list[Any]) -> LabelReport:
+        """Check and write one POST's labels (LabelError when any is bad, nothing written)."""
+        entries = entries_from_objects(items)
+        with self._lock:
+            index = self._indexes.setdefault((phase, prob), CaptureIndex(self.home, phase, prob))
+            checked = check_labels(entries, classes, index, source=f"POST /{phase}/{prob}/labels")
+            return checked.write(LabelLedger(self.home, phase, prob))
+
+
+async def post_labels(request: Request) -> Response:
+    """One `{"id", "labels"}` object or a list of them -> what was labelled and joined."""
+    phase, prob = request.path_params["phase"], request.path_params["prob"]
+    served = request.app.state.models.get(phase, prob)
+    body = load_json(await request.body())
+    items = body if isinstance(body, list) else [body]
+    if not items:
+        raise LabelError("no labels sent: an empty list")
+    desk: LabelDesk = request.app.state.labels
+    report = await run_in_threadpool(desk.take, phase, prob, items, served.bundle.classes)
+    return json_response(report.as_dict())

@@ -1,7 +1,9 @@
 """Label files as they arrive: JSONL lines per request, or a table of (id, row, label).
 
-This module only reads and checks shape; which labels are acceptable (the classes, the
-number of rows of a captured batch) is decided in `mara.labels.ingest`.
+This module only reads and checks shape, and raises only for a file it cannot read at all;
+a bad line becomes an entry carrying its problem. Which labels are acceptable (the classes,
+the number of rows of a captured batch) is decided in `mara.labels.ingest`, which lists
+every problem at once.
 """
 
 from __future__ import annotations
@@ -25,18 +27,20 @@ class LabelEntry:
     """The labels one line (or table rows) give one request.
 
     `positional` entries list a label for every row of the request in order (JSONL), so
-    their length must equal the batch's rows; others name each row (`rows`).
+    their length must equal the batch's rows; others name each row (`rows`). A line that is
+    not an entry at all carries its `problem`, so that the checks can list it with the rest.
     """
 
     where: str
-    id: Any
-    rows: tuple[int, ...]
-    labels: tuple[Any, ...]
-    positional: bool
+    id: Any = None
+    rows: tuple[int, ...] = ()
+    labels: tuple[Any, ...] = ()
+    positional: bool = True
+    problem: str | None = None
 
 
 def read_label_file(path: Path) -> list[LabelEntry]:
-    """Every entry of a .jsonl, .csv or .parquet label file; LabelError lists every bad line."""
+    """Every entry of a .jsonl, .csv or .parquet label file; LabelError if it is unreadable."""
     suffix = path.suffix.lower()
     try:
         if suffix in (".jsonl", ".json", ".ndjson"):
@@ -53,50 +57,43 @@ def read_label_file(path: Path) -> list[LabelEntry]:
 
 
 def entries_from_objects(items: list[Any], *, where: str = "item") -> list[LabelEntry]:
-    """Entries from parsed JSON objects (`{"id", "labels"}`); LabelError lists every bad one."""
-    entries, problems = [], []
-    for number, item in enumerate(items, start=1):
-        place = f"{where} {number}"
-        try:
-            entries.append(_entry_of(item, place))
-        except LabelError as exc:
-            problems.append(str(exc))
-    _raise_if(problems)
-    return entries
+    """Entries from parsed JSON objects (`{"id", "labels"}`), numbered from 1."""
+    return [_entry_of(item, f"{where} {number}") for number, item in enumerate(items, start=1)]
 
 
 def _read_jsonl(path: Path) -> list[LabelEntry]:
-    items, problems = [], []
+    entries = []
     for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
         if not line.strip():
             continue
+        place = f"line {number}"
         try:
-            items.append((number, orjson.loads(line)))
+            item = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            problems.append(f"line {number}: not JSON ({exc})")
-    entries = []
-    for number, item in items:
-        try:
-            entries.append(_entry_of(item, f"line {number}"))
-        except LabelError as exc:
-            problems.append(str(exc))
-    _raise_if(problems, path)
+            entries.append(LabelEntry(place, problem=f"not JSON ({exc})"))
+            continue
+        entries.append(_entry_of(item, place))
     return entries
 
 
 def _entry_of(item: Any, place: str) -> LabelEntry:
     if not isinstance(item, dict):
-        raise LabelError(f"{place}: expected an object with 'id' and 'labels'")
-    _check_id(item.get("id"), place)
+        return LabelEntry(place, problem="expected an object with 'id' and 'labels'")
+    problem = _id_problem(item.get("id"))
+    if problem:
+        return LabelEntry(place, problem=problem)
     labels = item.get("labels")
     if not isinstance(labels, list):
-        raise LabelError(f"{place}: 'labels' must be a list, one label per row (null = unknown)")
+        return LabelEntry(
+            place, problem="'labels' must be a list, one label per row (null = unknown)"
+        )
     return LabelEntry(place, item["id"], tuple(range(len(labels))), tuple(labels), True)
 
 
-def _check_id(value: Any, place: str) -> None:
+def _id_problem(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
-        raise LabelError(f"{place}: 'id' must be the request's id (a string or an integer)")
+        return "'id' must be the request's id (a string or an integer)"
+    return None
 
 
 def _read_table(frame: pd.DataFrame, path: Path, first_line: int) -> list[LabelEntry]:
@@ -105,21 +102,18 @@ def _read_table(frame: pd.DataFrame, path: Path, first_line: int) -> list[LabelE
         raise LabelError(f"{path}: columns {missing} missing; a label table has id, row, label")
     unit = "line" if first_line == 2 else "row"
     grouped: dict[str, list[tuple[str, int, Any]]] = {}
-    problems = []
+    entries = []
     for position, (batch_id, row, label) in enumerate(
         zip(frame["id"].tolist(), frame["row"].tolist(), frame["label"].tolist(), strict=True)
     ):
         place = f"{unit} {position + first_line}"
-        try:
-            _check_id(batch_id, place)
-            index = _row_number(row, place)
-        except LabelError as exc:
-            problems.append(str(exc))
+        problem = _id_problem(batch_id) or _row_problem(row)
+        if problem:
+            entries.append(LabelEntry(place, problem=problem))
             continue
         label = None if isinstance(label, str) and label == "" else label
-        grouped.setdefault(str(batch_id), []).append((place, index, label))
-    _raise_if(problems, path)
-    return [
+        grouped.setdefault(str(batch_id), []).append((place, int(float(row)), label))
+    return entries + [
         LabelEntry(
             ", ".join(p for p, _, _ in cells[:3]) + (" ..." if len(cells) > 3 else ""),
             batch_id,
@@ -131,22 +125,11 @@ def _read_table(frame: pd.DataFrame, path: Path, first_line: int) -> list[LabelE
     ]
 
 
-def _row_number(value: Any, place: str) -> int:
+def _row_problem(value: Any) -> str | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
         number = -1.0
     if not (number >= 0 and number.is_integer()):  # NaN fails the comparison too
-        raise LabelError(f"{place}: 'row' must be a row number from 0, got {value!r}")
-    return int(number)
-
-
-def _raise_if(problems: list[str], path: Path | None = None) -> None:
-    if not problems:
-        return
-    shown = "\n  ".join(problems[:20])
-    more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-    prefix = f"{path}: " if path is not None else ""
-    raise LabelError(
-        f"{prefix}{len(problems)} bad label line(s), nothing written:\n  {shown}{more}"
-    )
+        return f"'row' must be a row number from 0, got {value!r}"
+    return None

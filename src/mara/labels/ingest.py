@@ -116,6 +116,9 @@ def check_labels(
     joined_at: dict[str, float] = {}
     not_found: list[str] = []
     for entry in entries:
+        if entry.problem is not None:
+            problems.append(f"{entry.where}: {entry.problem}")
+            continue
         key = batch_key(entry.id)
         batch = index.first(key)
         if batch is not None:
@@ -147,7 +150,7 @@ def check_labels(
         shown = "\n  ".join(problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise LabelError(f"{source}: {len(problems)} problem(s), nothing written:\n  {shown}{more}")
-    ids = len({batch_key(e.id) for e in entries})
+    ids = len({batch_key(e.id) for e in entries if e.problem is None})
     return CheckedLabels(source, records, ids, unknown, joined_at, not_found)
 
 

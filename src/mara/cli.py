@@ -264,11 +264,11 @@ def improve(
 
     Exits 0 whether or not it promotes.
     """
+    if not 0 < recent_share < 1:
+        raise click.BadParameter("must be between 0 and 1", param_hint="--recent-share")
     from mara.improve import GateRule, ImproveConfig, improve_problem
     from mara.train import TrainConfig
 
-    if not 0 < recent_share < 1:
-        raise click.BadParameter("must be between 0 and 1", param_hint="--recent-share")
     config = ImproveConfig(
         recent_share=recent_share,
         traffic_weight=traffic_weight,

@@ -1,0 +1,84 @@
+"""mara improve in process: what it learns from, what it refuses, what it records."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from problems import binary_frame, new_segment_frame, request_bodies, write_problem
+from test_cli import mara
+
+from mara.capture import CaptureIndex, CaptureWriter
+from mara.improve import ImproveConfig, improve_problem
+from mara.labels import LabelLedger, entries_from_objects
+from mara.labels.ingest import ingest_labels
+from mara.registry import CHALLENGER, Registry
+from mara.train import train_problem
+
+NUMERIC, CATEGORICAL = ["amount", "age", "noise"], ["channel", "region"]
+
+
+def capture_and_label(home: Path, bodies: list[dict], labels: list[list]) -> None:
+    """Traffic as the server captures it, then its late labels, through the real writer."""
+    writer = CaptureWriter(home)
+    for number, body in enumerate(bodies):
+        record = {k: v for k, v in body.items() if k != "labels"}
+        writer.append("p", "q", record | {"received_at": 1000.0 + number, "model_version": "1"})
+    writer.close()
+    items = [{"id": b["id"], "labels": y} for b, y in zip(bodies, labels, strict=True)]
+    ingest_labels(LabelLedger(home, "p", "q"), entries_from_objects(items), [0, 1],
+                  CaptureIndex(home, "p", "q"), source="test")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("improve")
+    write_problem(home, "p", "q", binary_frame(4000, 0), NUMERIC, CATEGORICAL)
+    train_problem(home, "p", "q")
+    return home
+
+
+def test_too_few_labels_train_nothing(home: Path):
+    bodies = request_bodies(new_segment_frame(300, 5), 100, "few")
+    capture_and_label(home, bodies, [b["labels"] for b in bodies])
+    result = improve_problem(home, "p", "q")  # 300 labelled rows: a recent set of 90
+    assert not result.promoted and result.challenger is None
+    assert "at least 667 labelled rows: nothing trained" in result.reason
+    assert Registry(home).versions("p_q") == ["1"]
+
+
+def test_a_challenger_on_shuffled_labels_is_never_promoted(home: Path):
+    bodies = request_bodies(new_segment_frame(3000, 6), 250, "shuffled")
+    rng = np.random.default_rng(0)
+    shuffled = rng.permutation([y for b in bodies for y in b["labels"]]).tolist()
+    capture_and_label(home, bodies, [shuffled[i : i + 250] for i in range(0, 3000, 250)])
+    result = improve_problem(home, "p", "q", config=ImproveConfig(resamples=300))
+    assert not result.promoted, result.summary()
+    assert result.challenger == "2"
+    registry = Registry(home)
+    assert registry.champion_version("p_q") == "1"
+    assert registry.alias_version("p_q", CHALLENGER) == "2"
+    moves = registry.alias_history("p_q")
+    assert [(m.alias, m.to_version, m.by) for m in moves] == [
+        ("champion", "1", "train"), ("challenger", "2", "improve"),
+    ]
+    assert moves[-1].reason == result.reason
+    # The recent set is the newest labelled traffic, later than all the challenger learned from.
+    assert result.rows["recent"] == round(0.3 * result.rows["labelled"])
+    assert result.window is not None and result.window[1] > result.window[0]
+
+
+def test_improve_without_labels_promotes_nothing_and_exits_0(trained_home: Path):
+    run = mara(trained_home, "improve", "--phase", "phase-1", "--prob", "prob-1")
+    assert run.returncode == 0, run.stderr
+    assert "0 labelled traffic row(s)" in run.stdout and "kept the champion" in run.stdout
+    assert Registry(trained_home).versions("phase-1_prob-1") == ["1"]
+
+
+def test_improve_and_rollback_report_clear_errors(tmp_path: Path):
+    write_problem(tmp_path, "p", "q", binary_frame(300, 0), NUMERIC, CATEGORICAL)
+    untrained = mara(tmp_path, "improve", "--phase", "p", "--prob", "q")
+    assert untrained.returncode == 1
+    assert "no champion to improve on: run `mara train` first" in untrained.stderr
+    assert "Traceback" not in untrained.stderr
+    bad = mara(tmp_path, "improve", "--phase", "p", "--prob", "q", "--recent-share", "1.5")
+    assert bad.returncode == 2 and "--recent-share" in bad.stderr

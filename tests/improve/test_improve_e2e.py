@@ -1,0 +1,118 @@
+"""The loop closed through real processes: serve, label, improve, swap under load, roll back."""
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from problems import binary_frame, new_segment_frame, request_bodies, write_problem
+from sklearn.metrics import roc_auc_score
+from test_cli import mara
+
+from mara.serve.process import ServerProcess
+from mara.train import train_problem
+
+pytestmark = pytest.mark.e2e
+
+
+def send(client: httpx.Client, body: dict) -> list[float]:
+    sent = {k: v for k, v in body.items() if k != "labels"}
+    response = client.post("/p/q/predict", json=sent)
+    assert response.status_code == 200, response.text
+    return response.json()["predictions"]
+
+
+def wait_for_version(client: httpx.Client, version: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if client.get("/health").json()["models"]["p/q"]["version"] == version:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the server did not swap to v{version} in {timeout_s:.0f} s")
+
+
+class SteadyTraffic:
+    """A client that keeps sending one batch until stopped (bounded), keeping every status."""
+
+    def __init__(self, url: str, body: dict, *, limit: int = 20_000):
+        self.statuses: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(url, body, limit), daemon=True)
+
+    def _run(self, url: str, body: dict, limit: int) -> None:
+        sent = {k: v for k, v in body.items() if k != "labels"}
+        with httpx.Client(base_url=url, timeout=30) as client:
+            while not self._stop.is_set() and len(self.statuses) < limit:
+                self.statuses.append(client.post("/p/q/predict", json=sent).status_code)
+                time.sleep(0.01)
+
+    def __enter__(self) -> "SteadyTraffic":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+
+def test_label_improve_swap_under_load_then_roll_back(tmp_path: Path):
+    home = tmp_path
+    write_problem(home, "p", "q", binary_frame(6000, 0), ["amount", "age", "noise"],
+                  ["channel", "region"])
+    train_problem(home, "p", "q")
+    traffic = request_bodies(new_segment_frame(4000, 1), 250, "traffic")
+    later = new_segment_frame(2000, 2)
+    before, after, back = (request_bodies(later, 500, name) for name in ("pre", "post", "back"))
+
+    with ServerProcess(home, extra_args=("--follow", "1", "--no-compile")) as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        for body in traffic:
+            send(client, body)
+        served_before = [p for body in before for p in send(client, body)]
+
+        # Late labels: half from a file with `mara label`, half POSTed to the server.
+        half = len(traffic) // 2
+        lines = [json.dumps({"id": b["id"], "labels": b["labels"]}) for b in traffic[:half]]
+        (home / "labels.jsonl").write_text("\n".join(lines) + "\n")
+        labelled = mara(home, "label", "--phase", "p", "--prob", "q", str(home / "labels.jsonl"))
+        assert labelled.returncode == 0, labelled.stderr
+        assert f"ids {half}: joined to captured batches {half}, not (yet) captured 0" in (
+            labelled.stdout
+        )
+        posted = client.post("/p/q/labels", json=[
+            {"id": b["id"], "labels": b["labels"]} for b in traffic[half:]
+        ])
+        assert posted.status_code == 200, posted.text
+        assert posted.json()["ids_joined"] == len(traffic) - half
+
+        with SteadyTraffic(server.url, before[0]) as steady:
+            improved = mara(home, "improve", "--phase", "p", "--prob", "q",
+                            "--holdout-tolerance", "0.02")
+            assert improved.returncode == 0, improved.stderr
+            assert "promoted v2" in improved.stdout, improved.stdout
+            wait_for_version(client, "2")
+            time.sleep(0.5)
+        assert len(steady.statuses) > 10
+        assert set(steady.statuses) == {200}
+
+        served_after = [p for body in after for p in send(client, body)]
+        labels = later["label"].tolist()
+        assert roc_auc_score(labels, served_after) > roc_auc_score(labels, served_before) + 0.02
+
+        rolled = mara(home, "rollback", "--phase", "p", "--prob", "q")
+        assert rolled.returncode == 0, rolled.stderr
+        assert "champion v2 -> v1" in rolled.stdout
+        wait_for_version(client, "1")
+        assert [p for body in back for p in send(client, body)] == served_before
+
+    history = mara(home, "history", "--phase", "p", "--prob", "q")
+    moves = [line.split()[2:6] for line in history.stdout.strip().splitlines()]
+    assert moves == [
+        ["champion", "(none)", "->", "v1"],
+        ["challenger", "(none)", "->", "v2"],
+        ["champion", "v1", "->", "v2"],
+        ["champion", "v2", "->", "v1"],
+    ]
+    assert history.stdout.strip().splitlines()[-1].split()[6] == "rollback"

@@ -103,3 +103,28 @@ def test_captured_text_with_line_separators_reads_back(tmp_path: Path, text: str
     capture(tmp_path, record("a", [[1, text]], 1.0))
     rows = CaptureIndex(tmp_path, "p", "q").refresh().rows(features=["a"])
     assert rows["a"].tolist() == [text]
+
+
+def test_the_index_is_saved_so_the_next_reader_parses_only_what_is_new(tmp_path: Path):
+    capture(tmp_path, record("a", [[1, 2]], 1.0), record("b", [[3, 4]], 2.0))
+    assert len(CaptureIndex(tmp_path, "p", "q").refresh()) == 2
+    path = next(captured_dir(tmp_path, "p", "q").glob("*.jsonl"))
+    # Damage the first line in place: a reader that parsed it again would skip it.
+    text = path.read_bytes()
+    path.write_bytes(b"x" + text[1:])
+    again = CaptureIndex(tmp_path, "p", "q").refresh()
+    assert again.batches()["key"].tolist() == ["a", "b"] and again.skipped == 0
+    with path.open("ab") as file:
+        file.write(text.split(b"\n")[1] + b"\n")  # "b" once more, appended
+    assert len(CaptureIndex(tmp_path, "p", "q").refresh()) == 3
+
+
+def test_a_stale_or_damaged_saved_index_is_rebuilt(tmp_path: Path):
+    capture(tmp_path, record("a", [[1, 2]], 1.0), record("b", [[3, 4]], 2.0))
+    CaptureIndex(tmp_path, "p", "q").refresh()
+    path = next(captured_dir(tmp_path, "p", "q").glob("*.jsonl"))
+    sidecar = next(path.parent.glob(".index/*.json"))
+    path.write_bytes(path.read_bytes().split(b"\n")[0] + b"\n")  # replaced by a shorter file
+    assert CaptureIndex(tmp_path, "p", "q").refresh().batches()["key"].tolist() == ["a"]
+    sidecar.write_bytes(b"{broken")
+    assert CaptureIndex(tmp_path, "p", "q").refresh().batches()["key"].tolist() == ["a"]

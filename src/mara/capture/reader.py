@@ -8,13 +8,15 @@ Files are read line by line, split on b"\\n" only (captured text may hold U+2028
 or was torn by a crash: it is left for a later read and, if it never completes, counted in
 `skipped`, never fatal. The index keeps one small record per batch and where its line lives,
 so a capture of millions of rows is streamed once and rows are parsed again only for the
-batches a caller asks for.
+batches a caller asks for. It is saved beside each file (`.index/<file>.json`), so the next
+process parses only lines appended since.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,8 @@ BATCH_COLUMNS = (
     "server_ms",
 )
 _READ_CHUNK = 8 * 2**20
+_SIDECAR_DIR = ".index"
+_SIDECAR_VERSION = 1
 
 
 def batch_key(batch_id: Any) -> str:
@@ -92,6 +96,8 @@ class CaptureIndex:
     _consumed: dict[Path, int] = field(default_factory=dict, repr=False)
     _torn: dict[Path, int] = field(default_factory=dict, repr=False)
     _first: dict[str, int] = field(default_factory=dict, repr=False)
+    _in_file: dict[Path, list[int]] = field(default_factory=dict, repr=False)
+    _skipped_in: dict[Path, int] = field(default_factory=dict, repr=False)
 
     @property
     def folder(self) -> Path:
@@ -142,30 +148,34 @@ class CaptureIndex:
             record = parse_line(file.read(location.length))
         if record is None:  # the file changed under us; nothing to read from it
             raise OSError(f"{location.path}: captured line at {location.offset} is unreadable")
-        sent = list(record["columns"])
-        cells = record["rows"]
-        where = {name: j for j, name in enumerate(sent)}
-        n = len(cells)
-        data: dict[str, Any] = {
-            "key": [summary["key"]] * n,
-            "row": np.arange(n),
-            "received_at": np.full(n, summary["received_at"], dtype=float),
-            "model_version": [summary["model_version"]] * n,
-            "prediction": list(record.get("predictions") or [None] * n),
-        }
-        for name in features:
-            j = where.get(name)
-            data[name] = [None] * n if j is None else [row[j] for row in cells]
-        return pd.DataFrame(data)
+        n = len(record["rows"])
+        # Rows were checked against their columns when served: one object frame, built whole.
+        sent = pd.DataFrame(record["rows"], columns=list(record["columns"]), dtype=object)
+        frame = pd.DataFrame(
+            {
+                "key": [summary["key"]] * n,
+                "row": np.arange(n),
+                "received_at": np.full(n, summary["received_at"], dtype=float),
+                "model_version": [summary["model_version"]] * n,
+                "prediction": list(record.get("predictions") or [None] * n),
+            }
+        )
+        cells = sent.reindex(columns=features)
+        for name in set(features) - set(sent.columns):
+            cells[name] = None  # absent, not NaN: the same missing cell the server saw
+        return pd.concat([frame, cells], axis=1)
 
     def _read_file(self, path: Path) -> None:
-        start = self._consumed.get(path, 0)
+        if path not in self._consumed:
+            self._consumed[path] = self._load_sidecar(path)
+        start = self._consumed[path]
         try:
             size = path.stat().st_size
         except FileNotFoundError:
             return
         if size <= start:
             return
+        added = 0
         with path.open("rb") as file:
             file.seek(start)
             offset = start
@@ -175,7 +185,7 @@ class CaptureIndex:
                 lines = pending.split(b"\n")
                 pending = lines.pop()
                 for line in lines:
-                    self._add(path, offset, line)
+                    added += self._add(path, offset, line)
                     offset += len(line) + 1
         self._consumed[path] = offset
         if pending:
@@ -183,32 +193,80 @@ class CaptureIndex:
             self._torn[path] = len(pending)
         else:
             self._torn.pop(path, None)
+        if added:
+            self._save_sidecar(path)
 
-    def _add(self, path: Path, offset: int, line: bytes) -> None:
+    def _add(self, path: Path, offset: int, line: bytes) -> int:
         if not line.strip():
-            return
+            return 0
         record = parse_line(line)
         if record is None:
             self.skipped += 1
+            self._skipped_in[path] = self._skipped_in.get(path, 0) + 1
             log.warning("%s: skipped an unreadable captured line at byte %d", path, offset)
-            return
+            return 0
         report = record.get("drift_report") or {}
-        key = batch_key(record["id"])
-        self._records.append(
-            {
-                "key": key,
-                "id": record["id"],
-                "received_at": float(record.get("received_at") or 0.0),
-                "model_version": str(record.get("model_version", "")),
-                "n_rows": len(record["rows"]),
-                "drift": int(record.get("drift") or 0),
-                "drift_statistic": report.get("statistic"),
-                "drift_threshold": report.get("threshold"),
-                "server_ms": record.get("server_ms"),
-            }
-        )
-        self._locations.append(_Location(path, offset, len(line)))
-        self._first.setdefault(key, len(self._records) - 1)
+        summary = {
+            "key": batch_key(record["id"]),
+            "id": record["id"],
+            "received_at": float(record.get("received_at") or 0.0),
+            "model_version": str(record.get("model_version", "")),
+            "n_rows": len(record["rows"]),
+            "drift": int(record.get("drift") or 0),
+            "drift_statistic": report.get("statistic"),
+            "drift_threshold": report.get("threshold"),
+            "server_ms": record.get("server_ms"),
+        }
+        self._remember(path, offset, len(line), summary)
+        return 1
+
+    def _remember(self, path: Path, offset: int, length: int, summary: dict[str, Any]) -> None:
+        self._records.append(summary)
+        self._locations.append(_Location(path, offset, length))
+        self._in_file.setdefault(path, []).append(len(self._records) - 1)
+        self._first.setdefault(summary["key"], len(self._records) - 1)
+
+    # A sidecar keeps each file's batch summaries and where its lines are, so the next
+    # process reads only what was appended since (a capture is parsed once, not per read).
+
+    @staticmethod
+    def _sidecar(path: Path) -> Path:
+        return path.parent / _SIDECAR_DIR / f"{path.name}.json"
+
+    def _load_sidecar(self, path: Path) -> int:
+        """Summaries from the file's sidecar; the offset to read on from (0 without one)."""
+        try:
+            saved = orjson.loads(self._sidecar(path).read_bytes())
+            if saved["version"] != _SIDECAR_VERSION or saved["consumed"] > path.stat().st_size:
+                return 0  # another format, or the file was replaced: read it again
+            batches = [(int(o), int(n), dict(summary)) for o, n, summary in saved["batches"]]
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return 0
+        for offset, length, summary in batches:
+            self._remember(path, offset, length, summary)
+        self._skipped_in[path] = int(saved.get("skipped", 0))
+        self.skipped += self._skipped_in[path]
+        return int(saved["consumed"])
+
+    def _save_sidecar(self, path: Path) -> None:
+        positions = self._in_file.get(path, [])
+        body = {
+            "version": _SIDECAR_VERSION,
+            "consumed": self._consumed[path],
+            "skipped": self._skipped_in.get(path, 0),
+            "batches": [
+                (self._locations[i].offset, self._locations[i].length, self._records[i])
+                for i in positions
+            ],
+        }
+        target = self._sidecar(path)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            target.parent.mkdir(exist_ok=True)
+            partial.write_bytes(orjson.dumps(body))
+            os.replace(partial, target)
+        except OSError as exc:  # a read-only capture is still readable, only slower next time
+            log.debug("%s: could not save the capture index (%s)", target, exc)
 
     @property
     def torn_lines(self) -> int:

@@ -1,0 +1,98 @@
+"""Traffic scenarios built from any generated problem: what changes after the champion ships.
+
+Each scenario is a training table and a time-ordered traffic stream with true labels. The
+first part of the stream is the traffic mara serves and may get labels for; the later part is
+what every policy is scored on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mara.data import generate
+from mara.labels import positive_class
+from mara.spec import ProblemSpec
+
+NEW_CATEGORY = "__new_segment__"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A table to train the champion on, and traffic: `early` is served, `later` is scored."""
+
+    name: str
+    kind: str
+    spec: ProblemSpec
+    table: pd.DataFrame
+    early: pd.DataFrame
+    later: pd.DataFrame
+    labelled: bool
+
+
+def _split(frame: pd.DataFrame, table_rows: int, early_rows: int):
+    return (
+        frame.iloc[:table_rows].reset_index(drop=True),
+        frame.iloc[table_rows : table_rows + early_rows].reset_index(drop=True),
+        frame.iloc[table_rows + early_rows :].reset_index(drop=True),
+    )
+
+
+def _widest_numeric(frame: pd.DataFrame, spec: ProblemSpec) -> str:
+    return max(spec.numeric, key=lambda c: frame[c].nunique())
+
+
+def new_pattern(frame: pd.DataFrame, spec: ProblemSpec, rng: np.random.Generator, share: float):
+    """A share of rows joins a new segment (a category never seen) with a rule of its own."""
+    out = frame.copy()
+    segment = rng.random(len(out)) < share
+    column = spec.categorical[0]
+    out[column] = out[column].astype(object)
+    out.loc[segment, column] = NEW_CATEGORY
+    driver = _widest_numeric(frame, spec)
+    rank = out[driver].rank(pct=True, method="first").to_numpy()
+    classes = sorted(frame[spec.target].unique().tolist(), key=str)
+    if len(classes) == 2:
+        # The new segment's label follows the driver's rank, with 10% of labels flipped.
+        positive = positive_class(classes)
+        negative = next(c for c in classes if c != positive)
+        high = (rank > 0.5) ^ (rng.random(len(out)) < 0.1)
+        label = np.where(high, positive, negative)
+    else:
+        bins = np.minimum((rank * len(classes)).astype(int), len(classes) - 1)
+        label = np.asarray(classes, dtype=object)[bins]
+    out.loc[segment, spec.target] = label[segment]
+    return out
+
+
+def covariate_shift(frame: pd.DataFrame, spec: ProblemSpec, rng: np.random.Generator, rows: int):
+    """Rows drawn with a preference for high values of one feature: x moves, P(y|x) does not."""
+    driver = _widest_numeric(frame, spec)
+    rank = frame[driver].rank(pct=True, method="first").to_numpy()
+    weight = np.exp(3.0 * rank)
+    size = min(rows, len(frame))
+    pick = rng.choice(len(frame), size=size, replace=False, p=weight / weight.sum())
+    return frame.iloc[np.sort(pick)].reset_index(drop=True)
+
+
+def build(kind: str, *, rows: int, seed: int) -> list[Scenario]:
+    """The three scenarios of one generated kind."""
+    rng = np.random.default_rng([seed, 11])
+    frame, spec = generate(kind, rows=rows * 2, seed=seed, phase="bench", prob=kind)
+    frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    table_rows, early_rows = rows // 2, rows // 4
+    table, pool = frame.iloc[:table_rows], frame.iloc[table_rows:].reset_index(drop=True)
+    traffic = new_pattern(pool.iloc[: rows // 2], spec, rng, share=0.3)
+    _, early, later = _split(pd.concat([table, traffic], ignore_index=True), table_rows, early_rows)
+    shifted = covariate_shift(pool, spec, rng, rows // 2)
+    _, early_shift, later_shift = _split(
+        pd.concat([table, shifted], ignore_index=True), table_rows, early_rows
+    )
+    table = table.reset_index(drop=True)
+    return [
+        Scenario("new pattern, labelled", kind, spec, table, early, later, True),
+        Scenario("new pattern, no labels", kind, spec, table, early, later, False),
+        Scenario("covariate shift, labelled", kind, spec, table, early_shift, later_shift, True),
+    ]

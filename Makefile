@@ -5,7 +5,7 @@ UV := .uv/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-serve bench-dirty bench-drift clean
+.PHONY: install demo test lint bench-serve bench-dirty bench-drift bench-improve bench-capture clean
 
 install: $(STAMP)
 
@@ -36,6 +36,12 @@ bench-dirty: install
 
 bench-drift: install
 	UV=$(UV) PYTHON=$(PYTHON) bash benchmarks/drift/run.sh
+
+bench-improve: install
+	$(VENV)/bin/python benchmarks/improve/run.py
+
+bench-capture: install
+	$(VENV)/bin/python benchmarks/capture/run.py
 
 clean:
 	rm -rf $(VENV) .uv demo_home

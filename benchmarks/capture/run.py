@@ -141,7 +141,8 @@ def main() -> None:
         "| --- | ---: |",
         f"| write through CaptureWriter | {write_s:.1f} s |",
         f"| index every batch, first read (fresh process) | {figures['index_s']:.1f} s |",
-        f"| index every batch, next process (saved index) | {figures['index_again_s']:.2f} s |",
+        f"| index every batch, next process (saved index) | "
+        f"{figures['index_again_s'] * 1000:.0f} ms |",
         f"| refresh with nothing new | {figures['refresh_nothing_new_ms']:.1f} ms |",
         f"| read the {figures['labelled_rows']:,} labelled rows with their labels | "
         f"{figures['labelled_read_s']:.1f} s (next process {figures['labelled_again_s']:.1f} s) |",

@@ -84,7 +84,56 @@ def run_demo(home: Path, *, rows_scale: float = 1.0, console: Console | None = N
                 f"{bench.rows_per_s:,.0f}",
                 str(bench.drift_flags),
             )
-    console.print(table)
+        console.print(table)
+        console.rule("late labels arrive: POST /<phase>/<prob>/labels, then mara improve")
+        console.print(_label_and_improve(home, server.url, trained))
+    return table
+
+
+def _label_and_improve(home: Path, url: str, trained: dict) -> Table:
+    """Send the replayed batches' true labels to the server, then improve every problem.
+
+    The demo's traffic comes from the training distribution, so the gate should keep each
+    champion: a challenger trained on more of the same is not better with confidence.
+    """
+    import httpx
+    import orjson
+
+    from mara.improve import improve_problem
+
+    table = Table(title="mara improve: challenger vs champion on the newest labelled traffic")
+    for column in (
+        "problem",
+        "labelled rows",
+        "ids joined",
+        "champion",
+        "challenger",
+        "gain",
+        "95% interval",
+        "decision",
+    ):
+        table.add_column(column, justify="left" if column in ("problem", "decision") else "right")
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for problem, (files, _) in trained.items():
+            lines = files.requests.read_bytes().split(b"\n")
+            items = [orjson.loads(line) for line in lines if line.strip()]
+            labels = [{"id": body["id"], "labels": body["labels"]} for body in items]
+            answer = client.post(f"/{problem.phase}/{problem.prob}/labels", json=labels)
+            answer.raise_for_status()
+            report = answer.json()
+            result = improve_problem(home, problem.phase, problem.prob)
+            recent = result.recent
+            table.add_row(
+                f"{problem.phase}/{problem.prob}",
+                f"{report['rows_labelled']:,}",
+                str(report["ids_joined"]),
+                "-" if recent is None else f"v{result.champion} {recent.champion:.4f}",
+                "-" if recent is None else f"v{result.challenger} {recent.challenger:.4f}",
+                "-" if recent is None else f"{recent.difference:+.4f}",
+                "-" if recent is None else f"[{recent.low:+.4f}, {recent.high:+.4f}]",
+                ("promoted" if result.promoted else "kept the champion")
+                + ("" if recent is not None else f": {result.reason}"),
+            )
     return table
 
 

@@ -12,7 +12,8 @@ traffic is captured (through mara's CaptureWriter) and, where the scenario has t
   rows, rows / 10 x classes clusters, each captured row gets its cluster's majority label),
   retrained and always promoted;
 - self-training: captured rows the champion is at least 90% sure of, with its labels;
-- mara improve: the gate decides (traffic weight 1, and 3 and 10 to measure weighting).
+- mara improve: the gate decides (traffic weight 3 and a refit once the gate passes, the
+  defaults; then weight 1 and 10, and no refit, to measure what each does).
 
 Then, on one kind, the promotion under load: a real `mara serve`, four clients sending later
 traffic, `mara improve` run beside it: failed requests, p99 before and during, and the time
@@ -180,20 +181,19 @@ def evaluate(root: Path, scenario: Scenario, seed: int) -> list[dict]:
             later_score(retrain(home, scenario, rows, own), scenario),
             "always",
         )
-    weights = (1.0, 3.0, 10.0) if scenario.labelled and scenario.name.startswith("new") else (1.0,)
+    variants = {"mara improve": ImproveConfig()}
+    if scenario.labelled and scenario.name.startswith("new"):
+        variants |= {
+            "mara improve, traffic weight 1": ImproveConfig(traffic_weight=1.0),
+            "mara improve, traffic weight 10": ImproveConfig(traffic_weight=10.0),
+            "mara improve, no refit": ImproveConfig(refit=False),
+        }
     registry = Registry(home)
-    for weight in weights:
-        result = improve_problem(
-            home,
-            spec.phase,
-            spec.prob,
-            registry=registry,
-            config=ImproveConfig(traffic_weight=weight),
-        )
+    for name, config in variants.items():
+        result = improve_problem(home, spec.phase, spec.prob, registry=registry, config=config)
         served = registry.load(spec.name, result.challenger) if result.promoted else champion
-        name = "mara improve" + ("" if weight == 1.0 else f" (weight {weight:g})")
         found[name] = (later_score(served, scenario), "yes" if result.promoted else "no")
-        if result.promoted:  # the next weight is judged against the same first champion
+        if result.promoted:  # the next variant is judged against the same first champion
             registry.promote(spec.name, "1", by="rollback", reason="benchmark reset")
     console.print(f"{scenario.kind} / {scenario.name}: {time.perf_counter() - started:.0f} s")
     return [

@@ -16,8 +16,6 @@ from mara.data import generate
 from mara.labels import positive_class
 from mara.spec import ProblemSpec
 
-NEW_CATEGORY = "__new_segment__"
-
 
 @dataclass(frozen=True)
 class Scenario:
@@ -44,26 +42,37 @@ def _widest_numeric(frame: pd.DataFrame, spec: ProblemSpec) -> str:
     return max(spec.numeric, key=lambda c: frame[c].nunique())
 
 
+def segment_of(frame: pd.DataFrame, spec: ProblemSpec, share: float) -> np.ndarray:
+    """Rows whose first categorical holds one of the levels that together cover ~`share`."""
+    column = frame[spec.categorical[0]].astype(str)
+    counts = column.value_counts(normalize=True)
+    levels, covered = [], 0.0
+    for level, part in counts.sort_values().items():  # rarer levels first: a niche segment
+        if covered + part > share * 1.5:
+            continue
+        levels.append(level)
+        covered += part
+        if covered >= share:
+            break
+    return column.isin(levels).to_numpy()
+
+
 def new_pattern(frame: pd.DataFrame, spec: ProblemSpec, rng: np.random.Generator, share: float):
-    """A share of rows joins a new segment (a category never seen) with a rule of its own."""
+    """A new scheme in one segment: there, high values of one feature now mean a new outcome.
+
+    Binary: those rows become the positive class (80% of them), on top of the old rule.
+    Multiclass: they move to the rarest class. The rest of the traffic is as before.
+    """
     out = frame.copy()
-    segment = rng.random(len(out)) < share
-    column = spec.categorical[0]
-    out[column] = out[column].astype(object)
-    out.loc[segment, column] = NEW_CATEGORY
+    segment = segment_of(frame, spec, share)
     driver = _widest_numeric(frame, spec)
     rank = out[driver].rank(pct=True, method="first").to_numpy()
-    classes = sorted(frame[spec.target].unique().tolist(), key=str)
-    if len(classes) == 2:
-        # The new segment's label follows the driver's rank, with 10% of labels flipped.
-        positive = positive_class(classes)
-        negative = next(c for c in classes if c != positive)
-        high = (rank > 0.5) ^ (rng.random(len(out)) < 0.1)
-        label = np.where(high, positive, negative)
-    else:
-        bins = np.minimum((rank * len(classes)).astype(int), len(classes) - 1)
-        label = np.asarray(classes, dtype=object)[bins]
-    out.loc[segment, spec.target] = label[segment]
+    hit = segment & (rank > 0.6) & (rng.random(len(out)) < 0.8)
+    classes = frame[spec.target].value_counts()
+    target = positive_class(classes.index.tolist()) if len(classes) == 2 else classes.index[-1]
+    out[spec.target] = out[spec.target].astype(object)
+    out.loc[hit, spec.target] = target
+    out[spec.target] = out[spec.target].astype(frame[spec.target].dtype)
     return out
 
 
@@ -84,7 +93,7 @@ def build(kind: str, *, rows: int, seed: int) -> list[Scenario]:
     frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     table_rows, early_rows = rows // 2, rows // 4
     table, pool = frame.iloc[:table_rows], frame.iloc[table_rows:].reset_index(drop=True)
-    traffic = new_pattern(pool.iloc[: rows // 2], spec, rng, share=0.3)
+    traffic = new_pattern(pool.iloc[: rows // 2], spec, rng, share=0.2)
     _, early, later = _split(pd.concat([table, traffic], ignore_index=True), table_rows, early_rows)
     shifted = covariate_shift(pool, spec, rng, rows // 2)
     _, early_shift, later_shift = _split(

@@ -244,9 +244,15 @@ def label(app: App, phase: str, prob: str, files: tuple[Path, ...]) -> None:
 @click.option(
     "--traffic-weight",
     type=float,
-    default=1.0,
+    default=3.0,
     show_default=True,
     help="Weight of a labelled traffic row against a training row.",
+)
+@click.option(
+    "--refit/--no-refit",
+    default=True,
+    show_default=True,
+    help="Once the gate passes, fit again on the recent rows too and serve that model.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_obj
@@ -258,6 +264,7 @@ def improve(
     holdout_tolerance: float,
     recent_share: float,
     traffic_weight: float,
+    refit: bool,
     seed: int,
 ) -> None:
     """Train a challenger on labelled traffic; promote it only if it is better on recent traffic.
@@ -272,6 +279,7 @@ def improve(
     config = ImproveConfig(
         recent_share=recent_share,
         traffic_weight=traffic_weight,
+        refit=refit,
         gate=GateRule(min_gain=min_gain, holdout_tolerance=holdout_tolerance),
         train=TrainConfig(seed=seed),
     )

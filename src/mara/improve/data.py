@@ -34,16 +34,23 @@ class ImproveData:
     recent: pd.DataFrame
     traffic_weight: float
 
-    def training_rows(self) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
-        """Raw features, labels and weights of every row the challenger learns from."""
+    def training_rows(
+        self, *, with_recent: bool = False
+    ) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
+        """Raw features, labels and weights of every row a challenger learns from.
+
+        The table's training rows weigh 1, labelled traffic `traffic_weight`; the recent rows
+        join only `with_recent` (a refit once the gate has judged on them).
+        """
         features = list(self.spec.features)
+        traffic = pd.concat([self.older, self.recent]) if with_recent else self.older
         table_rows = self.table.train_frame.reindex(columns=features)
-        frame = pd.concat([table_rows, self.older[features]], ignore_index=True)
+        frame = pd.concat([table_rows, traffic[features]], ignore_index=True)
         labels = pd.concat(
-            [self.table.labels.iloc[self.table.train], self.older["label"]], ignore_index=True
+            [self.table.labels.iloc[self.table.train], traffic["label"]], ignore_index=True
         )
         weights = np.concatenate(
-            [np.ones(len(table_rows)), np.full(len(self.older), self.traffic_weight)]
+            [np.ones(len(table_rows)), np.full(len(traffic), self.traffic_weight)]
         )
         return frame, labels, weights
 

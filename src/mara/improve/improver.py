@@ -31,7 +31,9 @@ class ImproveConfig:
     recent_share: float = 0.3
     min_recent_rows: int = 200
     # Weight of a labelled traffic row against a training-table row (benchmarks/improve).
-    traffic_weight: float = 1.0
+    traffic_weight: float = 3.0
+    # Once the gate passes, fit again on the recent rows too, and serve that model.
+    refit: bool = True
     gate: GateRule = field(default_factory=GateRule)
     resamples: int = 1000
     confidence: float = 0.95
@@ -122,11 +124,11 @@ def improve_problem(
     challenger = fit_model(spec, frame, labels, table.classes, config=config.train, weights=weights)
     current = registry.load(spec.name)
 
-    def compare(part: Any, truth: list[Any], seed: int) -> MetricDifference:
+    def compare(model: Any, part: Any, truth: list[Any], seed: int) -> MetricDifference:
         features = part.reindex(columns=list(spec.features))
         return paired_bootstrap(
             current.predict_frame(features),
-            challenger.predict_frame(features),
+            model.predict_frame(features),
             truth,
             table.classes,
             resamples=config.resamples,
@@ -134,8 +136,9 @@ def improve_problem(
             seed=seed,
         )
 
+    holdout_labels = table.labels.iloc[table.holdout].tolist()
     try:
-        on_recent = compare(recent, recent["label"].tolist(), 1)
+        on_recent = compare(challenger, recent, recent["label"].tolist(), 1)
     except ValueError as exc:  # one class only in the recent set
         return ImproveResult(
             spec,
@@ -146,8 +149,18 @@ def improve_problem(
             rows=rows,
             window=data.window(),
         )
-    on_holdout = compare(table.holdout_frame, table.labels.iloc[table.holdout].tolist(), 2)
+    on_holdout = compare(challenger, table.holdout_frame, holdout_labels, 2)
     decision = config.gate.decide(on_recent, on_holdout)
+    if decision.promote and config.refit:
+        # The gate has judged the recipe on later traffic; the model that serves learns from
+        # that traffic too. It must still keep the original holdout within the tolerance.
+        frame, labels, weights = data.training_rows(with_recent=True)
+        refit = fit_model(spec, frame, labels, table.classes, config=config.train, weights=weights)
+        refit_holdout = compare(refit, table.holdout_frame, holdout_labels, 3)
+        if refit_holdout.difference >= -config.gate.holdout_tolerance:
+            challenger, on_holdout = refit, refit_holdout
+            rows["learned_from"] += len(recent)
+            decision = GateDecision(True, f"{decision.reason}; refit on the recent rows too")
     version = _register(
         registry, spec, challenger, config, data, rows, on_recent, on_holdout, decision, champion
     )
@@ -181,6 +194,7 @@ def _register(
     with registry.run(spec.name, f"improve {spec.name}"):
         params = {
             "recent_share": config.recent_share,
+            "refit": config.refit,
             "traffic_weight": config.traffic_weight,
             "min_gain": config.gate.min_gain,
             "holdout_tolerance": config.gate.holdout_tolerance,

@@ -15,14 +15,18 @@ class TrainConfig:
 
     seed: int = 0
     holdout: float = 0.2
-    valid: float = 0.15
-    learning_rate: float = 0.05
-    num_leaves: int = 31
-    min_data_in_leaf: int = 20
+    # Seconds the search of one problem may take (the refit on all rows comes after it).
+    budget: float = 8.0
+    # Cross-validation folds; a table above `large_rows` rows is scored on one 80/20 split.
+    folds: int = 5
+    large_rows: int = 20_000
+    # The search's fast learning rate; slower ones are tried while the budget lasts.
+    learning_rate: float = 0.1
     feature_fraction: float = 0.9
     bagging_fraction: float = 0.8
-    max_rounds: int = 2000
-    early_stopping: int = 50
+    max_rounds: int = 3000
+    # Rounds without improvement of the mean validation score before a candidate stops.
+    early_stopping: int = 40
     threads: int = 2
     compile: bool = False
     # Share of cells masked in an extra copy of the fit rows (benchmarks/dirty: 0.2 best).

@@ -70,13 +70,15 @@ def train_problem(
     holdout_frame = table.holdout_frame
     holdout_labels = table.labels.iloc[table.holdout].tolist()
     metrics = score(bundle.predict_frame(holdout_frame), holdout_labels, classes)
-    metrics["best_iteration"] = float(bundle.booster.best_iteration)
+    metrics["trees"] = float(bundle.booster.num_trees())
     bundle.metrics = metrics
     rows = {"train": len(table.train), "holdout": len(table.holdout)}
 
     with registry.run(spec.name, f"train {spec.name}"):
         registry.log(
-            params=asdict(config) | {"classes": len(classes), **rows},
+            params=asdict(config)
+            | {"classes": len(classes), **rows}
+            | {f"recipe_{k}": v for k, v in bundle.recipe.items()},
             metrics=metrics,
             tags={"phase": phase, "prob": prob, "mara.kind": "train"},
         )

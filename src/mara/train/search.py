@@ -94,9 +94,10 @@ class Search:
 
 
 def cv_folds(y: np.ndarray, config: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds of the given rows: k of them on small tables, one 80/20 split on large.
+    """Stratified folds of the given rows: `config.folds` on small tables (at most 3 above
+    5,000 rows), one 80/20 split above `config.large_rows`.
 
-    A large table's single validation fifth already scores a candidate steadily; k folds
+    A large table's single validation fifth already scores a candidate steadily; more folds
     there would only multiply the time.
     """
     n = len(y)
@@ -107,7 +108,7 @@ def cv_folds(y: np.ndarray, config: TrainConfig) -> list[tuple[np.ndarray, np.nd
         labels = y if smallest >= 2 else np.zeros(n)
         splitter = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=config.seed)
         return [(np.sort(a), np.sort(b)) for a, b in splitter.split(index, labels)]
-    k = max(2, min(config.folds, smallest))
+    k = max(2, min(config.folds if n <= _SMALL else 3, smallest))
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=config.seed)
     return [(np.sort(a), np.sort(b)) for a, b in splitter.split(index, y)]
 
@@ -128,14 +129,16 @@ def search(
 
     `dataset` holds the `n_rows` given rows, then (`with_copies`) their masked copy at
     `n_rows + i`: a fold trains on its rows and their masked twins and is scored on its
-    clean rows. The first candidate always runs to its early stop, so a model exists
+    held-out rows and their twins, so a candidate is chosen for clean and dirty traffic. The first candidate always runs to its early stop, so a model exists
     however small the budget; every later one starts only if its estimated time fits in
     what is left, and is cut at the deadline.
     """
     multiclass = base["objective"] == "multiclass"
     result = Search(metric="multi_logloss" if multiclass else "auc", folds=len(folds))
     lgb_folds = [
-        (np.concatenate([fit, fit + n_rows]) if with_copies else fit, valid)
+        (np.concatenate([fit, fit + n_rows]), np.concatenate([valid, valid + n_rows]))
+        if with_copies
+        else (fit, valid)
         for fit, valid in folds
     ]
     fast = config.learning_rate
@@ -169,12 +172,12 @@ def search(
 
 
 def _cheapest_within_noise(trials: list[Trial]) -> Trial:
-    """The fewest trees among candidates whose score is within half a standard error of the best.
+    """The fewest trees among candidates within a quarter standard error of the best score.
 
     With a single validation split there is no fold-to-fold spread: the best is taken.
     """
     best = max(trials, key=lambda t: t.score)
-    ties = [t for t in trials if t.score >= best.score - 0.5 * best.stderr]
+    ties = [t for t in trials if t.score >= best.score - 0.25 * best.stderr]
     return min(ties, key=lambda t: (t.trees, t.params["num_leaves"], -t.score))
 
 

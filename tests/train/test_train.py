@@ -27,7 +27,7 @@ def test_champion_rule_both_ways(tmp_path: Path):
     first = train_problem(tmp_path, "p", "q")
     assert first.promoted and first.champion_before is None
 
-    worse = train_problem(tmp_path, "p", "q", config=TrainConfig(max_rounds=1, num_leaves=2))
+    worse = train_problem(tmp_path, "p", "q", config=TrainConfig(max_rounds=1))
     assert not worse.promoted
     assert worse.champion_before == first.version
     assert worse.metrics["auc"] < worse.champion_metrics["auc"]

@@ -129,9 +129,10 @@ def search(
 
     `dataset` holds the `n_rows` given rows, then (`with_copies`) their masked copy at
     `n_rows + i`: a fold trains on its rows and their masked twins and is scored on its
-    held-out rows and their twins, so a candidate is chosen for clean and dirty traffic. The first candidate always runs to its early stop, so a model exists
-    however small the budget; every later one starts only if its estimated time fits in
-    what is left, and is cut at the deadline.
+    held-out rows and their twins, so a candidate is chosen for clean and dirty traffic.
+    The first candidate always runs to its early stop, so a model exists however small the
+    budget; every later one starts only if its estimated time fits in what is left, and is
+    cut at the deadline.
     """
     multiclass = base["objective"] == "multiclass"
     result = Search(metric="multi_logloss" if multiclass else "auc", folds=len(folds))

@@ -74,7 +74,7 @@ def make_data(app: App, kind: str, phase: str, prob: str, rows: int | None, seed
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="Seconds the search of each problem may take; more tries more candidates "
-    "[default: 8].",
+    "[default: 5].",
 )
 @click.option(
     "--compile/--no-compile",

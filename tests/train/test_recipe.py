@@ -55,7 +55,7 @@ def test_the_refit_uses_the_chosen_rounds(spec: ProblemSpec, frame: pd.DataFrame
     bundle = fit(spec, frame)
     recipe = bundle.recipe
     per_round = 1 if len(bundle.classes) == 2 else len(bundle.classes)
-    assert bundle.booster.current_iteration() == recipe["rounds"]
+    assert bundle.booster.current_iteration() == recipe["rounds"] >= recipe["cv_rounds"]
     assert bundle.booster.num_trees() == recipe["trees"] == recipe["rounds"] * per_round
     assert recipe["candidates"] >= 1
     assert bundle.booster.params["num_leaves"] == recipe["num_leaves"]
@@ -69,11 +69,11 @@ def test_a_search_stays_within_its_budget():
         clock = counting_clock()
         bundle = fit(BINARY, frame, config=TrainConfig(budget=budget), clock=clock)
         used[budget] = bundle.recipe
-        if budget > 1:
-            # Read once per boosting round past the first candidate (which always finishes),
-            # and once per decision to start a candidate: at most a few reads past the end.
-            assert bundle.recipe["search_seconds"] <= budget + 10
+        # Read once per boosting round and once per decision to start a candidate: the
+        # search ends within a few reads of its deadline.
+        assert bundle.recipe["search_seconds"] <= budget + 10
     assert used[1.0]["candidates"] == 1
+    assert used[1.0]["cv_rounds"] == 1  # cut at the deadline, keeping its one round
     assert used[1.0]["candidates"] < used[400.0]["candidates"] <= used[3000.0]["candidates"]
 
 

@@ -73,8 +73,8 @@ def fit_model(
     )
     chosen = found.chosen
     if progress is not None:
-        progress(f"refit on all {len(x)} rows: {chosen.label()}, {chosen.rounds} rounds")
-    booster = lgb.train(base | chosen.params, dataset, num_boost_round=chosen.rounds)
+        progress(f"refit on all {len(x)} rows: {chosen.label()}, {found.rounds} rounds")
+    booster = lgb.train(base | chosen.params, dataset, num_boost_round=found.rounds)
     bundle = ModelBundle(spec, preprocessor, booster, classes)
     bundle.recipe = found.summary()
     bundle.drift = _fit_drift(preprocessor, x, config)

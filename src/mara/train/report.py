@@ -13,6 +13,8 @@ from mara.train.trainer import TrainResult
 
 __all__ = ["TrainProgress", "summary_table", "train_progress"]
 
+_NOT_SCORES = ("cv_folds", "cv_rounds")
+
 
 class TrainProgress:
     """One bar over the problems; its line shows the candidate the search last scored."""
@@ -57,7 +59,8 @@ def summary_table(results: list[tuple[TrainResult, float]]) -> Table:
     for result, seconds in results:
         recipe = result.recipe
         metric = result.metric
-        scores = [(k[3:], v) for k, v in recipe.items() if k.startswith("cv_") and k != "cv_folds"]
+        scores = [(k[3:], v) for k, v in recipe.items() if k.startswith("cv_")]
+        scores = [(k, v) for k, v in scores if f"cv_{k}" not in _NOT_SCORES]
         cv = " ".join(f"{k} {abs(v):.4f}" for k, v in scores) or "-"
         chosen = (
             f"lr {recipe['learning_rate']:g}, {recipe['num_leaves']} leaves, "

@@ -77,6 +77,7 @@ class Search:
     folds: int
     trials: list[Trial] = field(default_factory=list)
     chosen: Trial | None = None
+    rounds: int = 0
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
@@ -84,8 +85,9 @@ class Search:
         assert self.chosen is not None
         return {
             **self.chosen.params,
-            "rounds": self.chosen.rounds,
-            "trees": self.chosen.trees,
+            "rounds": self.rounds,
+            "trees": self.rounds * self.chosen.trees // self.chosen.rounds,
+            "cv_rounds": self.chosen.rounds,
             f"cv_{self.metric}": round(self.chosen.score, 6),
             "cv_folds": self.folds,
             "candidates": len(self.trials),
@@ -130,9 +132,9 @@ def search(
     `dataset` holds the `n_rows` given rows, then (`with_copies`) their masked copy at
     `n_rows + i`: a fold trains on its rows and their masked twins and is scored on its
     held-out rows and their twins, so a candidate is chosen for clean and dirty traffic.
-    The first candidate always runs to its early stop, so a model exists however small the
-    budget; every later one starts only if its estimated time fits in what is left, and is
-    cut at the deadline.
+    The first candidate always starts; every later one only if its estimated time fits in
+    what is left. Any candidate is cut at the deadline and keeps its best round so far, so
+    a small budget gives a smaller model, never a late one.
     """
     multiclass = base["objective"] == "multiclass"
     result = Search(metric="multi_logloss" if multiclass else "auc", folds=len(folds))
@@ -145,17 +147,17 @@ def search(
     fast = config.learning_rate
     shapes = _SHAPES if n_rows > _SMALL else (_SHAPES[1], _SHAPES[3], _SHAPES[0], _SHAPES[2])
 
-    def run(params: dict[str, Any], *, first: bool = False) -> Trial | None:
-        if not first and _estimate(result.trials, params, config) > budget.remaining():
+    def run(params: dict[str, Any]) -> Trial | None:
+        if result.trials and _estimate(result.trials, params, config) > budget.remaining():
             return None
-        trial = _cross_validate(dataset, lgb_folds, base | params, config, budget, first=first)
+        trial = _cross_validate(dataset, lgb_folds, base | params, config, budget)
         result.trials.append(trial)
         if progress is not None:
             progress(f"{trial.label()}: {trial.rounds} rounds, cv {result.metric} {trial.shown()}")
         return trial
 
-    for i, shape in enumerate(shapes):
-        run({"learning_rate": fast, **shape}, first=i == 0)
+    for shape in shapes:
+        run({"learning_rate": fast, **shape})
     best = max(result.trials, key=lambda t: t.score)
     if not multiclass and minority_share < _IMBALANCED:
         weighted = run(best.params | {"is_unbalance": True})
@@ -168,6 +170,10 @@ def search(
             break
         best, rate = slower, rate / 2
     result.chosen = _cheapest_within_noise(result.trials)
+    # The refit learns from every row, a fold from a share of them: more rows carry more
+    # rounds before they overfit, in proportion (Trial.rounds stays as cross-validated).
+    share = np.mean([len(fit) for fit, _ in folds]) / n_rows
+    result.rounds = max(1, round(result.chosen.rounds / share))
     result.seconds = budget.elapsed()
     return result
 
@@ -201,11 +207,9 @@ def _cross_validate(
     params: dict[str, Any],
     config: TrainConfig,
     budget: Budget,
-    *,
-    first: bool,
 ) -> Trial:
     started = budget.clock()
-    stop = _EarlyStop(config.early_stopping, None if first else budget)
+    stop = _EarlyStop(config.early_stopping, budget)
     lgb.cv(
         params,
         dataset,
@@ -235,7 +239,7 @@ class _EarlyStop:
 
     order = 30
 
-    def __init__(self, patience: int, budget: Budget | None):
+    def __init__(self, patience: int, budget: Budget):
         self.patience = patience
         self.budget = budget
         self.best_iteration = 0
@@ -252,7 +256,7 @@ class _EarlyStop:
             self.best_results = list(env.evaluation_result_list)
         if env.iteration - self.best_iteration >= self.patience:
             raise lgb.callback.EarlyStopException(self.best_iteration, self.best_results)
-        if self.budget is not None and self.budget.exhausted():
+        if self.budget.exhausted():
             self.cut = True
             raise lgb.callback.EarlyStopException(self.best_iteration, self.best_results)
 

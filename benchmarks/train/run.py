@@ -29,6 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+# isort: off
+import mara  # noqa: F401  (OpenMP waits passively, as in `mara train`: set before LightGBM loads)
+
+# isort: on
 import lightgbm as lgb
 import numpy as np
 import pandas as pd

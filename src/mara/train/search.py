@@ -153,7 +153,9 @@ def search(
         trial = _cross_validate(dataset, lgb_folds, base | params, config, budget)
         result.trials.append(trial)
         if progress is not None:
-            progress(f"{trial.label()}: {trial.rounds} rounds, cv {result.metric} {trial.shown()}")
+            cut = " (cut at the deadline)" if trial.cut_by_budget else ""
+            score = f"cv {result.metric} {trial.shown()}"
+            progress(f"{trial.label()}: {trial.rounds} rounds{cut}, {score}")
         return trial
 
     for shape in shapes:

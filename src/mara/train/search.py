@@ -24,7 +24,8 @@ __all__ = ["Search", "Trial", "cv_folds", "search"]
 
 Progress = Callable[[str], None]
 
-# Shapes tried at the fast learning rate, from the defaults to the most regularised.
+# Shapes tried at the fast learning rate: LightGBM's defaults, smaller, larger, and the most
+# regularised.
 _SHAPES: tuple[dict[str, Any], ...] = (
     {"num_leaves": 31, "min_data_in_leaf": 20, "lambda_l2": 0.0},
     {"num_leaves": 15, "min_data_in_leaf": 40, "lambda_l2": 1.0},
@@ -88,7 +89,7 @@ class Search:
             "rounds": self.rounds,
             "trees": self.rounds * self.chosen.trees // self.chosen.rounds,
             "cv_rounds": self.chosen.rounds,
-            f"cv_{self.metric}": round(self.chosen.score, 6),
+            f"cv_{self.metric}": round(abs(self.chosen.score), 6),
             "cv_folds": self.folds,
             "candidates": len(self.trials),
             "search_seconds": round(self.seconds, 2),

@@ -19,10 +19,13 @@ def test_make_data_then_train_all(tmp_path: Path):
         assert made.returncode == 0, made.stderr
         assert "requests.jsonl" in made.stdout
     assert find_problems(tmp_path) == [("phase-1", "prob-1"), ("phase-1", "prob-2")]
-    trained = mara(tmp_path, "train", "--all", "--no-compile")
+    trained = mara(tmp_path, "train", "--all", "--no-compile", "--budget", "1")
     assert trained.returncode == 0, trained.stderr
     assert "phase-1_prob-1 v1: holdout auc" in trained.stdout
     assert "phase-1_prob-2 v1: holdout accuracy" in trained.stdout
+    assert "mara train" in trained.stdout  # the summary table closes the run
+    refused = mara(tmp_path, "train", "--all", "--budget", "0")
+    assert refused.returncode == 2 and "budget" in refused.stderr
 
 
 def test_usage_and_expected_failures_are_one_line(tmp_path: Path):

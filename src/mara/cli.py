@@ -70,27 +70,60 @@ def make_data(app: App, kind: str, phase: str, prob: str, rows: int | None, seed
 @click.option("--all", "train_all", is_flag=True, help="Train every problem under data/raw_data/.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
-    "--no-compile",
-    is_flag=True,
-    help="Do not compile the forest now (the server then compiles it on start).",
+    "--budget",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds the search of each problem may take; more tries more candidates "
+    "[default: 5].",
+)
+@click.option(
+    "--compile/--no-compile",
+    "compile_forest",
+    default=False,
+    show_default=True,
+    help="Compile the promoted forest now (else the server compiles it in the background).",
 )
 @click.pass_obj
 def train(
-    app: App, phase: str | None, prob: str | None, train_all: bool, seed: int, no_compile: bool
+    app: App,
+    phase: str | None,
+    prob: str | None,
+    train_all: bool,
+    seed: int,
+    budget: float | None,
+    compile_forest: bool,
 ) -> None:
     """Train, log to MLflow, register `<phase>_<prob>`, promote if no worse than champion."""
+    import time
+
+    from rich.console import Console
+
     from mara.spec import find_problems
     from mara.train import TrainConfig, train_problem
+    from mara.train.report import summary_table, train_progress
 
     if train_all == bool(phase and prob):
         raise click.UsageError("give either --phase and --prob, or --all")
     problems = find_problems(app.home) if train_all else [(phase, prob)]
     if not problems:
         raise click.UsageError(f"no problem under {app.home / 'data' / 'raw_data'}")
-    config = TrainConfig(seed=seed, compile=not no_compile)
-    for problem_phase, problem_prob in problems:
-        result = train_problem(app.home, problem_phase, problem_prob, config=config)
-        click.echo(result.summary())
+    options = {"budget": budget} if budget is not None else {}
+    config = TrainConfig(seed=seed, compile=compile_forest, **options)
+    results = []
+    with train_progress(Console(stderr=True), len(problems)) as shown:
+        for problem_phase, problem_prob in problems:
+            started = time.perf_counter()
+            result = train_problem(
+                app.home,
+                problem_phase,
+                problem_prob,
+                config=config,
+                progress=shown.problem(f"{problem_phase}/{problem_prob}"),
+            )
+            results.append((result, time.perf_counter() - started))
+            shown.advance()
+            click.echo(result.summary())
+    Console(width=max(Console().width, 120)).print(summary_table(results))
 
 
 @cli.command()

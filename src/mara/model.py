@@ -37,6 +37,8 @@ class ModelBundle:
     classes: list[Any]
     drift: DriftDetector | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    # How the forest was chosen: its parameters, rounds and cross-validated score.
+    recipe: dict[str, Any] = field(default_factory=dict)
     compiled: CompiledForest | None = field(default=None, repr=False, compare=False)
 
     @property

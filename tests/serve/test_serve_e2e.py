@@ -197,15 +197,18 @@ def test_two_workers_answer_and_share_metrics(trained_home: Path, tmp_path: Path
 
 
 def test_a_new_champion_is_served_without_a_restart(tmp_path: Path):
-    from mara.train import train_problem
+    from mara.train import TrainConfig, train_problem
 
+    # A budget no search here reaches: every candidate runs, so both runs fit the same model
+    # whatever else the machine is doing.
+    unhurried = TrainConfig(budget=600)
     columns = ["amount", "age", "noise", "channel", "region"]
     write_problem(tmp_path, "p", "q", binary_frame(3000, 2), columns[:3], columns[3:])
-    train_problem(tmp_path, "p", "q")
+    train_problem(tmp_path, "p", "q", config=unhurried)
     frame = binary_frame(50, seed=8)
     with ServerProcess(tmp_path, extra_args=("--follow", "0.5")) as running:
         assert httpx.get(f"{running.url}/health").json()["models"]["p/q"]["version"] == "1"
-        assert train_problem(tmp_path, "p", "q").promoted  # ties promote: version 2
+        assert train_problem(tmp_path, "p", "q", config=unhurried).promoted  # ties promote: v2
         deadline = time.monotonic() + 120
         version = "1"
         while version == "1" and time.monotonic() < deadline:

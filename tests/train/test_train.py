@@ -24,16 +24,19 @@ def test_champion_rule_both_ways(tmp_path: Path):
     write_problem(
         tmp_path, "p", "q", binary_frame(4000, 3), ["amount", "age", "noise"], ["channel", "region"]
     )
-    first = train_problem(tmp_path, "p", "q")
+    # A budget no search here reaches: every candidate runs, so the same rows give the same
+    # model whatever else the machine is doing.
+    unhurried = TrainConfig(budget=600)
+    first = train_problem(tmp_path, "p", "q", config=unhurried)
     assert first.promoted and first.champion_before is None
 
-    worse = train_problem(tmp_path, "p", "q", config=TrainConfig(max_rounds=1, num_leaves=2))
+    worse = train_problem(tmp_path, "p", "q", config=TrainConfig(max_rounds=1))
     assert not worse.promoted
     assert worse.champion_before == first.version
     assert worse.metrics["auc"] < worse.champion_metrics["auc"]
     assert Registry(tmp_path).champion_version("p_q") == first.version
 
-    again = train_problem(tmp_path, "p", "q")
+    again = train_problem(tmp_path, "p", "q", config=unhurried)
     assert again.promoted  # scores the same as the champion on the same holdout: ties promote
     assert again.champion_metrics["auc"] == pytest.approx(again.metrics["auc"])
     assert Registry(tmp_path).champion_version("p_q") == again.version

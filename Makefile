@@ -5,7 +5,7 @@ UV := .uv/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-serve bench-dirty bench-drift clean
+.PHONY: install demo test lint bench-serve bench-dirty bench-drift bench-soak clean
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ bench-serve: install
 
 bench-dirty: install
 	$(VENV)/bin/python benchmarks/dirty/run.py
+
+# SOAK_MINUTES=30 for the README figure
+SOAK_MINUTES ?= 30
+bench-soak: install
+	$(VENV)/bin/python benchmarks/soak/run.py --minutes $(SOAK_MINUTES)
 
 bench-drift: install
 	UV=$(UV) PYTHON=$(PYTHON) bash benchmarks/drift/run.sh

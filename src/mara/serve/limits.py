@@ -40,8 +40,7 @@ _UNCOUNTED = frozenset({"/health", "/metrics", "/openapi.json"})
 
 REFUSED = Counter(
     "mara_refused_total",
-    "Requests refused before the work: in_flight (503), body_too_large (413), "
-    "body_timeout (408)",
+    "Requests refused before the work: in_flight (503), body_too_large (413), body_timeout (408)",
     ("reason",),
 )
 IN_FLIGHT = Gauge(

@@ -201,7 +201,7 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=int(grace),
     )
-    sys.exit(server.run(config, drain_delay_s=drain_delay))
+    server.run(config, drain_delay_s=drain_delay)
 
 
 @cli.command()

@@ -110,8 +110,9 @@ def test_a_signal_under_load_drains_every_request_and_exits_0(
     trained_home: Path, tmp_path_factory: pytest.TempPathFactory, workers: int, sig: int
 ):
     home = fresh_home(trained_home, tmp_path_factory, f"drain-{workers}")
-    server = ServerProcess(home, workers=workers, extra_args=("--drain-delay", "1"),
-                           log_path=home / "serve.log")
+    server = ServerProcess(
+        home, workers=workers, extra_args=("--drain-delay", "1"), log_path=home / "serve.log"
+    )
     statuses: list[int] = []
     stop_polling = threading.Event()
     with server, Load(server.url, clients=4, rows=300, name="drain") as load:

@@ -199,7 +199,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,
-        timeout_graceful_shutdown=int(grace),
+        timeout_graceful_shutdown=grace,  # type: ignore[arg-type]  (any number of seconds)
     )
     server.run(config, drain_delay_s=drain_delay)
 

@@ -5,7 +5,7 @@ UV := .uv/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-serve bench-dirty bench-drift bench-soak clean
+.PHONY: install demo test lint bench-serve bench-dirty bench-drift clean
 
 install: $(STAMP)
 
@@ -34,13 +34,17 @@ bench-serve: install
 bench-dirty: install
 	$(VENV)/bin/python benchmarks/dirty/run.py
 
-# SOAK_MINUTES=30 for the README figure
-SOAK_MINUTES ?= 30
-bench-soak: install
-	$(VENV)/bin/python benchmarks/soak/run.py --minutes $(SOAK_MINUTES)
-
 bench-drift: install
 	UV=$(UV) PYTHON=$(PYTHON) bash benchmarks/drift/run.sh
 
 clean:
 	rm -rf $(VENV) .uv demo_home
+
+# Reliability: a steady-load soak (SOAK_MINUTES=30 for the README figure) and the capture's cost
+.PHONY: bench-soak bench-capture-cost
+SOAK_MINUTES ?= 30
+bench-soak: install
+	$(VENV)/bin/python benchmarks/soak/run.py --minutes $(SOAK_MINUTES)
+
+bench-capture-cost: install
+	$(VENV)/bin/python benchmarks/capture_cost/run.py

@@ -7,16 +7,13 @@ MaraError
 ├── NotFittedError     an estimator was used before fit()
 └── RequestError       a batch that cannot be served as sent (4xx)
     ├── ModelNotFound      no model for that phase/prob (404)
-    ├── BatchTooLarge      more rows or body bytes than the server accepts (413)
-    ├── BodyTimeout        the body did not arrive in time (408)
-    └── ModelUnavailable   the champion could not be loaded (503)
+    └── BatchTooLarge      more rows than the server accepts (413)
 """
 
 from __future__ import annotations
 
 __all__ = [
     "BatchTooLarge",
-    "BodyTimeout",
     "DataError",
     "MaraError",
     "ModelNotFound",
@@ -61,15 +58,9 @@ class ModelNotFound(RequestError):
 
 
 class BatchTooLarge(RequestError):
-    """More rows, or more body bytes, than the server accepts in one request."""
+    """More rows than the server accepts in one request."""
 
     status_code = 413
-
-
-class BodyTimeout(RequestError):
-    """The request body did not arrive within the server's body timeout."""
-
-    status_code = 408
 
 
 class ModelUnavailable(RequestError):

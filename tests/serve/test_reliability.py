@@ -102,7 +102,7 @@ def poll_health(url: str, statuses: list[int], stop: threading.Event) -> None:
         time.sleep(0.02)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("workers", "sig"), [(1, signal.SIGINT), (2, signal.SIGTERM)], ids=["1-SIGINT", "2-SIGTERM"]
 )
@@ -138,7 +138,7 @@ def test_a_signal_under_load_drains_every_request_and_exits_0(
     assert {batch_id for batch_id, _ in load.answered} <= set(captured)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_sigkill_under_load_loses_no_acknowledged_batch(
     trained_home: Path, tmp_path_factory: pytest.TempPathFactory
 ):
@@ -154,7 +154,7 @@ def test_sigkill_under_load_loses_no_acknowledged_batch(
     assert acknowledged <= set(captured_ids(captured_dir(home, "phase-1", "prob-1")))
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_worker_killed_under_load_is_replaced_and_loses_no_acknowledged_batch(
     trained_home: Path, tmp_path_factory: pytest.TempPathFactory
 ):

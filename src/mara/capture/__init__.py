@@ -1,4 +1,4 @@
-"""Traffic capture: every served batch kept on disk, written before its answer goes out."""
+"""Traffic capture: every served batch kept on disk, written off the request path."""
 
 from mara.capture.writer import CaptureWriter, captured_dir
 

@@ -22,10 +22,11 @@ from typing import Any
 import orjson
 from prometheus_client import Counter, Gauge
 
-from mara.errors import BatchTooLarge, BodyTimeout
+from mara.errors import BatchTooLarge, RequestError
 from mara.serve.drain import DRAIN, Drain
 
 __all__ = [
+    "BodyTimeout",
     "DEFAULT_BODY_BYTES_PER_ROW",
     "DEFAULT_BODY_TIMEOUT_S",
     "DEFAULT_MAX_IN_FLIGHT",
@@ -46,6 +47,12 @@ REFUSED = Counter(
 IN_FLIGHT = Gauge(
     "mara_in_flight", "Predict requests in flight, summed over workers", multiprocess_mode="livesum"
 )
+
+
+class BodyTimeout(RequestError):
+    """The request body did not arrive within the body timeout (408)."""
+
+    status_code = 408
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ server's own time to encode and write one record (`mara_capture_write_seconds`).
 `--before-src DIR` (the `src/` of an older checkout) it also runs that version's server, whose
 capture encoded and wrote on a background thread after the answer. Writes results.md here.
 
-    .venv/bin/python benchmarks/capture/run.py [--home bench_home/soak] [--repeat 10]
+    .venv/bin/python benchmarks/capture_cost/run.py [--home bench_home/soak] [--repeat 10]
 """
 
 from __future__ import annotations

@@ -108,28 +108,28 @@ def train(
 )
 @click.option(
     "--max-body-bytes",
-    type=int,
+    type=click.IntRange(min=1),
     default=None,
     help="Largest request body; a longer Content-Length gets 413 unread, a longer body is "
     "cut off with 413.  [default: 1024 bytes per --max-rows row]",
 )
 @click.option(
     "--max-in-flight",
-    type=int,
+    type=click.IntRange(min=1),
     default=DEFAULT_MAX_IN_FLIGHT,
     show_default=True,
     help="Predict requests in flight per worker; more get 503 with Retry-After at once.",
 )
 @click.option(
     "--body-timeout",
-    type=float,
+    type=click.FloatRange(min=0),
     default=DEFAULT_BODY_TIMEOUT_S,
     show_default=True,
     help="Seconds for a request body to arrive after its headers; later gets 408.",
 )
 @click.option(
     "--drain-delay",
-    type=float,
+    type=click.FloatRange(min=0),
     default=DEFAULT_DRAIN_DELAY_S,
     show_default=True,
     help="On SIGTERM/SIGINT, seconds to keep serving with /health at 503 before refusing "
@@ -137,7 +137,7 @@ def train(
 )
 @click.option(
     "--grace",
-    type=float,
+    type=click.FloatRange(min=0),
     default=DEFAULT_GRACE_S,
     show_default=True,
     help="On SIGTERM/SIGINT, seconds for requests in flight to finish before they are cut.",

@@ -50,3 +50,12 @@ bench-train: install
 
 clean:
 	rm -rf $(VENV) .uv demo_home
+
+# Reliability: a steady-load soak (SOAK_MINUTES=30 for the README figure) and the capture's cost
+.PHONY: bench-soak bench-capture-cost
+SOAK_MINUTES ?= 30
+bench-soak: install
+	$(VENV)/bin/python benchmarks/soak/run.py --minutes $(SOAK_MINUTES)
+
+bench-capture-cost: install
+	$(VENV)/bin/python benchmarks/capture_cost/run.py

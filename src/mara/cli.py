@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 
 from mara.errors import MaraError
+from mara.serve.limits import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_IN_FLIGHT
+from mara.serve.server import DEFAULT_DRAIN_DELAY_S, DEFAULT_GRACE_S
 
 DEFAULT_HOME = Path(".")
 
@@ -137,6 +139,42 @@ def train(
     show_default=True,
     help="Largest batch accepted; more rows get 413.",
 )
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest request body; a longer Content-Length gets 413 unread, a longer body is "
+    "cut off with 413.  [default: 1024 bytes per --max-rows row]",
+)
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_IN_FLIGHT,
+    show_default=True,
+    help="Predict requests in flight per worker; more get 503 with Retry-After at once.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_BODY_TIMEOUT_S,
+    show_default=True,
+    help="Seconds for a request body to arrive after its headers; later gets 408.",
+)
+@click.option(
+    "--drain-delay",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_DRAIN_DELAY_S,
+    show_default=True,
+    help="On SIGTERM/SIGINT, seconds to keep serving with /health at 503 before refusing "
+    "new connections.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_GRACE_S,
+    show_default=True,
+    help="On SIGTERM/SIGINT, seconds for requests in flight to finish before they are cut.",
+)
 @click.option("--no-capture", is_flag=True, help="Do not keep served batches on disk.")
 @click.option(
     "--no-compile",
@@ -159,15 +197,25 @@ def serve(
     port: int,
     workers: int,
     max_rows: int,
+    max_body_bytes: int | None,
+    max_in_flight: int,
+    body_timeout: float,
+    drain_delay: float,
+    grace: float,
     no_capture: bool,
     no_compile: bool,
     follow_s: float,
 ) -> None:
-    """Serve the champion of every registered problem over HTTP."""
+    """Serve the champion of every registered problem over HTTP; drain on SIGTERM/SIGINT."""
     import uvicorn
+
+    from mara.serve import server
 
     os.environ["MARA_HOME"] = str(app.home.resolve())
     os.environ["MARA_MAX_ROWS"] = str(max_rows)
+    os.environ["MARA_MAX_BODY_BYTES"] = str(max_body_bytes or 0)
+    os.environ["MARA_MAX_IN_FLIGHT"] = str(max_in_flight)
+    os.environ["MARA_BODY_TIMEOUT"] = str(body_timeout)
     os.environ["MARA_CAPTURE"] = "0" if no_capture else "1"
     os.environ["MARA_COMPILE"] = "0" if no_compile else "1"
     os.environ["MARA_FOLLOW_INTERVAL"] = str(follow_s)
@@ -177,15 +225,16 @@ def serve(
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    uvicorn.run(
+    config = uvicorn.Config(
         "mara.serve.app:app_from_env",
         factory=True,
         host=host,
         port=port,
         workers=workers,
         access_log=False,
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=grace,  # type: ignore[arg-type]  (any number of seconds)
     )
+    server.run(config, drain_delay_s=drain_delay)
 
 
 @cli.command()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import signal
 import time
 from pathlib import Path
 
@@ -132,8 +131,7 @@ def test_capture_keeps_every_batch_after_clean_shutdown(trained_home: Path, tmp_
             assert post(running, "/phase-1/prob-1/predict",
                         request_body(frame, columns, batch_id)).status_code == 200
         code = running.stop()
-    # uvicorn re-raises the SIGTERM it handled once shutdown is complete.
-    assert code in (0, -signal.SIGTERM)
+    assert code == 0  # drained, not killed by the signal
     assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
     folder = trained_home / "data" / "captured_data" / "phase-1" / "prob-1"
     # Split on b"\n" only: captured text may hold U+2028 and the like, which splitlines() splits.

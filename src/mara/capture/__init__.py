@@ -1,4 +1,4 @@
-"""Traffic capture: every served batch kept on disk off the request path, and read back."""
+"""Traffic capture: every served batch kept on disk before its answer, and read back."""
 
 from mara.capture.reader import CaptureIndex, batch_key, labelled_traffic
 from mara.capture.writer import CaptureWriter, captured_dir

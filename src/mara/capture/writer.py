@@ -1,11 +1,10 @@
-"""CaptureWriter: an append-only JSONL log of served batches, fed by a background thread."""
+"""CaptureWriter: an append-only JSONL log of served batches, written before the answer goes out."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import queue
 import threading
 import time
 from pathlib import Path
@@ -13,10 +12,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CaptureWriter", "captured_dir"]
+__all__ = ["CaptureWriter", "captured_dir", "encode_record"]
 
 log = logging.getLogger(__name__)
-_STOP = object()
 
 
 def captured_dir(home: Path, phase: str, prob: str) -> Path:
@@ -24,67 +22,90 @@ def captured_dir(home: Path, phase: str, prob: str) -> Path:
     return Path(home) / "data" / "captured_data" / phase / prob
 
 
+def encode_record(record: dict[str, Any]) -> bytes:
+    """One record as one JSON line, ending in b"\\n"."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+    except orjson.JSONEncodeError:
+        # orjson writes at most 254 levels of nesting; a cell may hold more.
+        return json.dumps(record, default=repr).encode() + b"\n"
+
+
 class CaptureWriter:
     """Appends one JSON line per served batch to `captured_data/<phase>/<prob>/`.
 
-    `append` only puts the record on a queue, so a response never waits for the disk.
-    `close` drains the queue before it returns: nothing accepted is lost on a clean
-    shutdown. Each process writes its own files, so several workers never interleave.
+    `append` encodes the record and hands the whole line to the kernel with one unbuffered
+    `write(2)` on an `O_APPEND` descriptor, and returns only then: once a handler has called
+    it, the batch is in the file, and a SIGKILL of the server cannot take it back (a power cut
+    can; nothing here calls fsync). There is no queue, so memory does not grow with a burst or
+    a slow disk: a slow disk slows the request that writes (back-pressure), and the in-flight
+    limit turns that into 503s for the excess.
+
+    A write that fails (disk full) is logged and counted as dropped; the answer still goes
+    out. The file it failed on is left, so a partial line can only be a file's last line.
+    Each process writes its own files, so several workers never interleave.
     """
 
     def __init__(self, home: Path, *, max_file_bytes: int = 256 * 2**20):
         self.home = Path(home)
         self.max_file_bytes = max_file_bytes
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._files: dict[tuple[str, str], Any] = {}
-        self._thread = threading.Thread(target=self._run, name="mara-capture", daemon=True)
-        self._thread.start()
+        self._files: dict[tuple[str, str], tuple[int, Path]] = {}
+        self._sizes: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
         self.written = 0
+        self.written_bytes = 0
+        self.dropped = 0
 
-    def append(self, phase: str, prob: str, record: dict[str, Any]) -> None:
-        """Queue one batch's record; returns at once."""
-        self._queue.put((phase, prob, record))
+    def append(self, phase: str, prob: str, record: dict[str, Any]) -> int:
+        """Write one batch's record to the OS; the bytes written (0 if it was dropped)."""
+        line = encode_record(record)
+        key = (phase, prob)
+        with self._lock:
+            try:
+                fd = self._fd(key)
+                _write_all(fd, line)
+            except OSError as exc:
+                self.dropped += 1
+                log.error("capture: could not write a batch of %s/%s: %s", phase, prob, exc)
+                self._close(key)  # a torn line, if any, stays the last line of its file
+                return 0
+            self.written += 1
+            self.written_bytes += len(line)
+            self._sizes[key] += len(line)
+            if self._sizes[key] >= self.max_file_bytes:
+                self._close(key)
+        return len(line)
 
     def close(self) -> None:
-        """Write everything queued, then close the files."""
-        self._queue.put(_STOP)
-        self._thread.join()
+        """Close the files; every appended record is already in them."""
+        with self._lock:
+            for key in list(self._files):
+                self._close(key)
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                break
-            try:
-                self._write(*item)
-            except Exception:  # a full disk must not stop the writer or the server
-                log.exception("capture: could not write a batch")
-            if self._queue.empty():
-                for file in self._files.values():
-                    file.flush()
-        for file in self._files.values():
-            file.close()
-        self._files.clear()
+    def paths(self) -> list[Path]:
+        """The files open for writing now."""
+        return [path for _, path in self._files.values()]
 
-    def _write(self, phase: str, prob: str, record: dict[str, Any]) -> None:
-        try:
-            line = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
-        except orjson.JSONEncodeError:
-            # orjson writes at most 254 levels of nesting; a cell may hold more.
-            line = json.dumps(record, default=repr).encode() + b"\n"
-        file = self._file(phase, prob)
-        file.write(line)
-        self.written += 1
-        if file.tell() >= self.max_file_bytes:
-            file.close()
-            del self._files[(phase, prob)]
-
-    def _file(self, phase: str, prob: str) -> Any:
-        key = (phase, prob)
+    def _fd(self, key: tuple[str, str]) -> int:
         if key not in self._files:
-            folder = captured_dir(self.home, phase, prob)
+            folder = captured_dir(self.home, *key)
             folder.mkdir(parents=True, exist_ok=True)
             stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
             path = folder / f"requests-{stamp}-{os.getpid()}-{time.monotonic_ns()}.jsonl"
-            self._files[key] = path.open("ab")
-        return self._files[key]
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            self._files[key] = (fd, path)
+            self._sizes[key] = 0
+        return self._files[key][0]
+
+    def _close(self, key: tuple[str, str]) -> None:
+        entry = self._files.pop(key, None)
+        self._sizes.pop(key, None)
+        if entry is not None:
+            os.close(entry[0])
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """write(2) until every byte is taken: a regular file may take fewer at once."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from mara.capture import CaptureWriter
@@ -18,6 +19,12 @@ from mara.serve.batch import DEFAULT_MAX_ROWS
 from mara.serve.errors import HANDLERS
 from mara.serve.handlers import health, metrics, openapi, predict
 from mara.serve.labels import LabelDesk, post_labels
+from mara.serve.limits import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_MAX_IN_FLIGHT,
+    Limits,
+    LimitsMiddleware,
+)
 from mara.serve.models import ServedModels
 
 __all__ = ["create_app", "app_from_env"]
@@ -40,8 +47,12 @@ def create_app(
     capture: bool = True,
     compile_models: bool = True,
     follow_interval_s: float = 0.0,
+    limits: Limits | None = None,
 ) -> Starlette:
-    """The Starlette app; models load through the registry when it starts."""
+    """The Starlette app; models load through the registry when it starts.
+
+    `limits` (default: derived from `max_rows`) are enforced before a handler runs.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -70,17 +81,30 @@ def create_app(
             if app.state.capture is not None:
                 app.state.capture.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)
+    limits = limits or Limits.for_rows(max_rows)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=HANDLERS,
+        middleware=[Middleware(LimitsMiddleware, limits=limits)],
+    )
     app.state.max_rows = max_rows
     return app
 
 
 def app_from_env() -> Starlette:
     """The app for `uvicorn --factory`, configured by MARA_* environment variables."""
+    max_rows = int(os.environ.get("MARA_MAX_ROWS", DEFAULT_MAX_ROWS))
     return create_app(
         Path(os.environ.get("MARA_HOME", ".")),
-        max_rows=int(os.environ.get("MARA_MAX_ROWS", DEFAULT_MAX_ROWS)),
+        max_rows=max_rows,
         capture=os.environ.get("MARA_CAPTURE", "1") != "0",
         compile_models=os.environ.get("MARA_COMPILE", "1") != "0",
         follow_interval_s=float(os.environ.get("MARA_FOLLOW_INTERVAL", "0")),
+        limits=Limits.for_rows(
+            max_rows,
+            max_body_bytes=int(os.environ.get("MARA_MAX_BODY_BYTES", "0")),
+            max_in_flight=int(os.environ.get("MARA_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT)),
+            body_timeout_s=float(os.environ.get("MARA_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT_S)),
+        ),
     )

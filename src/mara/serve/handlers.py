@@ -55,7 +55,9 @@ async def predict(request: Request) -> Response:
     )
     capture = request.app.state.capture
     if capture is not None:
-        capture.append(
+        # Written before the answer leaves: an acknowledged batch survives a SIGKILL.
+        written_at = time.perf_counter()
+        size = capture.append(
             phase,
             prob,
             {
@@ -71,6 +73,7 @@ async def predict(request: Request) -> Response:
                 "server_ms": round(seconds * 1000, 3),
             },
         )
+        telemetry.observe_capture(problem, size, time.perf_counter() - written_at)
     return response
 
 

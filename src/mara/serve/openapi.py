@@ -29,8 +29,11 @@ def openapi_document(problems: list[str], *, max_rows: int) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/health": {
             "get": {
-                "summary": "Liveness: 200 once every model is loaded",
-                "responses": {"200": {"description": "Served models"}},
+                "summary": "Liveness: 200 once every model is loaded, 503 while draining",
+                "responses": {
+                    "200": {"description": "Served models"},
+                    "503": _error("The server is shutting down"),
+                },
             }
         },
     }
@@ -54,12 +57,16 @@ def openapi_document(problems: list[str], *, max_rows: int) -> dict[str, Any]:
                         },
                     },
                     "400": _error("The body is not JSON"),
-                    "413": _error(f"More than {max_rows} rows"),
+                    "408": _error("The body did not arrive within the body timeout"),
+                    "413": _error(f"More than {max_rows} rows, or a body over the byte limit"),
                     "422": _error(
                         "JSON that is not a batch: a field missing or mistyped, rows "
                         "of the wrong length, duplicate columns, no model feature"
                     ),
-                    "503": _error("The problem's champion could not be loaded"),
+                    "503": _error(
+                        "The problem's champion could not be loaded, or this worker has as "
+                        "many requests in flight as it takes (then with Retry-After)"
+                    ),
                 },
             }
         }

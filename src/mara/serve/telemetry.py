@@ -15,7 +15,7 @@ from prometheus_client import (
 
 from mara.preprocess import DataQuality
 
-__all__ = ["CONTENT_TYPE_LATEST", "observe_batch", "observe_error", "render"]
+__all__ = ["CONTENT_TYPE_LATEST", "observe_batch", "observe_capture", "observe_error", "render"]
 
 _LABELS = ("problem",)
 REQUESTS = Counter("mara_requests_total", "Prediction requests answered", ("problem", "status"))
@@ -30,6 +30,17 @@ DRIFT = Counter("mara_drift_flags_total", "Batches flagged as drifted", _LABELS)
 CELLS = Counter(
     "mara_cells_total", "Cells seen, by what cleaning made of them", ("problem", "kind")
 )
+CAPTURED = Counter("mara_capture_records_total", "Batches written to the capture", _LABELS)
+CAPTURED_BYTES = Counter("mara_capture_bytes_total", "Bytes written to the capture", _LABELS)
+CAPTURE_DROPPED = Counter(
+    "mara_capture_dropped_total", "Answered batches the capture could not write", _LABELS
+)
+CAPTURE_WRITE = Histogram(
+    "mara_capture_write_seconds",
+    "Time to encode and write one batch to the capture, on the request path",
+    _LABELS,
+    buckets=(0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.2, 1.0),
+)
 
 
 def observe_batch(problem: str, seconds: float, quality: DataQuality, drift: int) -> None:
@@ -43,6 +54,16 @@ def observe_batch(problem: str, seconds: float, quality: DataQuality, drift: int
     CELLS.labels(problem, "coerced").inc(quality.cells_coerced)
     CELLS.labels(problem, "invalid").inc(quality.cells_invalid)
     CELLS.labels(problem, "unseen_category").inc(quality.unseen_categories)
+
+
+def observe_capture(problem: str, size: int, seconds: float) -> None:
+    """Count one batch written to the capture (`size` 0: it could not be written)."""
+    if size:
+        CAPTURED.labels(problem).inc()
+        CAPTURED_BYTES.labels(problem).inc(size)
+    else:
+        CAPTURE_DROPPED.labels(problem).inc()
+    CAPTURE_WRITE.labels(problem).observe(seconds)
 
 
 def observe_error(problem: str, status: int) -> None:

@@ -1,0 +1,131 @@
+"""Capture cost: what writing every batch before its answer costs a request.
+
+Trains the demo's fraud problem in a home (or reuses the soak's), then starts the real server
+(one worker) with `--no-capture` and with capture on, and replays batches of 300 and 2,000
+rows, one at a time and 4 in flight. Reports client-side latency and throughput, and the
+server's own time to encode and write one record (`mara_capture_write_seconds`). With
+`--before-src DIR` (the `src/` of an older checkout) it also runs that version's server, whose
+capture encoded and wrote on a background thread after the answer. Writes results.md here.
+
+    .venv/bin/python benchmarks/capture_cost/run.py [--home bench_home/soak] [--repeat 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+from pathlib import Path
+
+import httpx
+import orjson
+
+from mara.bench import BenchRequest, run_bench
+from mara.data import DEFAULT_ROWS, make_problem
+from mara.registry import Registry
+from mara.serve.process import ServerProcess
+from mara.train import TrainConfig, train_problem
+
+HERE = Path(__file__).parent
+PHASE, PROB = "phase-1", "prob-1"
+
+
+def prepare(home: Path) -> list[dict]:
+    """The fraud problem trained once in `home` (the soak's home by default); its batches."""
+    requests = home / "data" / "requests" / PHASE / PROB / "requests.jsonl"
+    served = {(m.phase, m.prob) for m in Registry(home).served_models()}
+    if (PHASE, PROB) not in served or not requests.exists():
+        make_problem(home, "fraud", phase=PHASE, prob=PROB, rows=DEFAULT_ROWS["fraud"], seed=0)
+        train_problem(home, PHASE, PROB, config=TrainConfig(compile=True))
+    return [orjson.loads(line) for line in requests.read_bytes().split(b"\n") if line.strip()]
+
+
+def batches(bodies: list[dict], rows: int) -> list[BenchRequest]:
+    """The held-out batches cut to `rows` rows each."""
+    out = []
+    for n, body in enumerate(bodies):
+        cut = {"id": f"cost-{rows}-{n}", "columns": body["columns"], "rows": body["rows"][:rows]}
+        out.append(BenchRequest(cut["id"], len(cut["rows"]), orjson.dumps(cut)))
+    return out
+
+
+def capture_totals(url: str) -> tuple[float, float]:
+    """Seconds spent encoding and writing records, and how many, from /metrics."""
+    totals = {"sum": 0.0, "count": 0.0}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        for key in totals:
+            if line.startswith(f"mara_capture_write_seconds_{key}{{"):
+                totals[key] = float(line.split()[-1])
+    return totals["sum"], totals["count"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=Path("bench_home/soak"))
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--before-src", type=Path, default=None)
+    args = parser.parse_args()
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    bodies = prepare(args.home)
+    modes = [("no capture", ("--no-capture",), {}), ("capture, written before the answer", (), {})]
+    if args.before_src:
+        env = {"PYTHONPATH": str(args.before_src.resolve())}
+        modes.append(("capture, before: background thread", (), env))
+    results = []
+    for mode, extra, env in modes:
+        server = ServerProcess(
+            args.home,
+            extra_args=("--follow", "0", *extra),
+            env=env,
+            log_path=args.home / "logs" / "capture-bench.log",
+        )
+        with server:
+            for rows in (300, 2000):
+                for concurrency in (1, 4):
+                    seconds, count = capture_totals(server.url)
+                    result = run_bench(
+                        server.url,
+                        PHASE,
+                        PROB,
+                        batches(bodies, rows),
+                        concurrency=concurrency,
+                        repeat=args.repeat,
+                        progress=False,
+                    )
+                    assert result.errors == 0, result.error_samples
+                    seconds_after, count_after = capture_totals(server.url)
+                    written = count_after - count
+                    write_ms = (seconds_after - seconds) / written * 1e3 if written else None
+                    results.append(
+                        {
+                            "mode": mode,
+                            "rows": rows,
+                            "concurrency": concurrency,
+                            "p50": result.p50_ms,
+                            "p99": result.p99_ms,
+                            "rows_s": result.rows_per_s,
+                            "write_ms": write_ms,
+                        }
+                    )
+                    print(results[-1], flush=True)
+    lines = [
+        f"Fraud problem, {args.repeat} passes over its 4 held-out batches cut to 300 or 2,000 "
+        f"rows, one server worker, client on the same machine ({os.cpu_count()} cores, "
+        f"{platform.machine()}, Python {platform.python_version()}), shared with other work.",
+        "",
+        "| capture | rows | in flight | p50 ms | p99 ms | rows/s | server ms to encode + write |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        write = f"{r['write_ms']:.2f}" if r["write_ms"] is not None else "-"
+        lines.append(
+            f"| {r['mode']} | {r['rows']:,} | {r['concurrency']} | {r['p50']:.1f} | "
+            f"{r['p99']:.1f} | {r['rows_s']:,.0f} | {write} |"
+        )
+    (HERE / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -16,6 +16,8 @@ from mara.data import generate
 from mara.labels import positive_class
 from mara.spec import ProblemSpec
 
+NEW_CATEGORY = "__new_segment__"
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -57,16 +59,44 @@ def segment_of(frame: pd.DataFrame, spec: ProblemSpec, share: float) -> np.ndarr
     return column.isin(levels).to_numpy()
 
 
-def new_pattern(frame: pd.DataFrame, spec: ProblemSpec, rng: np.random.Generator, share: float):
-    """A new scheme in one segment: there, high values of one feature now mean a new outcome.
+def new_segment(frame: pd.DataFrame, spec: ProblemSpec, rng: np.random.Generator, share: float):
+    """A share of rows joins a new segment (a category never seen) with a rule of its own.
+
+    There, high values of one feature mean the positive class (binary, 10% of labels flipped)
+    or the classes follow that feature's rank (multiclass). Elsewhere nothing changes, so the
+    original holdout still describes the old segments.
+    """
+    out = frame.copy()
+    segment = rng.random(len(out)) < share
+    column = spec.categorical[0]
+    out[column] = out[column].astype(object)
+    out.loc[segment, column] = NEW_CATEGORY
+    rank = out[_widest_numeric(frame, spec)].rank(pct=True, method="first").to_numpy()
+    classes = sorted(frame[spec.target].unique().tolist(), key=str)
+    if len(classes) == 2:
+        positive = positive_class(classes)
+        negative = next(c for c in classes if c != positive)
+        high = (rank > 0.5) ^ (rng.random(len(out)) < 0.1)
+        label = np.where(high, positive, negative)
+    else:
+        bins = np.minimum((rank * len(classes)).astype(int), len(classes) - 1)
+        label = np.asarray(classes, dtype=object)[bins]
+    out[spec.target] = out[spec.target].astype(object)
+    out.loc[segment, spec.target] = label[segment]
+    out[spec.target] = out[spec.target].astype(frame[spec.target].dtype)
+    return out
+
+
+def changed_rule(frame: pd.DataFrame, spec: ProblemSpec, rng: np.random.Generator, share: float):
+    """A new scheme inside an existing segment: high values of one feature now mean a new outcome.
 
     Binary: those rows become the positive class (80% of them), on top of the old rule.
-    Multiclass: they move to the rarest class. The rest of the traffic is as before.
+    Multiclass: they move to the rarest class. The original holdout still shows the old rule
+    for that segment, so a model that learns the new one loses there.
     """
     out = frame.copy()
     segment = segment_of(frame, spec, share)
-    driver = _widest_numeric(frame, spec)
-    rank = out[driver].rank(pct=True, method="first").to_numpy()
+    rank = out[_widest_numeric(frame, spec)].rank(pct=True, method="first").to_numpy()
     hit = segment & (rank > 0.6) & (rng.random(len(out)) < 0.8)
     classes = frame[spec.target].value_counts()
     target = positive_class(classes.index.tolist()) if len(classes) == 2 else classes.index[-1]
@@ -87,21 +117,28 @@ def covariate_shift(frame: pd.DataFrame, spec: ProblemSpec, rng: np.random.Gener
 
 
 def build(kind: str, *, rows: int, seed: int) -> list[Scenario]:
-    """The three scenarios of one generated kind."""
+    """The four scenarios of one generated kind."""
     rng = np.random.default_rng([seed, 11])
     frame, spec = generate(kind, rows=rows * 2, seed=seed, phase="bench", prob=kind)
     frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     table_rows, early_rows = rows // 2, rows // 4
     table, pool = frame.iloc[:table_rows], frame.iloc[table_rows:].reset_index(drop=True)
-    traffic = new_pattern(pool.iloc[: rows // 2], spec, rng, share=0.2)
-    _, early, later = _split(pd.concat([table, traffic], ignore_index=True), table_rows, early_rows)
+    segment = new_segment(pool.iloc[: rows // 2], spec, rng, share=0.3)
+    _, early, later = _split(pd.concat([table, segment], ignore_index=True), table_rows, early_rows)
+    changed = changed_rule(pool.iloc[: rows // 2], spec, rng, share=0.2)
+    _, early_rule, later_rule = _split(
+        pd.concat([table, changed], ignore_index=True), table_rows, early_rows
+    )
     shifted = covariate_shift(pool, spec, rng, rows // 2)
     _, early_shift, later_shift = _split(
         pd.concat([table, shifted], ignore_index=True), table_rows, early_rows
     )
     table = table.reset_index(drop=True)
     return [
-        Scenario("new pattern, labelled", kind, spec, table, early, later, True),
-        Scenario("new pattern, no labels", kind, spec, table, early, later, False),
+        Scenario("new segment, labelled", kind, spec, table, early, later, True),
+        Scenario("new segment, no labels", kind, spec, table, early, later, False),
+        Scenario(
+            "changed rule in a segment, labelled", kind, spec, table, early_rule, later_rule, True
+        ),
         Scenario("covariate shift, labelled", kind, spec, table, early_shift, later_shift, True),
     ]

@@ -14,6 +14,9 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from mara.capture import CaptureWriter
+from mara.monitor import SummaryStore, SummaryWriter
+from mara.monitor.routes import dashboard_routes
+from mara.serve import telemetry
 from mara.serve.batch import DEFAULT_MAX_ROWS
 from mara.serve.errors import HANDLERS
 from mara.serve.handlers import health, metrics, openapi, predict
@@ -28,6 +31,7 @@ routes = [
     Route("/health", health, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
+    *dashboard_routes,
 ]
 
 
@@ -47,6 +51,9 @@ def create_app(
         if compile_models:
             app.state.models.compile(Path(home))
         app.state.capture = CaptureWriter(Path(home)) if capture else None
+        app.state.monitor = SummaryWriter(Path(home))
+        app.state.monitor_store = SummaryStore(Path(home))
+        telemetry.observe_models(app.state.models)
         stop_following = threading.Event()
         if follow_interval_s > 0:
             app.state.models.follow(Path(home), interval_s=follow_interval_s, stop=stop_following)
@@ -61,6 +68,7 @@ def create_app(
             stop_following.set()
             if app.state.capture is not None:
                 app.state.capture.close()
+            app.state.monitor.close()
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)
     app.state.max_rows = max_rows

@@ -5,9 +5,17 @@ UV := .uv/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-serve bench-dirty bench-drift clean
+.PHONY: install system-packages demo test lint bench-serve bench-dirty bench-drift bench-dashboard clean
 
-install: $(STAMP)
+install: $(STAMP) system-packages
+
+# Tests drive a real Prometheus (and promtool) and a headless Chromium: Debian's packages.
+# apt runs only when one is missing, so a re-run is quick.
+system-packages:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null \
+		&& command -v chromium >/dev/null || { apt-get update \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			prometheus chromium; }
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -36,6 +44,9 @@ bench-dirty: install
 
 bench-drift: install
 	UV=$(UV) PYTHON=$(PYTHON) bash benchmarks/drift/run.sh
+
+bench-dashboard: install
+	$(VENV)/bin/python benchmarks/dashboard/run.py
 
 clean:
 	rm -rf $(VENV) .uv demo_home

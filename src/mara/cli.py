@@ -191,6 +191,36 @@ def bench(
 
 
 @cli.command()
+@click.option("--phase", required=True)
+@click.option("--prob", required=True)
+@click.option("--since", help="Start: a duration back from now (24h, 7d) or an ISO date (UTC).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+)
+@click.pass_obj
+def report(app: App, phase: str, prob: str, since: str | None, output: Path) -> None:
+    """Write one problem's monitoring views as one self-contained HTML file."""
+    import time
+
+    from mara.monitor.report import build_report, write_report
+    from mara.monitor.window import parse_since
+    from mara.registry import Registry
+
+    start = parse_since(since, now=time.time()) if since else None
+    registry = Registry(app.home)
+    name = f"{phase}_{prob}"
+    version = registry.champion_version(name)
+    bundle = registry.load(name, version) if version is not None else None
+    html = build_report(app.home, phase, prob, bundle=bundle, version=version, since=start)
+    size = write_report(html, output)
+    click.echo(f"wrote {output} ({size / 1024:.0f} KiB)")
+
+
+@cli.command()
 @click.option(
     "--rows-scale",
     type=float,

@@ -119,7 +119,7 @@ def test_empty_batch_gets_empty_predictions(server):
 def test_metrics_count_requests(server):
     post(server, "/phase-1/prob-1/predict", {"id": "m", "columns": ["amount"], "rows": [[1]]})
     text = httpx.get(f"{server.url}/metrics").text
-    assert 'mara_requests_total{problem="phase-1/prob-1",status="200"}' in text
+    assert 'mara_requests_total{code="200",phase="phase-1",problem="phase-1/prob-1"}' in text
     assert "mara_predict_seconds_bucket" in text
 
 
@@ -191,7 +191,7 @@ def test_two_workers_answer_and_share_metrics(trained_home: Path, tmp_path: Path
             assert response.json()["id"] == f"w-{i}"
         text = client.get("/metrics").text
     # Counters from both worker processes are summed in one exposition.
-    key = 'mara_requests_total{problem="phase-1/prob-1",status="200"}'
+    key = 'mara_requests_total{code="200",phase="phase-1",problem="phase-1/prob-1"}'
     line = next(row for row in text.splitlines() if row.startswith(key))
     assert float(line.split()[-1]) == 12.0
 

@@ -281,7 +281,7 @@ def bin_labels(detector: DriftDetector, j: int, categories: Sequence[str] = ()) 
         if not edges:
             return ["any value", "missing"]
         labels = [f"< {edges[0]:.4g}"]
-        labels += [f"{a:.4g} to {b:.4g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        labels += [f"{a:.4g}–{b:.4g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
         return [*labels, f"≥ {edges[-1]:.4g}", "missing"]
     c = list(ref.categorical).index(j)
     k = int(ref.max_code[c])

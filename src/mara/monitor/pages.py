@@ -35,18 +35,21 @@ def document(title: str, body: str, *, css: str | None = None, live: bool = Fals
     )
 
 
-def overview_section(rows: Sequence[OverviewRow], *, now: float, window_s: float) -> str:
+def overview_section(
+    rows: Sequence[OverviewRow], *, now: float, window_s: float, link: bool = True
+) -> str:
     """The table of problems, worst first."""
     head = ("<tr><th>problem</th><th>requests/s</th><th>error rate</th><th>p50 ms</th>"
             "<th>p95 ms</th><th>p99 ms</th><th>drift-flag rate</th><th>bad cells</th>"
             "<th>served version</th><th>last batch</th></tr>")
     body = []
     for r in rows:
-        link = f'<a href="{BASE}/{_path(r.problem)}">{escape(r.problem)}</a>'
+        name = f'<a href="{BASE}/{_path(r.problem)}">{escape(r.problem)}</a>' if link \
+            else escape(r.problem)
         state = ' class="down"' if r.unavailable else ""
         version = "not loaded" if r.unavailable else (f"v{escape(r.version)}" if r.version else "–")
         body.append(
-            f'<tr{state} data-problem="{escape(r.problem)}"><td>{link}</td>'
+            f'<tr{state} data-problem="{escape(r.problem)}"><td>{name}</td>'
             f"<td>{r.requests_per_s:.2f}</td><td>{_pct(r.error_rate)}</td>"
             f"<td>{_num(r.p50_ms)}</td><td>{_num(r.p95_ms)}</td><td>{_num(r.p99_ms)}</td>"
             f"<td>{_pct(r.drift_rate)}</td><td>{_pct(r.bad_cell_share)}</td>"

@@ -80,7 +80,9 @@ def bars(
                 f'height="{plot.y(0) - y:.1f}" fill="{PALETTE[g]}"><title>'
                 f"{escape(labels[i])}: {escape(name)} {value:.1%}</title></rect>"
             )
-    step = max(1, math.ceil(n / 12))
+    # Labels are up to 12 characters, about 5 px each: skip bins so they never overlap.
+    widest = max([len(_short(label)) for label in labels] + [1]) * 5 + 6
+    step = max(1, math.ceil(widest / (plot.x(1) - plot.x(0))))
     for i in range(0, n, step):
         x = plot.x(i + 0.5)
         parts.append(

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -34,14 +35,11 @@ def served(trained_home: Path, tmp_path_factory: pytest.TempPathFactory):
                     ignore=shutil.ignore_patterns("captured_data", "logs", "monitor"))
     with ServerProcess(home, workers=2, log_path=home / "serve.log") as server, \
             httpx.Client(base_url=server.url, timeout=30) as client:
-        for i in range(SENT["phase-1/prob-1"]):
-            frame = binary_frame(300, seed=100 + i)
-            if i >= SENT["phase-1/prob-1"] // 2:
-                frame = frame.assign(age=frame.age + 12.0)  # one standard deviation
-            rows = frame[COLUMNS].astype(object).values.tolist()
-            rows[0][0], rows[1][2] = "n/a", "1,5"
-            body = {"id": f"b{i}", "columns": COLUMNS, "rows": rows}
-            assert client.post("/phase-1/prob-1/predict", content=orjson.dumps(body)).is_success
+        # Four connections at once, so both workers answer and write summaries.
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda i: send_binary(server.url, i),
+                                    range(SENT["phase-1/prob-1"])))
+        assert all(answers)
         for i in range(SENT["phase-1/prob-2"]):
             frame = multiclass_frame(100, seed=200 + i)
             body = {"id": f"m{i}", "columns": ["x", "y", "proto"],
@@ -53,6 +51,17 @@ def served(trained_home: Path, tmp_path_factory: pytest.TempPathFactory):
         assert client.post("/nowhere/none/predict", content=b"{}").status_code == 404
         wait_for_summaries(client)
         yield server, home
+
+
+def send_binary(url: str, i: int) -> bool:
+    """One 300-row batch on its own connection; the second half has `age` shifted."""
+    frame = binary_frame(300, seed=100 + i)
+    if i >= SENT["phase-1/prob-1"] // 2:
+        frame = frame.assign(age=frame.age + 12.0)  # one standard deviation
+    rows = frame[COLUMNS].astype(object).values.tolist()
+    rows[0][0], rows[1][2] = "n/a", "1,5"
+    body = orjson.dumps({"id": f"b{i}", "columns": COLUMNS, "rows": rows})
+    return httpx.post(f"{url}/phase-1/prob-1/predict", content=body, timeout=30).is_success
 
 
 def wait_for_summaries(client: httpx.Client) -> None:
@@ -87,6 +96,9 @@ def test_overview_shows_every_problem_worst_first(served):
     assert prob1[8] == "v1"
     assert rows["phase-1/prob-2"][2] == "0.0%"
     assert "nowhere" not in response.text  # stray URLs make no rows
+    _, home = served
+    writers = {path.name.split("-")[2] for path in (home / "data" / "monitor").glob("batches-*")}
+    assert len(writers) == 2  # both workers wrote; every page reads both
 
 
 def test_no_request_leaves_the_machine(served):

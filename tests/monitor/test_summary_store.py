@@ -152,3 +152,26 @@ def test_windows_read_or_refuse_clearly():
     with pytest.raises(BadWindow):
         parse_duration("0s")
     assert math.isfinite(parse_since("2026-01-01T04:00+02:00", now=0.0))
+
+
+def test_lines_from_several_workers_merge_in_time_order(tmp_path):
+    folder = tmp_path / "data" / "monitor"
+    folder.mkdir(parents=True)
+    line = ('{{"t": {t}, "phase": "p", "prob": "q", "v": "1", "code": 200, "rows": 1, '
+            '"ms": 1, "pred": {pred}}}\n')
+    (folder / "batches-a.jsonl").write_text(
+        line.format(t=1, pred='{"x": 1}') + line.format(t=3, pred='{"x": 2}'))
+    (folder / "batches-b.jsonl").write_text(
+        '{"t": 0, "phase": "p", "prob": "q", "code": 503, "rows": 0, "ms": 1}\n')
+    store = SummaryStore(tmp_path)
+    store.refresh()
+    first = store.batches("p/q")
+    assert first.t.tolist() == [0, 1, 3]
+    with (folder / "batches-b.jsonl").open("a") as file:
+        file.write(line.format(t=2, pred='{"y": 5}'))
+    store.refresh()
+    merged = store.batches("p/q")
+    assert merged.t.tolist() == [0, 1, 2, 3]
+    assert merged.code.tolist() == [503, 200, 200, 200]
+    assert merged.pred_labels == ["x", "y"]
+    assert merged.pred.tolist() == [[0, 0], [1, 0], [0, 5], [2, 0]]

@@ -214,6 +214,9 @@ def test_a_new_champion_is_served_without_a_restart(tmp_path: Path):
             assert answer.status_code == 200
             version = httpx.get(f"{running.url}/health").json()["models"]["p/q"]["version"]
         assert version == "2"
+        # The served-version gauge follows the swap.
+        metrics = httpx.get(f"{running.url}/metrics").text
+        assert 'mara_model_version{phase="p",problem="p/q"} 2.0' in metrics
 
 
 def test_a_champion_that_cannot_load_leaves_the_others_serving(tmp_path: Path):
@@ -238,3 +241,7 @@ def test_a_champion_that_cannot_load_leaves_the_others_serving(tmp_path: Path):
         assert refused.json()["error"] == "ModelUnavailable"
         ok = post(running, "/p/good/predict", {"id": "y", "columns": ["amount"], "rows": [[3]]})
         assert ok.status_code == 200
+        metrics = httpx.get(f"{running.url}/metrics").text
+        assert 'mara_model_loaded{phase="p",problem="p/bad"} 0.0' in metrics
+        assert 'mara_model_loaded{phase="p",problem="p/good"} 1.0' in metrics
+        assert 'mara_requests_total{code="503",phase="p",problem="p/bad"} 1.0' in metrics

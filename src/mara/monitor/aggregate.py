@@ -10,10 +10,10 @@ import numpy as np
 
 from mara.drift import DriftDetector
 from mara.monitor.store import QUALITY, Batches, Profile, SummaryStore
-from mara.monitor.summary import PREDICTION_BINS
 
 __all__ = [
     "FeatureRow",
+    "FlaggedBatch",
     "FeatureView",
     "OverviewRow",
     "PerformanceRow",
@@ -83,6 +83,19 @@ class ProblemView:
     predictions: np.ndarray  # (buckets, classes) shares
     prediction_labels: list[str]
     versions: list[str]
+    flagged: list[FlaggedBatch]
+
+
+@dataclass(frozen=True)
+class FlaggedBatch:
+    """A batch flagged as drifted, with the features that scored highest in it."""
+
+    t: float
+    version: str
+    rows: int
+    statistic: float
+    threshold: float
+    top: list[tuple[str, float]]
 
 
 @dataclass(frozen=True)
@@ -199,6 +212,7 @@ def problem_view(
         version_changes=changes, quality=quality, latency=latency, throughput=throughput,
         predictions=shares, prediction_labels=labels,
         versions=sorted({str(v) for v in versions}, key=_version_key),
+        flagged=_last_flagged(b),
     )
 
 
@@ -308,28 +322,23 @@ def performance_rows(
     ]
 
 
+def _last_flagged(b: Batches, limit: int = 10) -> list[FlaggedBatch]:
+    """The most recent flagged batches, newest first."""
+    index = np.flatnonzero(b.drift == 1)[::-1][:limit]
+    return [
+        FlaggedBatch(float(b.t[i]), str(b.version[i]), int(b.rows[i]), float(b.stat[i]),
+                     float(b.thr[i]), [(str(n), float(z)) for n, z in (b.top[i] or [])])
+        for i in index.tolist()
+    ]
+
+
 def _prediction_shares(slices: list[Batches]) -> tuple[list[str], np.ndarray]:
-    histograms = [h for s in slices for h in s.pred if h is not None]
-    if histograms and isinstance(histograms[0], dict):
-        labels = sorted({k for h in histograms if isinstance(h, dict) for k in h})
-        index = {k: i for i, k in enumerate(labels)}
-        shares = np.zeros((len(slices), len(labels)))
-        for b, s in enumerate(slices):
-            for h in s.pred:
-                if isinstance(h, dict):
-                    for k, n in h.items():
-                        shares[b, index[k]] += n
-    else:
-        labels = [f"{i / PREDICTION_BINS:.1f}–{(i + 1) / PREDICTION_BINS:.1f}"
-                  for i in range(PREDICTION_BINS)]
-        shares = np.zeros((len(slices), PREDICTION_BINS))
-        for b, s in enumerate(slices):
-            rows = [h for h in s.pred if isinstance(h, list) and len(h) == PREDICTION_BINS]
-            if rows:
-                shares[b] = np.sum(rows, axis=0)
-    totals = shares.sum(axis=1, keepdims=True)
+    labels = slices[0].pred_labels if slices else []
+    counts = np.array([s.pred.sum(axis=0) for s in slices], dtype=float).reshape(
+        len(slices), len(labels))
+    totals = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return labels, np.where(totals > 0, shares / totals, np.nan)
+        return labels, np.where(totals > 0, counts / totals, np.nan)
 
 
 def _cell_share(column: int):

@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
 
-from mara.monitor.aggregate import FeatureRow, FeatureView, OverviewRow, PerformanceRow, ProblemView
+from mara.monitor.aggregate import (
+    FeatureRow,
+    FeatureView,
+    FlaggedBatch,
+    OverviewRow,
+    PerformanceRow,
+    ProblemView,
+)
 from mara.monitor.svg import bars, heatmap, line_chart, sparkline
 
 __all__ = ["document", "feature_section", "overview_section", "problem_sections"]
@@ -85,6 +92,7 @@ def problem_sections(
                    threshold=view.threshold, markers=view.version_changes),
         line_chart(view.edges, [view.drift_rate], title="share of batches flagged",
                    percent=True, markers=view.version_changes),
+        _flagged(view.flagged),
         "</section>",
         _features(view, features, query=query, link=link, limit=feature_limit),
         '<section id="quality"><h2>Data quality</h2>',
@@ -152,6 +160,21 @@ def _features(view: ProblemView, rows: Sequence[FeatureRow] | None, *, query: st
         "<th>max score</th><th>over time</th></tr></thead>"
         f"<tbody>{''.join(body) or empty}</tbody></table>{more}</section>"
     )
+
+
+def _flagged(batches: Sequence[FlaggedBatch]) -> str:
+    if not batches:
+        return '<p class="meta">No batch flagged in this window.</p>'
+    body = "".join(
+        f"<tr><td>{_stamp(b.t)}</td><td>v{escape(b.version)}</td><td>{b.rows:,}</td>"
+        f"<td>{_num(b.statistic, 2)}</td><td>{_num(b.threshold, 2)}</td><td>"
+        + ", ".join(f"{escape(name)} {score:.1f}" for name, score in b.top)
+        + "</td></tr>"
+        for b in batches
+    )
+    return ('<h3>Last flagged batches</h3><table class="flagged"><thead><tr><th>time (UTC)</th>'
+            "<th>version</th><th>rows</th><th>statistic</th><th>threshold</th>"
+            f"<th>highest feature scores</th></tr></thead><tbody>{body}</tbody></table>")
 
 
 def _performance(rows: Sequence[PerformanceRow]) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from mara.monitor.summary import PROFILE_SECONDS, monitor_dir
+from mara.monitor.summary import PREDICTION_BINS, PROFILE_SECONDS, monitor_dir
 
 __all__ = ["Batches", "Profile", "SummaryStore"]
 
@@ -36,7 +36,8 @@ class Batches:
     stat: np.ndarray
     thr: np.ndarray
     quality: np.ndarray  # (n, 5) counts in QUALITY order
-    pred: list[Any]  # per batch: a binary histogram (list) or label counts (dict); None refused
+    pred: np.ndarray  # (n, len(pred_labels)) predictions per probability bin or label
+    pred_labels: list[str]
     top: list[Any]  # per batch: [[feature, score], ...] or None
 
     def __len__(self) -> int:
@@ -52,7 +53,7 @@ class Batches:
         return Batches(
             self.t[i:j], self.code[i:j], self.rows[i:j], self.ms[i:j], self.version[i:j],
             self.drift[i:j], self.stat[i:j], self.thr[i:j], self.quality[i:j],
-            self.pred[i:j], self.top[i:j],
+            self.pred[i:j], self.pred_labels, self.top[i:j],
         )
 
 
@@ -95,7 +96,7 @@ class SummaryStore:
     def __init__(self, home: Path):
         self.folder = monitor_dir(home)
         self._tails: dict[Path, _Tail] = {}
-        self._raw: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._profiles: dict[str, list[Profile]] = defaultdict(list)
         self._columns: dict[str, Batches] = {}
         self._lock = threading.Lock()
@@ -120,19 +121,28 @@ class SummaryStore:
                     if is_profile:
                         self._profiles[key].append(_profile(record))
                     else:
-                        self._raw[key].append(record)
-                        self._columns.pop(key, None)
+                        self._pending[key].append(record)
+
+    def warm(self) -> None:
+        """Read everything there is and build every problem's columns (at server start)."""
+        self.refresh()
+        for problem in self.problems():
+            self.batches(problem)
 
     def problems(self) -> list[str]:
         """Every `phase/prob` that has a summary line."""
-        return sorted(set(self._raw) | set(self._profiles))
+        return sorted(set(self._columns) | set(self._pending) | set(self._profiles))
 
     def batches(self, problem: str) -> Batches:
-        """One problem's batch lines as columns (built once per change)."""
+        """One problem's batch lines as columns; lines read since the last call are appended."""
         with self._lock:
-            if problem not in self._columns:
-                self._columns[problem] = _columns(self._raw.get(problem, []))
-            return self._columns[problem]
+            pending = self._pending.pop(problem, [])
+            current = self._columns.get(problem)
+            if current is None or pending:
+                fresh = _columns(pending)
+                current = fresh if current is None else _concat(current, fresh)
+                self._columns[problem] = current
+            return current
 
     def profiles(self, problem: str, *, since: float = -np.inf) -> list[Profile]:
         """One problem's profiles of the minutes that end after `since`."""
@@ -170,9 +180,58 @@ def _columns(records: list[dict[str, Any]]) -> Batches:
         stat=np.fromiter((_num(r.get("stat")) for r in records), dtype=float, count=n),
         thr=np.fromiter((_num(r.get("thr")) for r in records), dtype=float, count=n),
         quality=quality,
-        pred=[r.get("pred") for r in records],
+        **_predictions([r.get("pred") for r in records]),
         top=[r.get("top") for r in records],
     )
+
+
+def _concat(old: Batches, new: Batches) -> Batches:
+    """Both sets of columns in time order (workers' lines interleave in time)."""
+    labels = old.pred_labels + [k for k in new.pred_labels if k not in old.pred_labels]
+
+    def widen(b: Batches) -> np.ndarray:
+        pred = np.zeros((len(b), len(labels)), dtype=np.int64)
+        pred[:, [labels.index(k) for k in b.pred_labels]] = b.pred
+        return pred
+
+    t = np.concatenate([old.t, new.t])
+    order = np.argsort(t, kind="stable")
+    top = old.top + new.top
+    return Batches(
+        t=t[order],
+        code=np.concatenate([old.code, new.code])[order],
+        rows=np.concatenate([old.rows, new.rows])[order],
+        ms=np.concatenate([old.ms, new.ms])[order],
+        version=np.concatenate([old.version, new.version])[order],
+        drift=np.concatenate([old.drift, new.drift])[order],
+        stat=np.concatenate([old.stat, new.stat])[order],
+        thr=np.concatenate([old.thr, new.thr])[order],
+        quality=np.concatenate([old.quality, new.quality])[order],
+        pred=np.concatenate([widen(old), widen(new)])[order],
+        pred_labels=labels,
+        top=[top[i] for i in order.tolist()],
+    )
+
+
+def _predictions(histograms: list[Any]) -> dict[str, Any]:
+    """Prediction histograms as one matrix: probability bins (binary) or labels (multiclass)."""
+    if any(isinstance(h, dict) for h in histograms):
+        labels = sorted({k for h in histograms if isinstance(h, dict) for k in h})
+        index = {k: i for i, k in enumerate(labels)}
+        pred = np.zeros((len(histograms), len(labels)), dtype=np.int64)
+        for i, h in enumerate(histograms):
+            for k, n in (h or {}).items():
+                pred[i, index[k]] = n
+        return {"pred": pred, "pred_labels": labels}
+    if not any(isinstance(h, list) for h in histograms):  # refusals only: no predictions
+        return {"pred": np.zeros((len(histograms), 0), dtype=np.int64), "pred_labels": []}
+    pred = np.zeros((len(histograms), PREDICTION_BINS), dtype=np.int64)
+    for i, h in enumerate(histograms):
+        if isinstance(h, list) and len(h) == PREDICTION_BINS:
+            pred[i] = h
+    labels = [f"{i / PREDICTION_BINS:.1f}–{(i + 1) / PREDICTION_BINS:.1f}"
+              for i in range(PREDICTION_BINS)]
+    return {"pred": pred, "pred_labels": labels}
 
 
 def _num(value: Any) -> float:

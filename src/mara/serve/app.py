@@ -53,6 +53,10 @@ def create_app(
         app.state.capture = CaptureWriter(Path(home)) if capture else None
         app.state.monitor = SummaryWriter(Path(home))
         app.state.monitor_store = SummaryStore(Path(home))
+        # Read the summaries already on disk now, so the first dashboard request is quick.
+        threading.Thread(
+            target=app.state.monitor_store.warm, name="mara-monitor-warm", daemon=True
+        ).start()
         telemetry.observe_models(app.state.models)
         stop_following = threading.Event()
         if follow_interval_s > 0:

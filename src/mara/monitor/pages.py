@@ -78,7 +78,7 @@ def problem_sections(
     *,
     query: str = "",
     link: bool = True,
-    feature_limit: int = 25,
+    feature_limit: int = 15,
 ) -> str:
     """The problem page: drift, features, quality, latency, predictions, performance."""
     problem = escape(view.problem)
@@ -122,9 +122,18 @@ def feature_section(view: FeatureView, row: FeatureRow | None, *, problem: str,
     chart = bars(view.labels, [("reference (training)", view.reference),
                                (f"recent (v{view.version})", view.recent)],
                  title=f"{view.name}: share of rows per bin of the drift detector")
+    table = ""
+    if link:  # the report keeps to the chart: a hundred tables would outweigh everything
+        rows = "".join(
+            f"<tr><td>{escape(label)}</td><td>{ref:.2%}</td><td>{recent:.2%}</td></tr>"
+            for label, ref, recent in zip(view.labels, view.reference.tolist(),
+                                          view.recent.tolist(), strict=True)
+        )
+        table = ('<table class="bins"><thead><tr><th>bin</th><th>reference</th><th>recent</th>'
+                 f"</tr></thead><tbody>{rows}</tbody></table>")
     return (
         f'{header}<p class="meta">{score}recent: {view.recent_rows:,} rows served by '
-        f"v{escape(view.version)}.</p>{chart}"
+        f"v{escape(view.version)}.</p>{chart}{table}"
     )
 
 

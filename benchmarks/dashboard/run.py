@@ -183,7 +183,7 @@ def main() -> None:
 
     bundle = Registry(home).load(f"{PHASE}_{PROB}")
     started = time.perf_counter()
-    html = build_report(home, PHASE, PROB, bundle=bundle, version="1", now=now)
+    html = build_report(home, PHASE, PROB, champion=lambda: (bundle, "1"), now=now)
     build_s = time.perf_counter() - started
     output = home / "report.html"
     started = time.perf_counter()

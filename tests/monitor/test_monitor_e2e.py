@@ -223,3 +223,10 @@ def test_report_is_one_self_contained_file(served, tmp_path: Path):
     )
     assert refused.returncode == 1 and "cannot read 'tomorrow'" in refused.stderr
     assert not (tmp_path / "x.html").exists()
+    quiet = subprocess.run(
+        [sys.executable, "-m", "mara", "--home", str(home), "report", "--phase", "phase-1",
+         "--prob", "prob-9", "-o", str(tmp_path / "x.html")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert quiet.returncode == 1 and "no monitoring summary of phase-1/prob-9" in quiet.stderr
+    assert not (tmp_path / "x.html").exists()

@@ -143,7 +143,7 @@ def overview(
         every = store.batches(problem)
         recent = every.since(now - window_s)
         ok = recent.code == 200
-        scored = recent.drift >= 0
+        scored = ~np.isnan(recent.thr)  # batches too small for a verdict do not dilute it
         p50, p95, p99 = _percentiles(recent.ms[ok], (50, 95, 99))
         version = served.get(problem)
         if version is None and len(every):

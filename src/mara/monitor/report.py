@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -20,13 +21,16 @@ __all__ = ["build_report", "write_report"]
 
 
 def build_report(
-    home: Path, phase: str, prob: str, *, bundle: ModelBundle | None, version: str | None,
+    home: Path, phase: str, prob: str, *,
+    champion: Callable[[], tuple[ModelBundle | None, str | None]],
     since: float | None = None, now: float | None = None,
 ) -> str:
     """The report's HTML: the problem page with every feature's distributions inlined.
 
-    `bundle` and `version` are the champion whose drift detector supplies the bins; without
-    them the report has no feature views. Only summaries are read, never captured rows.
+    `champion` returns the served bundle and its version, whose drift detector supplies the
+    bins (None, None: no feature views); it is called once the summaries are found, so a
+    report of a problem with no traffic fails before any model loads. Only summaries are
+    read, never captured rows.
     """
     now = time.time() if now is None else now
     problem = f"{phase}/{prob}"
@@ -35,6 +39,7 @@ def build_report(
     if problem not in store.problems():
         raise DataError(f"no monitoring summary of {problem} under {monitor_dir(home)}; "
                         "serve some traffic first")
+    bundle, version = champion()
     view = problem_view(store, problem, since=since, now=now)
     detector = bundle.drift if bundle is not None else None
     rows = None

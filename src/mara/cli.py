@@ -419,6 +419,35 @@ def history(app: App, phase: str, prob: str) -> None:
         click.echo(f"{phase}_{prob}: no alias moves recorded")
     for move in moves:
         click.echo(move.line())
+@click.option("--since", help="Start: a duration back from now (24h, 7d) or an ISO date (UTC).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+)
+@click.pass_obj
+def report(app: App, phase: str, prob: str, since: str | None, output: Path) -> None:
+    """Write one problem's monitoring views as one self-contained HTML file."""
+    import time
+
+    from mara.model import ModelBundle
+    from mara.monitor.report import build_report, write_report
+    from mara.monitor.window import parse_since
+    from mara.registry import Registry
+
+    def champion() -> tuple[ModelBundle | None, str | None]:
+        registry = Registry(app.home)
+        version = registry.champion_version(f"{phase}_{prob}")
+        if version is None:
+            return None, None
+        return registry.load(f"{phase}_{prob}", version), version
+
+    start = parse_since(since, now=time.time()) if since else None
+    html = build_report(app.home, phase, prob, champion=champion, since=start)
+    size = write_report(html, output)
+    click.echo(f"wrote {output} ({size / 1024:.0f} KiB)")
 
 
 @cli.command()

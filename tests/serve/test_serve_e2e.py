@@ -118,7 +118,7 @@ def test_empty_batch_gets_empty_predictions(server):
 def test_metrics_count_requests(server):
     post(server, "/phase-1/prob-1/predict", {"id": "m", "columns": ["amount"], "rows": [[1]]})
     text = httpx.get(f"{server.url}/metrics").text
-    assert 'mara_requests_total{problem="phase-1/prob-1",status="200"}' in text
+    assert 'mara_requests_total{code="200",phase="phase-1",problem="phase-1/prob-1"}' in text
     assert "mara_predict_seconds_bucket" in text
 
 
@@ -189,7 +189,7 @@ def test_two_workers_answer_and_share_metrics(trained_home: Path, tmp_path: Path
             assert response.json()["id"] == f"w-{i}"
         text = client.get("/metrics").text
     # Counters from both worker processes are summed in one exposition.
-    key = 'mara_requests_total{problem="phase-1/prob-1",status="200"}'
+    key = 'mara_requests_total{code="200",phase="phase-1",problem="phase-1/prob-1"}'
     line = next(row for row in text.splitlines() if row.startswith(key))
     assert float(line.split()[-1]) == 12.0
 
@@ -215,6 +215,9 @@ def test_a_new_champion_is_served_without_a_restart(tmp_path: Path):
             assert answer.status_code == 200
             version = httpx.get(f"{running.url}/health").json()["models"]["p/q"]["version"]
         assert version == "2"
+        # The served-version gauge follows the swap.
+        metrics = httpx.get(f"{running.url}/metrics").text
+        assert 'mara_model_version{phase="p",problem="p/q"} 2.0' in metrics
 
 
 def test_a_champion_that_cannot_load_leaves_the_others_serving(tmp_path: Path):
@@ -239,3 +242,7 @@ def test_a_champion_that_cannot_load_leaves_the_others_serving(tmp_path: Path):
         assert refused.json()["error"] == "ModelUnavailable"
         ok = post(running, "/p/good/predict", {"id": "y", "columns": ["amount"], "rows": [[3]]})
         assert ok.status_code == 200
+        metrics = httpx.get(f"{running.url}/metrics").text
+        assert 'mara_model_loaded{phase="p",problem="p/bad"} 0.0' in metrics
+        assert 'mara_model_loaded{phase="p",problem="p/good"} 1.0' in metrics
+        assert 'mara_requests_total{code="503",phase="p",problem="p/bad"} 1.0' in metrics

@@ -15,6 +15,10 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from mara.capture import CaptureWriter
+from mara.monitor import SummaryStore, SummaryWriter
+from mara.monitor.performance import RealizedPerformance
+from mara.monitor.routes import dashboard_routes
+from mara.serve import telemetry
 from mara.serve.batch import DEFAULT_MAX_ROWS
 from mara.serve.errors import HANDLERS
 from mara.serve.handlers import health, metrics, openapi, predict
@@ -37,6 +41,7 @@ routes = [
     Route("/health", health, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
+    *dashboard_routes,
 ]
 
 
@@ -61,6 +66,14 @@ def create_app(
             app.state.models.compile(Path(home))
         app.state.capture = CaptureWriter(Path(home)) if capture else None
         app.state.labels = LabelDesk(Path(home))
+        app.state.monitor = SummaryWriter(Path(home))
+        app.state.monitor_store = SummaryStore(Path(home))
+        app.state.realized = RealizedPerformance(Path(home))
+        # Read the summaries already on disk now, so the first dashboard request is quick.
+        threading.Thread(
+            target=app.state.monitor_store.warm, name="mara-monitor-warm", daemon=True
+        ).start()
+        telemetry.observe_models(app.state.models)
         stop_following = threading.Event()
         if follow_interval_s > 0:
             app.state.models.follow(
@@ -80,6 +93,7 @@ def create_app(
             stop_following.set()
             if app.state.capture is not None:
                 app.state.capture.close()
+            app.state.monitor.close()
 
     limits = limits or Limits.for_rows(max_rows)
     app = Starlette(

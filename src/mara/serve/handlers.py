@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mara.errors import RequestError
-from mara.serve import telemetry
+from mara.serve import monitor, telemetry
 from mara.serve.batch import InvalidBatch, parse_batch
 from mara.serve.errors import json_response
 from mara.serve.openapi import openapi_document
@@ -34,7 +34,7 @@ async def predict(request: Request) -> Response:
                 f"(expected e.g. {list(bundle.spec.features[:5])})"
             )
     except RequestError as exc:
-        telemetry.observe_error(problem, exc.status_code)
+        monitor.refused(request, phase, prob, exc.status_code, time.perf_counter() - started)
         raise
     matrix, quality = bundle.prepare(batch.columns, batch.n_rows)
     predictions = bundle.predict_matrix(matrix) if batch.n_rows else []
@@ -43,7 +43,8 @@ async def predict(request: Request) -> Response:
     response = json_response({"id": batch.id, "predictions": predictions, "drift": drift})
     seconds = time.perf_counter() - started
     figures = quality.as_dict()
-    telemetry.observe_batch(problem, seconds, quality, drift)
+    telemetry.observe_batch(phase, prob, seconds, quality, report, served)
+    monitor.answered(request, served, matrix, quality, report, predictions, seconds)
     log.info(
         "%s id=%s rows=%d drift=%d ms=%.2f quality=%s",
         problem,
@@ -73,7 +74,7 @@ async def predict(request: Request) -> Response:
                 "server_ms": round(seconds * 1000, 3),
             },
         )
-        telemetry.observe_capture(problem, size, time.perf_counter() - written_at)
+        telemetry.observe_capture(phase, prob, size, time.perf_counter() - written_at)
     return response
 
 

@@ -11,6 +11,7 @@ from mara.compiled import compiled_cache, is_cached
 from mara.errors import MaraError, ModelNotFound, ModelUnavailable
 from mara.model import ModelBundle
 from mara.registry import Registry
+from mara.serve import telemetry
 
 __all__ = ["ServedModel", "ServedModels"]
 
@@ -127,6 +128,7 @@ class ServedModels:
                 self._attach(key, served, cache)
             self._models = {**self._models, key: served}
             self.unavailable.pop(key, None)
+            telemetry.observe_model(*key, mv.version)
             log.info("%s/%s: now serving %s v%s", *key, mv.name, mv.version)
             if later:
                 threading.Thread(

@@ -1,34 +1,65 @@
-"""Prometheus metrics of the service: traffic, latency, data quality and drift."""
+"""Prometheus metrics of the service: traffic, latency, models, data quality and drift.
+
+Every metric is `mara_`-prefixed and labelled by `phase` and `problem` (`phase/prob`, so one
+Grafana variable picks a problem); names never carry a problem or a model.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
 )
 
+from mara.drift import DriftReport
 from mara.preprocess import DataQuality
 
-__all__ = ["CONTENT_TYPE_LATEST", "observe_batch", "observe_capture", "observe_error", "render"]
+if TYPE_CHECKING:
+    from mara.serve.models import ServedModel, ServedModels
 
-_LABELS = ("problem",)
-REQUESTS = Counter("mara_requests_total", "Prediction requests answered", ("problem", "status"))
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "TOP_FEATURES",
+    "observe_batch",
+    "observe_capture",
+    "observe_error",
+    "observe_model",
+    "observe_models",
+    "render",
+]
+
+_LABELS = ("phase", "problem")
+# Per-feature drift is exported for the model's most important features only, so a problem
+# with hundreds of features adds at most this many series.
+TOP_FEATURES = 10
+# Measured latencies run from ~1 ms (a row) to seconds (100,000 rows on a busy worker);
+# the buckets reach 60 s so a stalled request is still placed, not lumped into +Inf.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                   10.0, 30.0, 60.0)
+
+REQUESTS = Counter(
+    "mara_requests_total", "Prediction requests, by HTTP status code", (*_LABELS, "code")
+)
 ROWS = Counter("mara_rows_total", "Rows predicted", _LABELS)
 LATENCY = Histogram(
-    "mara_predict_seconds",
-    "Time to answer a prediction request, server side",
-    _LABELS,
-    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
+    "mara_predict_seconds", "Time to answer a prediction request, server side", _LABELS,
+    buckets=LATENCY_BUCKETS,
+)
+DRIFT_SCORED = Counter(
+    "mara_drift_batches_total", "Batches large enough for a drift verdict", _LABELS
 )
 DRIFT = Counter("mara_drift_flags_total", "Batches flagged as drifted", _LABELS)
-CELLS = Counter(
-    "mara_cells_total", "Cells seen, by what cleaning made of them", ("problem", "kind")
+DRIFT_STATISTIC = Gauge(
+    "mara_drift_statistic", "Drift statistic of the last scored batch (z-scale)", _LABELS,
+    multiprocess_mode="mostrecent",
 )
 CAPTURED = Counter("mara_capture_records_total", "Batches written to the capture", _LABELS)
 CAPTURED_BYTES = Counter("mara_capture_bytes_total", "Bytes written to the capture", _LABELS)
@@ -41,34 +72,86 @@ CAPTURE_WRITE = Histogram(
     _LABELS,
     buckets=(0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.2, 1.0),
 )
+DRIFT_THRESHOLD = Gauge(
+    "mara_drift_threshold", "Calibrated threshold the last scored batch was held to", _LABELS,
+    multiprocess_mode="mostrecent",
+)
+FEATURE_DRIFT = Gauge(
+    "mara_feature_drift_score",
+    f"Drift score of the last scored batch, for the model's {TOP_FEATURES} most important "
+    "features",
+    (*_LABELS, "feature"),
+    multiprocess_mode="mostrecent",
+)
+CELLS = Counter(
+    "mara_cells_total", "Cells seen, by what cleaning made of them", (*_LABELS, "kind")
+)
+MODEL_VERSION = Gauge(
+    "mara_model_version", "Registry version of the champion being served", _LABELS,
+    multiprocess_mode="mostrecent",
+)
+MODEL_LOADED = Gauge(
+    "mara_model_loaded", "1 when the problem's champion is loaded, 0 when it failed to load",
+    _LABELS, multiprocess_mode="mostrecent",
+)
+_important: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
-def observe_batch(problem: str, seconds: float, quality: DataQuality, drift: int) -> None:
+def observe_batch(
+    phase: str, prob: str, seconds: float, quality: DataQuality, report: DriftReport | None,
+    served: ServedModel,
+) -> None:
     """Count one answered batch."""
-    REQUESTS.labels(problem, "200").inc()
-    ROWS.labels(problem).inc(quality.rows)
-    LATENCY.labels(problem).observe(seconds)
-    DRIFT.labels(problem).inc(drift)
-    CELLS.labels(problem, "all").inc(quality.cells)
-    CELLS.labels(problem, "missing").inc(quality.cells_missing)
-    CELLS.labels(problem, "coerced").inc(quality.cells_coerced)
-    CELLS.labels(problem, "invalid").inc(quality.cells_invalid)
-    CELLS.labels(problem, "unseen_category").inc(quality.unseen_categories)
+    labels = (phase, f"{phase}/{prob}")
+    REQUESTS.labels(*labels, "200").inc()
+    ROWS.labels(*labels).inc(quality.rows)
+    LATENCY.labels(*labels).observe(seconds)
+    CELLS.labels(*labels, "all").inc(quality.cells)
+    CELLS.labels(*labels, "missing").inc(quality.cells_missing)
+    CELLS.labels(*labels, "coerced").inc(quality.cells_coerced)
+    CELLS.labels(*labels, "invalid").inc(quality.cells_invalid)
+    CELLS.labels(*labels, "unseen_category").inc(quality.unseen_categories)
+    if report is None or report.threshold == float("inf"):
+        return
+    DRIFT_SCORED.labels(*labels).inc()
+    DRIFT.labels(*labels).inc(report.drift)
+    DRIFT_STATISTIC.labels(*labels).set(report.statistic)
+    DRIFT_THRESHOLD.labels(*labels).set(report.threshold)
+    for feature in _important_features(served):
+        if feature in report.feature_scores:
+            FEATURE_DRIFT.labels(*labels, feature).set(report.feature_scores[feature])
 
 
-def observe_capture(problem: str, size: int, seconds: float) -> None:
+def observe_capture(phase: str, prob: str, size: int, seconds: float) -> None:
     """Count one batch written to the capture (`size` 0: it could not be written)."""
+    labels = (phase, f"{phase}/{prob}")
     if size:
-        CAPTURED.labels(problem).inc()
-        CAPTURED_BYTES.labels(problem).inc(size)
+        CAPTURED.labels(*labels).inc()
+        CAPTURED_BYTES.labels(*labels).inc(size)
     else:
-        CAPTURE_DROPPED.labels(problem).inc()
-    CAPTURE_WRITE.labels(problem).observe(seconds)
+        CAPTURE_DROPPED.labels(*labels).inc()
+    CAPTURE_WRITE.labels(*labels).observe(seconds)
 
 
-def observe_error(problem: str, status: int) -> None:
-    """Count one refused request."""
-    REQUESTS.labels(problem, str(status)).inc()
+def observe_error(phase: str, prob: str, status: int) -> None:
+    """Count one refused request (of a problem the server knows; others share one label)."""
+    REQUESTS.labels(phase, f"{phase}/{prob}", str(status)).inc()
+
+
+def observe_model(phase: str, prob: str, version: str | None) -> None:
+    """The champion now served for a problem; None when it failed to load."""
+    labels = (phase, f"{phase}/{prob}")
+    MODEL_LOADED.labels(*labels).set(0 if version is None else 1)
+    if version is not None and version.isdigit():
+        MODEL_VERSION.labels(*labels).set(int(version))
+
+
+def observe_models(models: ServedModels) -> None:
+    """Every served and unavailable champion, as loaded at start-up."""
+    for (phase, prob), served in models.items():
+        observe_model(phase, prob, served.version)
+    for phase, prob in models.unavailable:
+        observe_model(phase, prob, None)
 
 
 def render() -> bytes:
@@ -78,3 +161,14 @@ def render() -> bytes:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
     return generate_latest()
+
+
+def _important_features(served: ServedModel) -> tuple[str, ...]:
+    """The model's top features by total gain, computed once per model version."""
+    key = (served.name, served.version)
+    if key not in _important:
+        gains = served.bundle.booster.feature_importance(importance_type="gain")
+        names = served.bundle.spec.features
+        order = sorted(range(len(names)), key=lambda j: -float(gains[j]))
+        _important[key] = tuple(names[j] for j in order[:TOP_FEATURES])
+    return _important[key]

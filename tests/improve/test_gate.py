@@ -56,6 +56,8 @@ def diff(low: float, point: float, high: float) -> MetricDifference:
 def test_the_rule_promotes_only_a_sure_gain_that_keeps_the_old_traffic():
     rule = GateRule(min_gain=0.0, holdout_tolerance=0.005)
     assert rule.decide(diff(0.01, 0.02, 0.03), diff(-0.01, -0.004, 0.0)).promote
+    # A holdout loss past the tolerance that the interval cannot confirm is noise, not a loss.
+    assert rule.decide(diff(0.01, 0.02, 0.03), diff(-0.02, -0.008, 0.004)).promote
     unsure = rule.decide(diff(-0.001, 0.02, 0.04), diff(-0.01, 0.0, 0.01))
     assert not unsure.promote and "lower bound" in unsure.reason
     forgets = rule.decide(diff(0.01, 0.02, 0.03), diff(-0.03, -0.02, -0.01))

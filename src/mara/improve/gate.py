@@ -117,8 +117,11 @@ def _resample_chunks(n: int, resamples: int, rng: np.random.Generator) -> Iterat
 class GateRule:
     """When a challenger replaces the champion.
 
-    Promote when the lower bound of the gain on recent traffic exceeds `min_gain` and the
-    challenger loses at most `holdout_tolerance` on the original holdout.
+    Promote when the lower bound of the gain on recent traffic exceeds `min_gain`, unless the
+    challenger is worse on the original holdout by more than `holdout_tolerance` with the
+    same confidence (the upper bound of its holdout difference below -tolerance). Both sides
+    read intervals: a point estimate on a few thousand holdout rows moves by more than the
+    tolerance between two fits of the same recipe.
     """
 
     min_gain: float = 0.0
@@ -132,18 +135,20 @@ class GateRule:
             f"{recent.difference:+.4f} [{recent.low:+.4f}, {recent.high:+.4f}] "
             f"on {recent.rows} rows"
         )
-        loss = holdout.difference
+        loss = (
+            f"{holdout.difference:+.4f} [{holdout.low:+.4f}, {holdout.high:+.4f}] {name} on the "
+            "original holdout"
+        )
         if recent.low <= self.min_gain:
             return GateDecision(
                 False, f"{gain}: the interval's lower bound is not above {self.min_gain:+.4f}"
             )
-        if loss < -self.holdout_tolerance:
+        if holdout.high < -self.holdout_tolerance:
             return GateDecision(
                 False,
-                f"{gain}, but {loss:+.4f} {name} on the original holdout, beyond the tolerance "
-                f"of {self.holdout_tolerance:.4f}",
+                f"{gain}, but {loss}: worse beyond the tolerance of {self.holdout_tolerance:.4f}",
             )
-        return GateDecision(True, f"{gain}; holdout {loss:+.4f}")
+        return GateDecision(True, f"{gain}; {loss}")
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,7 @@ def improve_problem(
         frame, labels, weights = data.training_rows(with_recent=True)
         refit = fit_model(spec, frame, labels, table.classes, config=config.train, weights=weights)
         refit_holdout = compare(refit, table.holdout_frame, holdout_labels, 3)
-        if refit_holdout.difference >= -config.gate.holdout_tolerance:
+        if refit_holdout.high >= -config.gate.holdout_tolerance:
             challenger, on_holdout = refit, refit_holdout
             rows["learned_from"] += len(recent)
             decision = GateDecision(True, f"{decision.reason}; refit on the recent rows too")

@@ -419,6 +419,11 @@ def history(app: App, phase: str, prob: str) -> None:
         click.echo(f"{phase}_{prob}: no alias moves recorded")
     for move in moves:
         click.echo(move.line())
+
+
+@cli.command()
+@click.option("--phase", required=True)
+@click.option("--prob", required=True)
 @click.option("--since", help="Start: a duration back from now (24h, 7d) or an ISO date (UTC).")
 @click.option(
     "-o",

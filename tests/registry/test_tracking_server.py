@@ -61,7 +61,11 @@ def test_train_register_and_serve_through_a_tracking_server(tracking_server: str
     assert not (tmp_path / "mlflow.db").exists()  # nothing went to the embedded store
     runs = httpx.post(f"{tracking_server}/api/2.0/mlflow/runs/search",
                       json={"experiment_ids": ["1"]}).json()["runs"]
-    assert {m["key"] for m in runs[0]["data"]["metrics"]} >= {"auc", "logloss"}
+    # The training run, beside the run that records the champion alias's move.
+    kinds = {tag["value"]: run for run in runs for tag in run["data"]["tags"]
+             if tag["key"] == "mara.kind"}
+    assert set(kinds) == {"train", "alias-move"}
+    assert {m["key"] for m in kinds["train"]["data"]["metrics"]} >= {"auc", "logloss"}
 
     with ServerProcess(tmp_path, env=env, log_path=tmp_path / "serve.log") as server:
         models = httpx.get(f"{server.url}/health").json()["models"]

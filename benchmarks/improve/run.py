@@ -13,8 +13,8 @@ traffic is captured (through mara's CaptureWriter) and, where the scenario has t
   rows, rows / 10 x classes clusters, each captured row gets its cluster's majority label),
   retrained and always promoted;
 - self-training: captured rows the champion is at least 90% sure of, with its labels;
-- mara improve: the gate decides (traffic weight 3 and a refit once the gate passes, the
-  defaults; then weight 1 and 10, and no refit, to measure what each does).
+- mara improve: the gate decides (traffic weight 1 and a refit once the gate passes, the
+  defaults; then weight 3 and 10, and no refit, to measure what each does).
 
 Then, on one kind, the promotion under load: a real `mara serve`, four clients sending later
 traffic, `mara improve` run beside it: failed requests, p99 before and during, and the time
@@ -185,7 +185,7 @@ def evaluate(root: Path, scenario: Scenario, seed: int) -> list[dict]:
     variants = {"mara improve": ImproveConfig()}
     if scenario.labelled and scenario.name.startswith("new"):
         variants |= {
-            "mara improve, traffic weight 1": ImproveConfig(traffic_weight=1.0),
+            "mara improve, traffic weight 3": ImproveConfig(traffic_weight=3.0),
             "mara improve, traffic weight 10": ImproveConfig(traffic_weight=10.0),
             "mara improve, no refit": ImproveConfig(refit=False),
         }

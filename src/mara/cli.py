@@ -326,7 +326,7 @@ def label(app: App, phase: str, prob: str, files: tuple[Path, ...]) -> None:
 @click.option(
     "--traffic-weight",
     type=float,
-    default=3.0,
+    default=1.0,
     show_default=True,
     help="Weight of a labelled traffic row against a training row.",
 )

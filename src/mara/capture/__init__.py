@@ -1,6 +1,13 @@
 """Traffic capture: every served batch kept on disk before its answer, and read back."""
 
-from mara.capture.reader import CaptureIndex, batch_key, labelled_traffic
+from mara.capture.reader import CaptureIndex, CaptureIndexes, batch_key, labelled_traffic
 from mara.capture.writer import CaptureWriter, captured_dir
 
-__all__ = ["CaptureIndex", "CaptureWriter", "batch_key", "captured_dir", "labelled_traffic"]
+__all__ = [
+    "CaptureIndex",
+    "CaptureIndexes",
+    "CaptureWriter",
+    "batch_key",
+    "captured_dir",
+    "labelled_traffic",
+]

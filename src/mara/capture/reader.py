@@ -14,10 +14,12 @@ process parses only lines appended since.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,14 @@ import pandas as pd
 from mara.capture.writer import captured_dir
 from mara.labels.ledger import LabelLedger
 
-__all__ = ["BATCH_COLUMNS", "CaptureIndex", "batch_key", "labelled_traffic", "parse_line"]
+__all__ = [
+    "BATCH_COLUMNS",
+    "CaptureIndex",
+    "CaptureIndexes",
+    "batch_key",
+    "labelled_traffic",
+    "parse_line",
+]
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +281,29 @@ class CaptureIndex:
     def torn_lines(self) -> int:
         """Files whose last line is unfinished (being written, or torn by a crash)."""
         return len(self._torn)
+
+
+class CaptureIndexes:
+    """The capture indexes of a long-running process, one per problem, shared by its users.
+
+    `use` hands out a problem's index under that index's lock: a refresh and the reads that
+    follow it are one step, and the process parses each captured line once.
+    """
+
+    def __init__(self, home: Path):
+        self.home = Path(home)
+        self._indexes: dict[tuple[str, str], tuple[CaptureIndex, threading.Lock]] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def use(self, phase: str, prob: str) -> Iterator[CaptureIndex]:
+        """The problem's index, refreshed, held exclusively for the `with` block."""
+        with self._lock:
+            index, lock = self._indexes.setdefault(
+                (phase, prob), (CaptureIndex(self.home, phase, prob), threading.Lock())
+            )
+        with lock:
+            yield index.refresh()
 
 
 def labelled_traffic(

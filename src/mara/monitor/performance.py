@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from mara.capture import CaptureIndex
+from mara.capture import CaptureIndexes
 from mara.labels import LabelLedger, positive_class
 from mara.monitor.aggregate import PerformanceRow, performance_rows
 
@@ -55,10 +55,10 @@ def realized_metrics(
 class RealizedPerformance:
     """Realized metrics per problem, recomputed at most every `ttl_s` (pages refresh often)."""
 
-    def __init__(self, home: Path, *, ttl_s: float = 30.0):
+    def __init__(self, home: Path, *, indexes: CaptureIndexes | None = None, ttl_s: float = 30.0):
         self.home = Path(home)
+        self.indexes = indexes or CaptureIndexes(home)
         self.ttl_s = ttl_s
-        self._indexes: dict[tuple[str, str], CaptureIndex] = {}
         self._cache: dict[tuple[str, str], tuple[float, list[PerformanceRow]]] = {}
         self._lock = threading.Lock()
 
@@ -69,13 +69,14 @@ class RealizedPerformance:
             cached = self._cache.get(key)
             if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
                 return cached[1]
-            index = self._indexes.setdefault(key, CaptureIndex(self.home, phase, prob))
-            labels = LabelLedger(self.home, phase, prob).read()
-            served = index.refresh().rows(labels["key"].unique().tolist(), features=())
-            joined = served.merge(labels, on=["key", "row"], how="inner")
-            rows = realized_performance(realized_metrics(joined, classes))
+        labels = LabelLedger(self.home, phase, prob).read()
+        with self.indexes.use(phase, prob) as index:
+            served = index.rows(labels["key"].unique().tolist(), features=())
+        joined = served.merge(labels, on=["key", "row"], how="inner")
+        rows = realized_performance(realized_metrics(joined, classes))
+        with self._lock:
             self._cache[key] = (time.monotonic(), rows)
-            return rows
+        return rows
 
 
 def realized_performance(

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from mara.capture import CaptureWriter
+from mara.capture import CaptureIndexes, CaptureWriter
 from mara.monitor import SummaryStore, SummaryWriter
 from mara.monitor.performance import RealizedPerformance
 from mara.monitor.routes import dashboard_routes
@@ -65,10 +65,12 @@ def create_app(
         if compile_models:
             app.state.models.compile(Path(home))
         app.state.capture = CaptureWriter(Path(home)) if capture else None
-        app.state.labels = LabelDesk(Path(home))
+        # One index per problem for the process: labels and realized metrics share it.
+        indexes = CaptureIndexes(Path(home))
+        app.state.labels = LabelDesk(Path(home), indexes)
         app.state.monitor = SummaryWriter(Path(home))
         app.state.monitor_store = SummaryStore(Path(home))
-        app.state.realized = RealizedPerformance(Path(home))
+        app.state.realized = RealizedPerformance(Path(home), indexes=indexes)
         # Read the summaries already on disk now, so the first dashboard request is quick.
         threading.Thread(
             target=app.state.monitor_store.warm, name="mara-monitor-warm", daemon=True

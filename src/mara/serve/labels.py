@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mara.capture import CaptureIndex
+from mara.capture import CaptureIndexes
 from mara.errors import LabelError
 from mara.labels import LabelLedger, entries_from_objects
 from mara.labels.ingest import LabelReport, check_labels
@@ -21,21 +20,20 @@ __all__ = ["LabelDesk", "post_labels"]
 
 
 class LabelDesk:
-    """Per problem, the capture index labels are checked against, and the ledger.
+    """Checks and keeps labels POSTed to the server, against the process's capture indexes.
 
-    One lock: label posts are rare, and the index is refreshed and read as one step.
+    A problem's index stays held from the check to the ledger write, so two posts for one
+    problem are taken one after the other (the second sees the first's rows as labelled).
     """
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, indexes: CaptureIndexes):
         self.home = Path(home)
-        self._indexes: dict[tuple[str, str], CaptureIndex] = {}
-        self._lock = threading.Lock()
+        self.indexes = indexes
 
     def take(self, phase: str, prob: str, items: list[Any], classes: list[Any]) -> LabelReport:
         """Check and write one POST's labels (LabelError when any is bad, nothing written)."""
         entries = entries_from_objects(items)
-        with self._lock:
-            index = self._indexes.setdefault((phase, prob), CaptureIndex(self.home, phase, prob))
+        with self.indexes.use(phase, prob) as index:
             checked = check_labels(entries, classes, index, source=f"POST /{phase}/{prob}/labels")
             return checked.write(LabelLedger(self.home, phase, prob))
 

@@ -101,7 +101,7 @@ def setup(home: Path, scenario: Scenario) -> ModelBundle:
             LabelLedger(home, spec.phase, spec.prob),
             entries_from_objects(items),
             training_classes(home, spec),
-            CaptureIndex(home, spec.phase, spec.prob),
+            CaptureIndex(home, spec.phase, spec.prob).refresh(),
             source="bench",
         )
     return Registry(home).load(spec.name)

@@ -289,7 +289,7 @@ def label(app: App, phase: str, prob: str, files: tuple[Path, ...]) -> None:
 
     spec = load_spec(app.home, phase, prob)
     classes = training_classes(app.home, spec)
-    index = CaptureIndex(app.home, phase, prob)
+    index = CaptureIndex(app.home, phase, prob).refresh()
     ledger = LabelLedger(app.home, phase, prob)
     checked = [
         check_labels(read_label_file(path), classes, index, source=str(path)) for path in files

@@ -26,7 +26,7 @@ def capture_and_label(home: Path, bodies: list[dict], labels: list[list]) -> Non
     writer.close()
     items = [{"id": b["id"], "labels": y} for b, y in zip(bodies, labels, strict=True)]
     ingest_labels(LabelLedger(home, "p", "q"), entries_from_objects(items), [0, 1],
-                  CaptureIndex(home, "p", "q"), source="test")
+                  CaptureIndex(home, "p", "q").refresh(), source="test")
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ def home(tmp_path: Path) -> Path:
 
 
 def ingest(home: Path, path: Path, classes=(0, 1)):
-    index = CaptureIndex(home, "p", "q")
+    index = CaptureIndex(home, "p", "q").refresh()
     return ingest_labels(LabelLedger(home, "p", "q"), read_label_file(path), list(classes), index,
                          source=str(path))
 
@@ -133,7 +133,7 @@ def test_unreadable_files_are_label_errors(home: Path):
 
 
 def test_checked_labels_are_written_whole_or_not_at_all(home: Path):
-    index = CaptureIndex(home, "p", "q")
+    index = CaptureIndex(home, "p", "q").refresh()
     path = write_lines(home / "a.jsonl", {"id": 5, "labels": [1, 0]})
     first = check_labels(read_label_file(path), [0, 1], index, source="a")
     assert LabelLedger(home, "p", "q").files() == []  # checking writes nothing

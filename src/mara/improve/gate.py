@@ -9,7 +9,7 @@ than comparing two separate intervals.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,10 +36,6 @@ class MetricDifference:
     def difference(self) -> float:
         """Challenger minus champion, on all the rows."""
         return self.challenger - self.champion
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-native fields."""
-        return asdict(self) | {"difference": self.difference}
 
 
 def paired_bootstrap(

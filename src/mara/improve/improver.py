@@ -75,20 +75,6 @@ class ImproveResult:
         lines.append(f"{verdict}: {self.reason}")
         return "\n".join(lines)
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-native fields."""
-        return {
-            "problem": self.spec.name,
-            "champion": self.champion,
-            "challenger": self.challenger,
-            "promoted": self.promoted,
-            "reason": self.reason,
-            "recent": self.recent.as_dict() if self.recent else None,
-            "holdout": self.holdout.as_dict() if self.holdout else None,
-            "rows": self.rows,
-            "window": self.window,
-        }
-
 
 def improve_problem(
     home: Path,

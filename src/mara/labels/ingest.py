@@ -101,14 +101,14 @@ def check_labels(
     *,
     source: str,
 ) -> CheckedLabels:
-    """Check every entry against the training classes and the captured batches.
+    """Check every entry against the training classes and the captured batches (`index`,
+    refreshed by the caller).
 
     Rejected as a whole, with every problem listed (LabelError): a label that is not a
     training class, a row number past its captured batch, or a per-row list whose length
     differs from the captured batch's rows. Ids not captured yet are kept.
     """
     matcher = ClassMatcher(classes)
-    index.refresh()
     problems: list[str] = []
     records: list[dict[str, Any]] = []
     now = time.time()

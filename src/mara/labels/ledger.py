@@ -16,10 +16,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
-__all__ = ["LABEL_COLUMNS", "LabelLedger", "labels_dir"]
-
-LABEL_COLUMNS = ("key", "row", "label", "labelled_at")
-
+__all__ = ["LabelLedger", "labels_dir"]
 
 def labels_dir(home: Path, phase: str, prob: str) -> Path:
     """Where a problem's label ledger lives under a project home."""

@@ -11,7 +11,11 @@ from pathlib import Path
 import click
 
 from mara.errors import MaraError
-from mara.serve.limits import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_IN_FLIGHT
+from mara.serve.limits import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_SHADOW_CPU_SHARE,
+)
 from mara.serve.server import DEFAULT_DRAIN_DELAY_S, DEFAULT_GRACE_S
 
 DEFAULT_HOME = Path(".")
@@ -190,6 +194,22 @@ def train(
     help="Seconds between checks for a moved champion alias, swapped in without downtime; "
     "0 serves the start-up champions only.",
 )
+@click.option(
+    "--shadow-sample",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="Share of live batches a problem's challenger also scores, off the request path "
+    "(0: no shadow scoring).",
+)
+@click.option(
+    "--shadow-cpu",
+    type=click.FloatRange(0.01, 1),
+    default=DEFAULT_SHADOW_CPU_SHARE,
+    show_default=True,
+    help="Most of one core each worker's shadow scoring may use; batches beyond it are "
+    "skipped, never queued without bound.",
+)
 @click.pass_obj
 def serve(
     app: App,
@@ -205,6 +225,8 @@ def serve(
     no_capture: bool,
     no_compile: bool,
     follow_s: float,
+    shadow_sample: float,
+    shadow_cpu: float,
 ) -> None:
     """Serve the champion of every registered problem over HTTP; drain on SIGTERM/SIGINT."""
     import uvicorn
@@ -219,6 +241,8 @@ def serve(
     os.environ["MARA_CAPTURE"] = "0" if no_capture else "1"
     os.environ["MARA_COMPILE"] = "0" if no_compile else "1"
     os.environ["MARA_FOLLOW_INTERVAL"] = str(follow_s)
+    os.environ["MARA_SHADOW_SAMPLE"] = str(shadow_sample)
+    os.environ["MARA_SHADOW_CPU"] = str(shadow_cpu)
     if workers > 1:
         # Workers are separate processes: Prometheus counters must be shared through files.
         metrics_dir = app.home.resolve() / ".prometheus"

@@ -187,7 +187,17 @@ def improve_problem(
             rows["learned_from"] += len(recent)
             decision = GateDecision(True, f"{decision.reason}; refit on the recent rows too")
     version = _register(
-        registry, spec, challenger, config, data, rows, on_recent, on_holdout, decision, champion
+        registry,
+        spec,
+        challenger,
+        config,
+        data,
+        rows,
+        on_recent,
+        on_holdout,
+        decision,
+        champion,
+        staged,
     )
     return ImproveResult(
         spec,
@@ -256,6 +266,7 @@ def _register(
     on_holdout: MetricDifference,
     decision: GateDecision,
     champion: str,
+    staged: bool,
 ) -> str:
     window = data.window()
     bundle.metrics = {on_holdout.metric: on_holdout.challenger}
@@ -294,7 +305,11 @@ def _register(
             },
         )
         version = registry.log_bundle(bundle).version
-        registry.move_alias(spec.name, CHALLENGER, version, by="improve", reason=decision.reason)
+        # Only a challenger that passed the gate holds the alias (and is shadowed); a
+        # rejected one stays a registered version with its evidence.
+        if decision.promote or staged:
+            reason = decision.reason
+            registry.move_alias(spec.name, CHALLENGER, version, by="improve", reason=reason)
         if decision.promote:
             registry.promote(spec.name, version, by="improve", reason=decision.reason)
     return version

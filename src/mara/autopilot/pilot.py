@@ -18,6 +18,7 @@ from mara.errors import MaraError
 from mara.improve import improve_problem
 from mara.improve.shadow import shadow_evidence
 from mara.labels import training_classes
+from mara.model import ModelBundle
 from mara.registry import CHALLENGER, Registry
 from mara.registry.history import ROLLBACK, rollback_target
 from mara.spec import ProblemSpec, load_spec
@@ -38,6 +39,7 @@ class _Problem:
     improved_at: float = float("-inf")
     staged: str | None = None
     bake: Bake | None = None
+    predecessor: ModelBundle | None = None
 
 
 class Autopilot:
@@ -149,7 +151,7 @@ class Autopilot:
         log.info("%s: %s", spec.name, result.summary())
         if result.promoted:
             state.champion = self.registry.champion_version(spec.name)
-            state.bake = Bake(state.champion, result.champion, now)
+            state.bake, state.predecessor = Bake(state.champion, result.champion, now), None
         return entries
 
     def _new_champion(self, state: _Problem, champion: str | None, now: float) -> list[dict]:
@@ -158,7 +160,7 @@ class Autopilot:
         moves = [m for m in self.registry.alias_history(state.spec.name) if m.alias == "champion"]
         if champion is None or before is None or (moves and moves[-1].by == ROLLBACK):
             return []
-        state.bake = Bake(champion, before, now)
+        state.bake, state.predecessor = Bake(champion, before, now), None
         entry = self.audit.record(
             state.spec.phase,
             state.spec.prob,
@@ -174,21 +176,23 @@ class Autopilot:
         bake = state.bake
         assert bake is not None
         spec = state.spec
-        predecessor = self.registry.load(spec.name, bake.predecessor)
+        if state.predecessor is None:  # loaded once per bake, not at every look
+            state.predecessor = self.registry.load(spec.name, bake.predecessor)
+        predecessor = state.predecessor
         verdict = judge_bake(bake, watch, spec, predecessor, state.classes, self.config)
         if verdict.rollback:
             moves = self.registry.alias_history(spec.name)
             target = rollback_target(moves, bake.version) or bake.predecessor
             reason = f"autopilot: {verdict.reason}"
             self.registry.promote(spec.name, target, by=ROLLBACK, reason=reason)
-            state.champion, state.bake = target, None
+            state.champion, state.bake, state.predecessor = target, None, None
             return [
                 self.audit.record(
                     spec.phase, spec.prob, "rollback", reason, to=target, **verdict.evidence
                 )
             ]
         if now - bake.since >= self.config.bake_s:
-            state.bake = None
+            state.bake, state.predecessor = None, None
             return [
                 self.audit.record(
                     spec.phase,

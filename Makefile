@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-packages demo test lint clean bench-serve bench-dirty bench-drift bench-train \
-	bench-improve bench-capture bench-dashboard bench-soak bench-capture-cost
+	bench-improve bench-autopilot bench-capture bench-dashboard bench-soak bench-capture-cost
 
 install: $(STAMP) system-packages
 
@@ -49,6 +49,9 @@ bench-drift: install
 
 bench-improve: install
 	$(VENV)/bin/python benchmarks/improve/run.py
+
+bench-autopilot: install
+	$(VENV)/bin/python benchmarks/autopilot/run.py
 
 bench-capture: install
 	$(VENV)/bin/python benchmarks/capture/run.py

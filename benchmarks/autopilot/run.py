@@ -9,7 +9,9 @@ Three policies serve the same stream, each on its own home with the same first c
 - schedule: every `--every` batches, the recipe is refitted on the table plus every labelled
   row so far and promoted unconditionally (a cron job with no gate);
 - autopilot: `mara.autopilot.Autopilot.step()` after every batch, with its defaults except
-  the thresholds scaled to the stream (see AUTOPILOT below).
+  the label thresholds scaled to the stream (`autopilot_config`): a challenger that passes
+  the gate is shadowed by the server and promoted on its labelled shadow rows;
+- autopilot, no shadow: the same, promoting as soon as the gate passes.
 
 Scenarios come from benchmarks/improve/scenarios.py (a new segment with a rule of its own, a
 changed rule inside a segment, a pure covariate shift), plus "bad push": the stream has no
@@ -47,7 +49,7 @@ from mara.capture import labelled_traffic  # noqa: E402
 from mara.data.dirty import frame_rows  # noqa: E402
 from mara.improve import ImproveConfig  # noqa: E402
 from mara.model import ModelBundle  # noqa: E402
-from mara.registry import Registry  # noqa: E402
+from mara.registry import CHALLENGER, Registry  # noqa: E402
 from mara.serve.process import ServerProcess  # noqa: E402
 from mara.spec import CONFIG_NAME, TRAIN_NAME, problem_dir  # noqa: E402
 from mara.train import TrainConfig, train_problem  # noqa: E402
@@ -56,7 +58,7 @@ from mara.train.metrics import headline, score  # noqa: E402
 from mara.train.recipe import fit_model  # noqa: E402
 
 HERE = Path(__file__).parent
-POLICIES = ("never", "schedule", "autopilot")
+POLICIES = ("never", "schedule", "autopilot", "autopilot, no shadow")
 console = Console(width=160)
 
 
@@ -104,13 +106,16 @@ def refit(home: Path, scenario: Scenario, *, shuffle: bool = False) -> ModelBund
     return fit_model(spec, frame, labels, table.classes, config=TrainConfig())
 
 
-def wait_for(client: httpx.Client, problem: str, version: str, timeout_s: float = 60) -> None:
+def wait_for(
+    client: httpx.Client, problem: str, field: str, version: str | None, timeout_s: float = 60
+) -> None:
+    """Until /health shows `version` as the problem's `field` (version, shadowing)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if client.get("/health").json()["models"][problem]["version"] == version:
+        if client.get("/health").json()["models"][problem][field] == version:
             return
         time.sleep(0.2)
-    raise RuntimeError(f"the server did not swap {problem} to v{version}")
+    raise RuntimeError(f"the server did not show {problem} {field} v{version}")
 
 
 def replay(
@@ -131,7 +136,9 @@ def replay(
     batches = range(0, len(rows), args.batch)
     result = Replay(policy)
     registry = Registry(home)
-    pilot = Autopilot(home, autopilot_config(args)) if policy == "autopilot" else None
+    pilot = None
+    if policy.startswith("autopilot"):
+        pilot = Autopilot(home, autopilot_config(args, shadow=policy == "autopilot"))
     serving = ServerProcess(home, extra_args=("--follow", "1", "--no-compile"), start_timeout_s=600)
     with serving as server, httpx.Client(base_url=server.url, timeout=120) as client:
         for number, start in enumerate(batches):
@@ -157,15 +164,20 @@ def replay(
                 for entry in pilot.step():
                     if entry["action"] != "improve":
                         result.decisions.append((number, entry["action"]))
+            # The stream goes on once the server shows the move (within its follow interval).
             after = registry.champion_version(spec.name)
             if after != before:
-                wait_for(client, problem, after)
+                wait_for(client, problem, "version", after)
+            if result.decisions and result.decisions[-1] == (number, "stage"):
+                staged = registry.alias_version(spec.name, CHALLENGER)
+                wait_for(client, problem, "shadowing", staged)
     return result
 
 
-def autopilot_config(args: argparse.Namespace) -> AutopilotConfig:
+def autopilot_config(args: argparse.Namespace, *, shadow: bool) -> AutopilotConfig:
     """The autopilot's defaults, with the label thresholds scaled to a stream of this size."""
     return AutopilotConfig(
+        shadow=shadow,
         interval_s=0,
         min_new_labels=args.min_new_labels,
         min_drift_labels=args.min_new_labels // 3,
@@ -205,7 +217,7 @@ def streams(kind: str, args: argparse.Namespace) -> list[tuple[Scenario, pd.Data
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kinds", nargs="+", default=["fraud", "network-multiclass"])
-    parser.add_argument("--rows", type=int, default=12000)
+    parser.add_argument("--rows", type=int, default=16000)
     parser.add_argument("--batch", type=int, default=250)
     parser.add_argument("--lag", type=int, default=2, help="Batches before labels arrive.")
     parser.add_argument("--every", type=int, default=8, help="Batches between scheduled retrains.")
@@ -237,6 +249,7 @@ def main() -> None:
                     "seconds": round(time.perf_counter() - started, 1),
                 })
                 progress.advance(task)
+                progress.console.log(results[-1])
     frame = pd.DataFrame(results)
     frame.to_csv(args.out / "results.csv", index=False)
     console.print(frame.to_string(index=False))
@@ -249,8 +262,9 @@ def markdown(frame: pd.DataFrame, args: argparse.Namespace) -> str:
         f"{platform.node()}: {args.rows} rows per kind, batches of {args.batch}, labels "
         f"{args.lag} batches late, schedule every {args.every} batches",
         "",
-        "| kind | scenario | never | schedule | autopilot | autopilot's decisions (batch) |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
+        "| kind | scenario | never | schedule | autopilot | autopilot, no shadow "
+        "| autopilot's decisions (batch) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for (kind, scenario), part in frame.groupby(["kind", "scenario"], sort=False):
         by = part.set_index("policy")

@@ -33,6 +33,9 @@ class AutopilotConfig:
     bake_tolerance: float = 0.0
     # ...or when its median server time per row is this many times its predecessor's.
     latency_ratio: float = 3.0
-    # Shadow a challenger on live traffic before promoting it (improve --stage).
+    # Shadow a challenger on live traffic before promoting it (improve --stage)...
     shadow: bool = True
+    # ...for at most this long: a challenger still short of shadow evidence after it may be
+    # replaced by a new one when a rule fires (until then no rule trains another).
+    shadow_wait_s: float = 1800.0
     improve: ImproveConfig = field(default_factory=ImproveConfig)

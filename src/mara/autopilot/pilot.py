@@ -116,6 +116,8 @@ class Autopilot:
             )
             if evidence.labelled_rows >= self.config.improve.shadow_rows:
                 return decisions + self._improve(state, watch, "shadow evidence is in", now)
+            if now - state.improved_at < self.config.shadow_wait_s:
+                return decisions  # the staged challenger is still gathering its evidence
         if now - state.improved_at < self.config.cooldown_s:
             return decisions
         trigger = improve_trigger(watch, new_labels, self.config)
@@ -160,7 +162,9 @@ class Autopilot:
         moves = [m for m in self.registry.alias_history(state.spec.name) if m.alias == "champion"]
         if champion is None or before is None or (moves and moves[-1].by == ROLLBACK):
             return []
-        state.bake, state.predecessor = Bake(champion, before, now), None
+        # Baked from the move itself: traffic answered before this look counts too.
+        since = moves[-1].at if moves and moves[-1].to_version == champion else now
+        state.bake, state.predecessor = Bake(champion, before, since), None
         entry = self.audit.record(
             state.spec.phase,
             state.spec.prob,

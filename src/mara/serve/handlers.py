@@ -83,6 +83,7 @@ async def predict(request: Request) -> Response:
 async def health(request: Request) -> Response:
     """200 with the served problems once every model is loaded."""
     models = request.app.state.models
+    shadow = request.app.state.shadow
     return json_response(
         {
             "status": "ok",
@@ -92,6 +93,7 @@ async def health(request: Request) -> Response:
                     "version": m.version,
                     "compiled": m.bundle.compiled is not None,
                     "drift_detector": m.bundle.drift is not None,
+                    "shadowing": shadow.shadowing(p, q, m.version) if shadow else None,
                 }
                 for (p, q), m in models.items()
             },

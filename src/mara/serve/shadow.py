@@ -72,12 +72,18 @@ class ShadowScorer:
         self._thread = threading.Thread(target=self._run, name="mara-shadow", daemon=True)
         self._thread.start()
 
+    def shadowing(self, phase: str, prob: str, champion_version: str) -> str | None:
+        """The challenger version scored beside this champion, or None."""
+        challenger = self.challengers.find(phase, prob)
+        if challenger is None or challenger.version == champion_version:
+            return None
+        return challenger.version
+
     def submit(
         self, phase: str, prob: str, champion_version: str, batch: Batch, predictions: list[Any]
     ) -> None:
         """Offer a just-answered batch; returns at once whether or not it will be scored."""
-        challenger = self.challengers.find(phase, prob)
-        if challenger is None or challenger.version == champion_version or not batch.n_rows:
+        if self.shadowing(phase, prob, champion_version) is None or not batch.n_rows:
             return
         if self._random.random() >= self.sample:
             telemetry.observe_shadow(phase, prob, "sampled_out")

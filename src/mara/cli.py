@@ -470,6 +470,9 @@ def shadow(app: App, phase: str, prob: str) -> None:
               help="Roll back a baking champion this many times slower per row.")
 @click.option("--shadow/--no-shadow", default=True, show_default=True,
               help="Shadow a challenger on live traffic before promoting it.")
+@click.option("--shadow-wait", type=click.FloatRange(min=0), default=1800.0, show_default=True,
+              help="Seconds a shadowed challenger may wait for its labelled evidence before "
+              "a rule may replace it.")
 @click.option("--looks", type=click.IntRange(min=1), default=None,
               help="Stop after this many looks (default: run until SIGINT/SIGTERM).")
 @improve_options
@@ -485,6 +488,7 @@ def autopilot(
     bake_min_rows: int,
     latency_ratio: float,
     shadow: bool,
+    shadow_wait: float,
     looks: int | None,
     **options: Any,
 ) -> None:
@@ -512,6 +516,7 @@ def autopilot(
         bake_min_rows=bake_min_rows,
         latency_ratio=latency_ratio,
         shadow=shadow,
+        shadow_wait_s=shadow_wait,
         improve=improve_config(**options),
     )
     stop = threading.Event()

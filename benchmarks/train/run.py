@@ -5,7 +5,7 @@ package) and each seed: one stratified 80/20 split; three models fitted on the 8
 
 - `defaults`: `lightgbm.train` with default parameters (100 rounds) on mara's Preprocessor
   matrix, categorical columns declared as such;
-- `defaults+mask`: the same with mara's masked copy of the rows appended;
+- `defaults+mask`: the same with mara's masked copy of the rows appended (at mara's weight);
 - `mara`: `mara.train.recipe.fit_model`, as `mara train` calls it.
 
 Each is scored through the serving path on the 20% as sent (clean) and with 20% of the
@@ -43,7 +43,7 @@ from mara.preprocess import Preprocessor
 from mara.train import TrainConfig
 from mara.train.data import label_values
 from mara.train.metrics import headline
-from mara.train.recipe import encode_labels, fit_model, masked_copy
+from mara.train.recipe import encode_labels, fit_model, with_masked_copy
 from mara.train.robustness import clean_and_dirty_scores
 
 HERE = Path(__file__).parent
@@ -73,14 +73,14 @@ def fit_defaults(
     preprocessor = Preprocessor(table.spec).fit(frame)
     x = preprocessor.transform(frame)
     y = encode_labels(labels, classes)
+    w = np.ones(len(y))
     if mask:
-        x = np.vstack([x, masked_copy(x, preprocessor, TrainConfig(seed=seed))])
-        y = np.concatenate([y, y])
+        x, y, w = with_masked_copy(x, y, w, preprocessor, TrainConfig(seed=seed))
     params: dict[str, Any] = {"objective": "binary", "verbosity": -1}
     if len(classes) > 2:
         params = {"objective": "multiclass", "num_class": len(classes), "verbosity": -1}
     categorical = [i for i, is_cat in enumerate(preprocessor.categorical_mask) if is_cat]
-    dataset = lgb.Dataset(x, y, categorical_feature=categorical)
+    dataset = lgb.Dataset(x, y, weight=w, categorical_feature=categorical)
     booster = lgb.train(params, dataset)
     return ModelBundle(table.spec, preprocessor, booster, classes)
 

@@ -199,7 +199,7 @@ def markdown(summary: pd.DataFrame, *, seeds: list[int], budget: float, seconds:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--budget", type=float, default=TrainConfig().budget)
     parser.add_argument("--fraction", type=float, default=0.2)
     parser.add_argument("--tables", nargs="*", help="Only these tables, by name.")

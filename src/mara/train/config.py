@@ -15,7 +15,7 @@ class TrainConfig:
 
     seed: int = 0
     holdout: float = 0.2
-    # Seconds the search of one problem may take (the refit on all rows comes after it):
+    # CPU seconds the search of one problem may take (the refit on all rows comes after it):
     # candidates past the deadline are not started, or are cut at their best round so far.
     budget: float = 5.0
     # Cross-validation folds (3 above 5,000 rows); above `large_rows` one 80/20 split.

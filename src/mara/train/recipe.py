@@ -39,14 +39,14 @@ def fit_model(
     config: TrainConfig,
     weights: np.ndarray | None = None,
     progress: Progress | None = None,
-    clock: Clock = time.perf_counter,
+    clock: Clock = time.process_time,
 ) -> ModelBundle:
     """Fit the Preprocessor, the forest and the drift reference on these rows only.
 
     `frame` holds raw feature cells (as in the training table or as requests sent them),
     `labels` the original labels, `weights` an optional weight per row (1 by default). The
     forest's shape and rounds are chosen by cross-validation on these rows within
-    `config.budget` seconds of `clock`, then it is refitted on all of them. `progress`
+    `config.budget` seconds of `clock` (CPU seconds), then it is refitted on all of them. `progress`
     hears one line per candidate.
     """
     y = encode_labels(labels, classes)

@@ -67,15 +67,16 @@ def split(table: Table, seed: int) -> tuple[pd.DataFrame, pd.Series, pd.DataFram
 
 def fit_defaults(
     table: Table, frame: pd.DataFrame, labels: pd.Series, classes: list[Any], *, mask: bool,
-    seed: int,
+    config: TrainConfig,
 ) -> ModelBundle:
-    """LightGBM at its defaults on mara's matrix, optionally with the masked copy."""
+    """LightGBM at its defaults on mara's matrix, optionally with the masked copy (made and
+    weighed as `config` says, as in mara)."""
     preprocessor = Preprocessor(table.spec).fit(frame)
     x = preprocessor.transform(frame)
     y = encode_labels(labels, classes)
     w = np.ones(len(y))
     if mask:
-        x, y, w = with_masked_copy(x, y, w, preprocessor, TrainConfig(seed=seed))
+        x, y, w = with_masked_copy(x, y, w, preprocessor, config)
     params: dict[str, Any] = {"objective": "binary", "verbosity": -1}
     if len(classes) > 2:
         params = {"objective": "multiclass", "num_class": len(classes), "verbosity": -1}
@@ -108,7 +109,8 @@ def evaluate(table: Table, *, seed: int, budget: float, fraction: float) -> list
             bundle = fit_model(table.spec, frame, labels, classes, config=config)
         else:
             bundle = fit_defaults(
-                table, frame, labels, classes, mask=model == "defaults+mask", seed=seed
+                table, frame, labels, classes, mask=model == "defaults+mask",
+                config=TrainConfig(seed=seed),
             )
         seconds = time.perf_counter() - started
         scores = clean_and_dirty_scores(bundle, test, fraction=fraction, seed=seed)

@@ -32,8 +32,8 @@ DEFAULT_SHAPE: dict[str, Any] = {
     "num_leaves": 31, "min_data_in_leaf": 20, "lambda_l2": 0.0,
     "feature_fraction": 1.0, "bagging_fraction": 1.0,
 }
-# LightGBM's default number of rounds: the fewest a default-shaped candidate that the
-# deadline cut while it was still improving is refitted with.
+# LightGBM's default number of rounds (at its default learning rate): the fewest a candidate
+# that the deadline cut before it converged is refitted with.
 DEFAULT_ROUNDS = 100
 # Shapes tried after it at the fast learning rate, sampling rows and columns: smaller,
 # larger, and the most regularised (on small tables regularised first).
@@ -121,8 +121,7 @@ def cv_folds(y: np.ndarray, config: TrainConfig) -> list[tuple[np.ndarray, np.nd
 
     Up to 1,000 rows the k folds are drawn `config.repeats` times, reshuffled: a couple of
     hundred validation rows score a candidate noisily, and every repeat validates each row
-    again.
-    A large table's single validation fifth already scores a candidate steadily; more folds
+    again. A large table's single validation fifth already scores a candidate steadily; more folds
     there would only multiply the time.
     """
     n = len(y)
@@ -212,10 +211,10 @@ def choose(trials: list[Trial], per_split: int, *, evidence: float) -> Trial:
 
     Only candidates whose fold-by-fold gain over the first is more than `evidence` standard
     errors may replace it, the best-scoring of them: the best of several noisy scores is the
-    luckiest as much as the best, and the default has no luck to undo. Then, among candidates within
-    a quarter standard error of the one chosen, the one with the fewest trees (then leaves)
-    wins, and the chosen one at equal cost. With a single validation split there is no
-    fold-to-fold spread: the best is taken.
+    luckiest as much as the best, and the default has no luck to undo. Then, among
+    candidates within a quarter standard error of the one chosen, the one with the fewest
+    trees (then leaves) wins, and the chosen one at equal cost. With a single validation
+    split there is no fold-to-fold spread: the best is taken.
     """
     first = trials[0]
     proven = [t for t in trials[1:] if _gain_in_stderrs(t, first, per_split) > evidence]

@@ -22,7 +22,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedShuffleSp
 from mara.train.budget import Budget
 from mara.train.config import TrainConfig
 
-__all__ = ["DEFAULT_ROUNDS", "DEFAULT_SHAPE", "Search", "Trial", "cv_folds", "search"]
+__all__ = ["DEFAULT_ROUNDS", "DEFAULT_SHAPE", "Search", "Trial", "choose", "cv_folds", "search"]
 
 Progress = Callable[[str], None]
 

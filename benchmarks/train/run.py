@@ -172,7 +172,7 @@ def markdown(summary: pd.DataFrame, *, seeds: list[int], budget: float, seconds:
         "predict ms per 1,000 defaults / mara | trees defaults / mara |"
     )
     lines = [
-        f"Seeds {seeds} (one stratified 80/20 split each), mara budget {budget:g} s per fit, "
+        f"Seeds {seeds} (one stratified 80/20 split each), mara budget {budget:g} CPU s per fit, "
         f"20% of test cells dirtied; {platform.machine()}, Python {platform.python_version()}, "
         f"2 cores shared, run took {seconds:.0f} s.",
         "",

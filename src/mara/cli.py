@@ -84,7 +84,7 @@ def make_data(app: App, kind: str, phase: str, prob: str, rows: int | None, seed
     "--budget",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Seconds the search of each problem may take; more tries more candidates "
+    help="CPU seconds the search of each problem may take; more tries more candidates "
     "[default: 5].",
 )
 @click.option(

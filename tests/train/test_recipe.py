@@ -12,11 +12,13 @@ import pytest
 from problems import binary_frame, multiclass_frame, write_problem
 
 from mara.errors import DataError
+from mara.preprocess import Preprocessor
 from mara.registry import Registry
 from mara.spec import ProblemSpec
 from mara.train import TrainConfig, train_problem
 from mara.train.data import label_values, load_training_table
-from mara.train.recipe import fit_model
+from mara.train.recipe import fit_model, with_masked_copy
+from mara.train.search import DEFAULT_ROUNDS, DEFAULT_SHAPE, Trial, choose, cv_folds
 
 BINARY = ProblemSpec("p", "q", ("amount", "age", "noise"), ("channel", "region"), "label")
 MULTICLASS = ProblemSpec("p", "m", ("x", "y"), ("proto",), "kind")
@@ -60,6 +62,8 @@ def test_the_refit_uses_the_chosen_rounds(spec: ProblemSpec, frame: pd.DataFrame
     assert recipe["candidates"] >= 1
     assert bundle.booster.params["num_leaves"] == recipe["num_leaves"]
     assert bundle.booster.params["learning_rate"] == recipe["learning_rate"]
+    # Chosen by the score the holdout judges: accuracy for multiclass, not log-loss.
+    assert ("cv_auc" if per_round == 1 else "cv_accuracy") in recipe
 
 
 def test_a_search_stays_within_its_budget():
@@ -74,7 +78,11 @@ def test_a_search_stays_within_its_budget():
         assert bundle.recipe["search_seconds"] <= budget + 10
     assert used[1.0]["candidates"] == 1
     assert used[1.0]["cv_rounds"] == 1  # cut at the deadline, keeping its one round
+    # ... and refitted with LightGBM's default rounds, not left unconverged at one.
+    assert used[1.0]["rounds"] == DEFAULT_ROUNDS
+    assert used[1.0]["num_leaves"] == DEFAULT_SHAPE["num_leaves"]
     assert used[1.0]["candidates"] < used[400.0]["candidates"] <= used[3000.0]["candidates"]
+    assert used[3000.0]["rounds"] >= used[3000.0]["cv_rounds"]  # converged: its own rounds
 
 
 def test_weights_are_honoured():
@@ -94,3 +102,57 @@ def test_progress_hears_every_candidate_and_the_refit():
     bundle = fit(BINARY, binary_frame(800, 8), progress=lines.append)
     assert len(lines) == bundle.recipe["candidates"] + 1
     assert lines[-1].startswith("refit on all 800 rows")
+
+
+def test_small_tables_are_folded_again_reshuffled():
+    config = TrainConfig(folds=5, repeats=3)
+    y = np.tile([0, 0, 0, 1], 150)
+    folds = cv_folds(y, config)
+    assert len(folds) == 15
+    for repeat in range(3):
+        split = folds[5 * repeat: 5 * repeat + 5]
+        assert sorted(np.concatenate([valid for _, valid in split])) == list(range(600))
+        for fit, valid in split:
+            assert not set(fit) & set(valid)
+            assert len(fit) + len(valid) == 600
+    assert not np.array_equal(folds[0][1], folds[5][1])  # reshuffled, not the same folds
+    assert len(cv_folds(np.tile([0, 1], 1000), config)) == 5  # 2,000 rows: 5 folds, once
+    assert len(cv_folds(np.tile([0, 1], 3000), config)) == 3  # 6,000 rows: 3 folds
+    assert len(cv_folds(np.tile([0, 1], 15000), config)) == 1  # 30,000 rows: one split
+
+
+def trial(name: str, fold_scores: list[float], trees: int = 100) -> Trial:
+    params = {"learning_rate": 0.1, "num_leaves": 31, "name": name}
+    return Trial(params, trees, trees, float(np.mean(fold_scores)), tuple(fold_scores), 1.0,
+                 cut_by_budget=False)
+
+
+def test_the_default_shape_is_kept_unless_beaten_fold_by_fold():
+    default = trial("default", [0.80, 0.70, 0.90, 0.75, 0.85])
+    # Higher on average, but by luck: better on two folds, worse on three.
+    lucky = trial("lucky", [0.86, 0.76, 0.88, 0.74, 0.84])
+    assert lucky.score > default.score
+    assert choose([default, lucky], 5, evidence=1.0) is default
+    # A little higher on every fold: the spread between folds does not hide it.
+    steady = trial("steady", [0.81, 0.71, 0.91, 0.76, 0.86])
+    assert choose([default, lucky, steady], 5, evidence=1.0) is steady
+    assert choose([default, steady], 5, evidence=float("inf")) is default
+    # As good as the chosen one within a quarter standard error, with fewer trees: cheaper.
+    assert choose([default, lucky], 5, evidence=0.0) is lucky
+    cheaper = trial("lucky", list(lucky.fold_scores), trees=99)
+    assert choose([default, cheaper], 5, evidence=1.0) is cheaper
+    small = trial("small", [0.8102, 0.7098, 0.9101, 0.7599, 0.8601], trees=40)
+    assert choose([default, steady, small], 5, evidence=1.0) is small
+
+
+def test_masked_rows_weigh_less_than_their_originals():
+    frame = binary_frame(500, 2)
+    preprocessor = Preprocessor(BINARY).fit(frame)
+    x = preprocessor.transform(frame)
+    y, w = frame["label"].to_numpy(), np.full(len(frame), 2.0)
+    rows, labels, weights = with_masked_copy(x, y, w, preprocessor, TrainConfig(masked_weight=0.5))
+    assert np.array_equal(rows[:500], x) and np.isnan(rows[500:]).mean() > 0.1
+    assert np.array_equal(labels, np.concatenate([y, y]))
+    assert np.array_equal(weights, np.concatenate([w, w / 2]))
+    unmasked = with_masked_copy(x, y, w, preprocessor, TrainConfig(missing_augment=0))
+    assert unmasked[0] is x and unmasked[2] is w

@@ -15,12 +15,17 @@ class TrainConfig:
 
     seed: int = 0
     holdout: float = 0.2
-    # Seconds the search of one problem may take (the refit on all rows comes after it):
+    # CPU seconds the search of one problem may take (the refit on all rows comes after it):
     # candidates past the deadline are not started, or are cut at their best round so far.
     budget: float = 5.0
     # Cross-validation folds (3 above 5,000 rows); above `large_rows` one 80/20 split.
     folds: int = 5
     large_rows: int = 20_000
+    # Reshuffled repeats of the folds on tables up to 1,000 rows.
+    repeats: int = 3
+    # Standard errors (fold by fold) by which a candidate must beat LightGBM's default
+    # shape to replace it.
+    evidence: float = 1.0
     # The search's fast learning rate; slower ones are tried while the budget lasts.
     learning_rate: float = 0.1
     feature_fraction: float = 0.9
@@ -33,4 +38,6 @@ class TrainConfig:
     compile: bool = False
     # Share of cells masked in an extra copy of the fit rows (benchmarks/dirty: 0.2 best).
     missing_augment: float = 0.2
+    # Weight of a masked row, as a share of its original's.
+    masked_weight: float = 0.5
     drift_alpha: float = DEFAULT_ALPHA

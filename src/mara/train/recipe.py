@@ -25,7 +25,7 @@ from mara.train.budget import Budget, Clock
 from mara.train.config import TrainConfig
 from mara.train.search import Progress, cv_folds, search
 
-__all__ = ["encode_labels", "fit_model", "masked_copy"]
+__all__ = ["encode_labels", "fit_model", "masked_copy", "with_masked_copy"]
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +39,23 @@ def fit_model(
     config: TrainConfig,
     weights: np.ndarray | None = None,
     progress: Progress | None = None,
-    clock: Clock = time.perf_counter,
+    clock: Clock = time.process_time,
 ) -> ModelBundle:
     """Fit the Preprocessor, the forest and the drift reference on these rows only.
 
     `frame` holds raw feature cells (as in the training table or as requests sent them),
     `labels` the original labels, `weights` an optional weight per row (1 by default). The
     forest's shape and rounds are chosen by cross-validation on these rows within
-    `config.budget` seconds of `clock`, then it is refitted on all of them. `progress`
+    `config.budget` seconds of `clock` (CPU seconds), then it is refitted on all of them. `progress`
     hears one line per candidate.
     """
     y = encode_labels(labels, classes)
     w = _weights(weights, len(y))
     preprocessor = Preprocessor(spec).fit(frame)
     x = preprocessor.transform(frame)
-    rows = x
-    if config.missing_augment > 0:
-        rows = np.vstack([x, masked_copy(x, preprocessor, config)])
+    rows, targets, row_weights = with_masked_copy(x, y, w, preprocessor, config)
     copies = len(rows) // len(x)
-    dataset = _dataset(rows, np.tile(y, copies), np.tile(w, copies), preprocessor)
+    dataset = _dataset(rows, targets, row_weights, preprocessor)
     base = _base_params(len(classes), config)
     budget = Budget(config.budget, clock=clock)
     found = search(
@@ -103,6 +101,25 @@ def _weights(weights: np.ndarray | None, n: int) -> np.ndarray:
     return w
 
 
+def with_masked_copy(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, preprocessor: Preprocessor, config: TrainConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows, labels and weights, then their masked copy (none if `missing_augment` is 0).
+
+    The copy's rows weigh `config.masked_weight` of their originals': at half weight the
+    forest still learns where missing cells go, and spends less of itself on them than on
+    the rows as they are (benchmarks/train: clean scores up, dirty ones not down).
+    """
+    if config.missing_augment <= 0:
+        return x, y, w
+    masked = masked_copy(x, preprocessor, config)
+    return (
+        np.vstack([x, masked]),
+        np.concatenate([y, y]),
+        np.concatenate([w, config.masked_weight * w]),
+    )
+
+
 def masked_copy(x: np.ndarray, preprocessor: Preprocessor, config: TrainConfig) -> np.ndarray:
     """A copy of the rows in which cells are missing (or unseen categories).
 
@@ -135,7 +152,9 @@ def _base_params(n_classes: int, config: TrainConfig) -> dict[str, Any]:
     }
     if n_classes == 2:
         return params | {"objective": "binary", "metric": "auc"}
-    return params | {"objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss"}
+    # Multiclass models are judged by accuracy: the log-loss's best round comes far earlier
+    # than accuracy's (20 against 200 rounds on a 3-class survey table).
+    return params | {"objective": "multiclass", "num_class": n_classes, "metric": "multi_error"}
 
 
 def _dataset(

@@ -13,7 +13,7 @@ from mara.train.trainer import TrainResult
 
 __all__ = ["TrainProgress", "summary_table", "train_progress"]
 
-_NOT_SCORES = ("cv_folds", "cv_rounds")
+_NOT_SCORES = ("cv_folds", "cv_repeats", "cv_rounds")
 
 
 class TrainProgress:
@@ -61,7 +61,7 @@ def summary_table(results: list[tuple[TrainResult, float]]) -> Table:
         metric = result.metric
         scores = [(k[3:], v) for k, v in recipe.items() if k.startswith("cv_")]
         scores = [(k, v) for k, v in scores if f"cv_{k}" not in _NOT_SCORES]
-        cv = " ".join(f"{k} {abs(v):.4f}" for k, v in scores) or "-"
+        cv = " ".join(f"{k} {v:.4f}" for k, v in scores) or "-"
         chosen = (
             f"lr {recipe['learning_rate']:g}, {recipe['num_leaves']} leaves, "
             f"{recipe['rounds']} rounds ({recipe['candidates']} tried)"

@@ -1,10 +1,12 @@
 """The search: cross-validated boosting runs that choose the forest's shape and its rounds.
 
 Every candidate is boosted on k folds of the given rows at once (`lightgbm.cv`) until its
-mean validation score stops improving; that best iteration is its number of rounds. A few
-shapes are tried at a fast learning rate, then the best at slower ones while the budget
-lasts. Among candidates within noise of the best, the one with the fewest trees wins: each
-tree costs latency on every request.
+mean validation score stops improving; that best iteration is its number of rounds. The
+first candidate is LightGBM's default shape; a few others are tried at the same learning
+rate, then the best at slower ones while the budget lasts. Another candidate replaces the
+default only when it beats it fold by fold by more than the folds' noise; among candidates
+within noise of the chosen one, the one with the fewest trees wins: each tree costs latency
+on every request.
 """
 
 from __future__ import annotations
@@ -15,67 +17,82 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedShuffleSplit
 
 from mara.train.budget import Budget
 from mara.train.config import TrainConfig
 
-__all__ = ["Search", "Trial", "cv_folds", "search"]
+__all__ = ["DEFAULT_ROUNDS", "DEFAULT_SHAPE", "Search", "Trial", "choose", "cv_folds", "search"]
 
 Progress = Callable[[str], None]
 
-# Shapes tried at the fast learning rate: LightGBM's defaults, smaller, larger, and the most
-# regularised.
+# LightGBM's default shape, without row or column sampling: the first candidate, and the one
+# kept unless another beats it with evidence.
+DEFAULT_SHAPE: dict[str, Any] = {
+    "num_leaves": 31, "min_data_in_leaf": 20, "lambda_l2": 0.0,
+    "feature_fraction": 1.0, "bagging_fraction": 1.0,
+}
+# LightGBM's default number of rounds (at its default learning rate): the fewest a candidate
+# that the deadline cut before it converged is refitted with.
+DEFAULT_ROUNDS = 100
+# Shapes tried after it at the fast learning rate, sampling rows and columns: smaller,
+# larger, and the most regularised (on small tables regularised first).
 _SHAPES: tuple[dict[str, Any], ...] = (
-    {"num_leaves": 31, "min_data_in_leaf": 20, "lambda_l2": 0.0},
     {"num_leaves": 15, "min_data_in_leaf": 40, "lambda_l2": 1.0},
     {"num_leaves": 63, "min_data_in_leaf": 10, "lambda_l2": 1.0},
     {"num_leaves": 7, "min_data_in_leaf": 80, "lambda_l2": 5.0},
 )
 # Below this many rows overfitting is the risk: regularised shapes are tried first.
 _SMALL = 5_000
+# Up to this many rows a fold validates a couple of hundred rows, too few to score a
+# candidate steadily: the folds are drawn again, reshuffled.
+_TINY = 1_000
 # A binary problem whose rarer class is below this share also tries class weights.
 _IMBALANCED = 0.2
 # The slowest learning rate tried, as a fraction of the first.
 _SLOWEST = 0.25
+# LightGBM's default learning rate, at which DEFAULT_ROUNDS are its default.
+_DEFAULT_RATE = 0.1
 
 
 @dataclass(frozen=True)
 class Trial:
     """One cross-validated candidate.
 
-    `score` is higher-better: the mean validation AUC for binary problems, minus the mean
-    multi-logloss for multiclass ones; `stderr` is its standard error over the folds.
+    `score` is the mean validation AUC for binary problems, accuracy for multiclass ones
+    (what mara's holdout judges a model by); `fold_scores` are the same per fold, at the
+    candidate's best round.
     """
 
     params: dict[str, Any]
     rounds: int
     trees: int
     score: float
-    stderr: float
+    fold_scores: tuple[float, ...]
     seconds: float
     cut_by_budget: bool
-
-    def shown(self) -> str:
-        """The score as the metric reads (AUC, or multi-logloss positive again)."""
-        return f"{abs(self.score):.4f}"
 
     def label(self) -> str:
         """The candidate in a few words, for progress lines and logs."""
         p = self.params
         extra = ", class weights" if p.get("is_unbalance") else ""
+        sampled = ", sampled" if p.get("bagging_fraction", 1.0) < 1.0 else ""
         return (
             f"lr {p['learning_rate']:g}, {p['num_leaves']} leaves, min leaf "
-            f"{p['min_data_in_leaf']}, l2 {p['lambda_l2']:g}{extra}"
+            f"{p['min_data_in_leaf']}, l2 {p['lambda_l2']:g}{sampled}{extra}"
         )
 
 
 @dataclass
 class Search:
-    """Every trial run, the one chosen, and how the rows were folded."""
+    """Every trial run, the one chosen, and how the rows were folded.
+
+    `folds` counts every fold; `repeats` how many reshuffled k-fold splits they make up.
+    """
 
     metric: str
     folds: int
+    repeats: int = 1
     trials: list[Trial] = field(default_factory=list)
     chosen: Trial | None = None
     rounds: int = 0
@@ -89,9 +106,11 @@ class Search:
             "rounds": self.rounds,
             "trees": self.rounds * self.chosen.trees // self.chosen.rounds,
             "cv_rounds": self.chosen.rounds,
-            f"cv_{self.metric}": round(abs(self.chosen.score), 6),
+            f"cv_{self.metric}": round(self.chosen.score, 6),
             "cv_folds": self.folds,
+            "cv_repeats": self.repeats,
             "candidates": len(self.trials),
+            "default_kept": self.chosen is self.trials[0],
             "search_seconds": round(self.seconds, 2),
         }
 
@@ -100,7 +119,9 @@ def cv_folds(y: np.ndarray, config: TrainConfig) -> list[tuple[np.ndarray, np.nd
     """Stratified folds of the given rows: `config.folds` on small tables (at most 3 above
     5,000 rows), one 80/20 split above `config.large_rows`.
 
-    A large table's single validation fifth already scores a candidate steadily; more folds
+    Up to 1,000 rows the k folds are drawn `config.repeats` times, reshuffled: a couple of
+    hundred validation rows score a candidate noisily, and every repeat validates each row
+    again. A large table's single validation fifth already scores a candidate steadily; more folds
     there would only multiply the time.
     """
     n = len(y)
@@ -112,7 +133,8 @@ def cv_folds(y: np.ndarray, config: TrainConfig) -> list[tuple[np.ndarray, np.nd
         splitter = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=config.seed)
         return [(np.sort(a), np.sort(b)) for a, b in splitter.split(index, labels)]
     k = max(2, min(config.folds if n <= _SMALL else 3, smallest))
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=config.seed)
+    repeats = config.repeats if n <= _TINY else 1
+    splitter = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=config.seed)
     return [(np.sort(a), np.sort(b)) for a, b in splitter.split(index, y)]
 
 
@@ -133,12 +155,17 @@ def search(
     `dataset` holds the `n_rows` given rows, then (`with_copies`) their masked copy at
     `n_rows + i`: a fold trains on its rows and their masked twins and is scored on its
     held-out rows and their twins, so a candidate is chosen for clean and dirty traffic.
-    The first candidate always starts; every later one only if its estimated time fits in
-    what is left. Any candidate is cut at the deadline and keeps its best round so far, so
-    a small budget gives a smaller model, never a late one.
+    The first candidate (LightGBM's default shape) always starts; every later one only if
+    its estimated time fits in what is left. Any candidate is cut at the deadline and keeps
+    its best round so far, so a small budget gives a smaller model, never a late one.
     """
     multiclass = base["objective"] == "multiclass"
-    result = Search(metric="multi_logloss" if multiclass else "auc", folds=len(folds))
+    per_split = _folds_per_split(folds, n_rows)
+    result = Search(
+        metric="accuracy" if multiclass else "auc",
+        folds=len(folds),
+        repeats=max(1, len(folds) // per_split),
+    )
     lgb_folds = [
         (np.concatenate([fit, fit + n_rows]), np.concatenate([valid, valid + n_rows]))
         if with_copies
@@ -146,7 +173,7 @@ def search(
         for fit, valid in folds
     ]
     fast = config.learning_rate
-    shapes = _SHAPES if n_rows > _SMALL else (_SHAPES[1], _SHAPES[3], _SHAPES[0], _SHAPES[2])
+    shapes = _SHAPES if n_rows > _SMALL else (_SHAPES[0], _SHAPES[2], _SHAPES[1])
 
     def run(params: dict[str, Any]) -> Trial | None:
         if result.trials and _estimate(result.trials, params, config) > budget.remaining():
@@ -155,10 +182,11 @@ def search(
         result.trials.append(trial)
         if progress is not None:
             cut = " (cut at the deadline)" if trial.cut_by_budget else ""
-            score = f"cv {result.metric} {trial.shown()}"
+            score = f"cv {result.metric} {trial.score:.4f}"
             progress(f"{trial.label()}: {trial.rounds} rounds{cut}, {score}")
         return trial
 
+    run({"learning_rate": _DEFAULT_RATE, **DEFAULT_SHAPE})
     for shape in shapes:
         run({"learning_rate": fast, **shape})
     best = max(result.trials, key=lambda t: t.score)
@@ -166,29 +194,73 @@ def search(
         weighted = run(best.params | {"is_unbalance": True})
         if weighted is not None and weighted.score > best.score:
             best = weighted
-    rate = fast / 2
+    rate = best.params["learning_rate"] / 2
     while rate >= fast * _SLOWEST:
         slower = run(best.params | {"learning_rate": rate})
         if slower is None or slower.score <= best.score:
             break
         best, rate = slower, rate / 2
-    result.chosen = _cheapest_within_noise(result.trials)
-    # The refit learns from every row, a fold from a share of them: more rows carry more
-    # rounds before they overfit, in proportion (Trial.rounds stays as cross-validated).
-    share = np.mean([len(fit) for fit, _ in folds]) / n_rows
-    result.rounds = max(1, round(result.chosen.rounds / share))
+    result.chosen = choose(result.trials, per_split, evidence=config.evidence)
+    result.rounds = _refit_rounds(result.chosen, folds, n_rows)
     result.seconds = budget.elapsed()
     return result
 
 
-def _cheapest_within_noise(trials: list[Trial]) -> Trial:
-    """The fewest trees among candidates within a quarter standard error of the best score.
+def choose(trials: list[Trial], per_split: int, *, evidence: float) -> Trial:
+    """The candidate to refit: the first (LightGBM's default shape) unless others beat it.
 
-    With a single validation split there is no fold-to-fold spread: the best is taken.
+    Only candidates whose fold-by-fold gain over the first is more than `evidence` standard
+    errors may replace it, the best-scoring of them: the best of several noisy scores is the
+    luckiest as much as the best, and the default has no luck to undo. Then, among
+    candidates within a quarter standard error of the one chosen, the one with the fewest
+    trees (then leaves) wins, and the chosen one at equal cost. With a single validation
+    split there is no fold-to-fold spread: the best is taken.
     """
-    best = max(trials, key=lambda t: t.score)
-    ties = [t for t in trials if t.score >= best.score - 0.25 * best.stderr]
-    return min(ties, key=lambda t: (t.trees, t.params["num_leaves"], -t.score))
+    first = trials[0]
+    proven = [t for t in trials[1:] if _gain_in_stderrs(t, first, per_split) > evidence]
+    best = max(proven, key=lambda t: t.score, default=first)
+    ties = [t for t in trials if t is best or _gain_in_stderrs(best, t, per_split) <= 0.25]
+    return min(ties, key=lambda t: (t.trees, t.params["num_leaves"], t is not best))
+
+
+def _gain_in_stderrs(a: Trial, b: Trial, per_split: int) -> float:
+    """How many standard errors `a` scores above `b`, paired fold by fold.
+
+    Repeats of a k-fold split reuse the same rows, so the error is taken over k folds, not
+    over every fold: the spread of the differences divided by the square root of k.
+    """
+    gains = np.subtract(a.fold_scores, b.fold_scores)
+    mean = float(gains.mean())
+    spread = float(gains.std(ddof=1)) if len(gains) > 1 else 0.0
+    if spread == 0.0:
+        return np.inf if mean > 0 else (-np.inf if mean < 0 else 0.0)
+    return mean / (spread / np.sqrt(per_split))
+
+
+def _folds_per_split(folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> int:
+    """Folds in one k-fold split: the validation rows of a split add up to every row."""
+    seen = 0
+    for count, (_, valid) in enumerate(folds, start=1):
+        seen += len(valid)
+        if seen >= n_rows:
+            return count
+    return len(folds)
+
+
+def _refit_rounds(chosen: Trial, folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> int:
+    """Rounds for the refit on every row.
+
+    The refit learns from every row, a fold from a share of them: more rows carry more
+    rounds before they overfit, in proportion. A candidate cut at the deadline had not
+    stopped improving: it gets at least LightGBM's default rounds (at its learning rate),
+    never a forest cut short because the machine was slow.
+    """
+    share = np.mean([len(fit) for fit, _ in folds]) / n_rows
+    rounds = max(1, round(chosen.rounds / share))
+    if chosen.cut_by_budget:
+        rate = chosen.params["learning_rate"]
+        rounds = max(rounds, round(DEFAULT_ROUNDS * _DEFAULT_RATE / rate))
+    return rounds
 
 
 def _estimate(trials: list[Trial], params: dict[str, Any], config: TrainConfig) -> float:
@@ -222,13 +294,15 @@ def _cross_validate(
         eval_train_metric=False,
     )
     multiclass = params["objective"] == "multiclass"
+    # Accuracy is one minus multi_error; AUC is a score already.
+    score = (lambda error: 1.0 - error) if multiclass else (lambda auc: auc)
     rounds = stop.best_iteration + 1
     return Trial(
         params={k: params[k] for k in _SEARCHED if k in params},
         rounds=rounds,
         trees=rounds * (params["num_class"] if multiclass else 1),
-        score=-stop.best_mean if multiclass else stop.best_mean,
-        stderr=stop.best_stdv / np.sqrt(len(folds)) if len(folds) > 1 else 0.0,
+        score=score(stop.best_mean),
+        fold_scores=tuple(score(v) for v in stop.best_folds),
         seconds=budget.clock() - started,
         cut_by_budget=stop.cut,
     )
@@ -237,7 +311,8 @@ def _cross_validate(
 class _EarlyStop:
     """Stops a cross-validated run `patience` rounds after its best, or at the deadline.
 
-    Either way the run keeps its best iteration so far, as `lightgbm.early_stopping` does.
+    Either way the run keeps its best iteration so far, as `lightgbm.early_stopping` does,
+    and each fold's score at it.
     """
 
     order = 30
@@ -247,16 +322,19 @@ class _EarlyStop:
         self.budget = budget
         self.best_iteration = 0
         self.best_mean = float("nan")
-        self.best_stdv = 0.0
+        self.best_folds: list[float] = []
         self.best_results: list = []
         self.cut = False
 
     def __call__(self, env: lgb.callback.CallbackEnv) -> None:
-        _, _, mean, maximize, stdv = env.evaluation_result_list[0]
+        _, _, mean, maximize, _ = env.evaluation_result_list[0]
         improved = mean > self.best_mean if maximize else mean < self.best_mean
         if not self.best_results or improved:
-            self.best_iteration, self.best_mean, self.best_stdv = env.iteration, mean, stdv
+            self.best_iteration, self.best_mean = env.iteration, mean
             self.best_results = list(env.evaluation_result_list)
+            # lightgbm.cv reports only the folds' mean and spread; the paired comparison of
+            # candidates needs each fold's own score (recomputed only when it improves).
+            self.best_folds = [fold[0][2] for fold in env.model.eval_valid()]
         if env.iteration - self.best_iteration >= self.patience:
             raise lgb.callback.EarlyStopException(self.best_iteration, self.best_results)
         if self.budget.exhausted():
@@ -264,4 +342,7 @@ class _EarlyStop:
             raise lgb.callback.EarlyStopException(self.best_iteration, self.best_results)
 
 
-_SEARCHED = ("learning_rate", "num_leaves", "min_data_in_leaf", "lambda_l2", "is_unbalance")
+_SEARCHED = (
+    "learning_rate", "num_leaves", "min_data_in_leaf", "lambda_l2",
+    "feature_fraction", "bagging_fraction", "is_unbalance",
+)

@@ -18,11 +18,11 @@ The public API, kept stable for the autopilot and the pages::
 the epoch), `batches`, `method` (the calibration used), `realized` and `labelled_rows`
 (the version's metric on the window's rows that have late labels, scored again by that
 version; None without labels), `drift_share` (share of the window's batches the server
-flagged), `domain_auc` and `effective_share` (the region check). No traffic in the window
-gives `n_rows=0`, a NaN estimate and a reason; an unknown version raises RegistryError;
-a holdout of one class raises DataError. `served_by="2"` keeps only batches served by v2
-(the default: every batch in the window, whichever version answered it, so a challenger
-is estimated on the champion's traffic).
+flagged), `domain_auc`, `outside_share` and `effective_share` (the region check). No
+traffic in the window gives `n_rows=0`, a NaN estimate and a reason; an unknown version
+raises RegistryError; a holdout of one class raises DataError. `served_by="2"` keeps only
+batches served by v2 (the default: every batch in the window, whichever version answered
+it, so a challenger is estimated on the champion's traffic).
 
 How (NannyML's CBPE): the estimator is fitted once per version on the holdout of its
 training table, rows it never trained on, and cached in `<home>/estimates/<phase>/<prob>/

@@ -13,7 +13,7 @@ import pandas as pd
 
 from mara.capture import CaptureIndex
 from mara.estimate.metrics import realized_accuracy, realized_auc
-from mara.estimate.region import DEFAULT_MIN_EFFECTIVE_SHARE, check_region
+from mara.estimate.region import DEFAULT_MAX_OUTSIDE_SHARE, check_region
 from mara.estimate.version import ReadyVersion, ready_version
 from mara.labels import LabelLedger
 from mara.registry import Registry
@@ -47,6 +47,7 @@ class PerformanceEstimate:
     labelled_rows: int = 0
     drift_share: float | None = None
     domain_auc: float | None = None
+    outside_share: float | None = None
     effective_share: float | None = None
 
     @property
@@ -83,7 +84,7 @@ def estimate_performance(
     served_by: str | None = None,
     calibration: str | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
-    min_effective_share: float = DEFAULT_MIN_EFFECTIVE_SHARE,
+    max_outside_share: float = DEFAULT_MAX_OUTSIDE_SHARE,
     registry: Registry | None = None,
 ) -> PerformanceEstimate:
     """`version`'s estimated metric on the traffic captured in [since_ns, until_ns)."""
@@ -93,7 +94,7 @@ def estimate_performance(
     labels = LabelLedger(home, phase, prob).read()
     return _estimate(ready, index, batches, labels, since_ns, until_ns,
                      calibration=calibration, max_rows=max_rows,
-                     min_effective_share=min_effective_share)
+                     max_outside_share=max_outside_share)
 
 
 def estimate_windows(
@@ -108,7 +109,7 @@ def estimate_windows(
     served_by: str | None = None,
     calibration: str | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
-    min_effective_share: float = DEFAULT_MIN_EFFECTIVE_SHARE,
+    max_outside_share: float = DEFAULT_MAX_OUTSIDE_SHARE,
     registry: Registry | None = None,
 ) -> list[PerformanceEstimate]:
     """One estimate per window of `window_s` seconds that holds traffic, oldest first."""
@@ -124,7 +125,7 @@ def estimate_windows(
         part = batches[starts == start]
         found.append(_estimate(
             ready, index, part, labels, int(start * 1e9), int((start + window_s) * 1e9),
-            calibration=calibration, max_rows=max_rows, min_effective_share=min_effective_share,
+            calibration=calibration, max_rows=max_rows, max_outside_share=max_outside_share,
         ))
     return found
 
@@ -155,7 +156,7 @@ def _estimate(
     *,
     calibration: str | None,
     max_rows: int,
-    min_effective_share: float,
+    max_outside_share: float,
 ) -> PerformanceEstimate:
     estimator = ready.estimator
     nan = float("nan")
@@ -192,12 +193,13 @@ def _estimate(
     mask = ready.bundle.preprocessor.categorical_mask
     region = check_region(ready.holdout, matrix,
                           categorical=[i for i, c in enumerate(mask) if c],
-                          min_effective_share=min_effective_share)
+                          max_outside_share=max_outside_share)
     return PerformanceEstimate(
         n_rows=len(scored), estimate=estimate.value, low=estimate.low, high=estimate.high,
         in_region=region.in_region, reason="; ".join([region.reason, *notes]),
         realized=realized, labelled_rows=labelled_rows, drift_share=drift_share,
-        domain_auc=region.domain_auc, effective_share=region.effective_share, **common,
+        domain_auc=region.domain_auc, outside_share=region.outside_share,
+        effective_share=region.effective_share, **common,
     )
 
 

@@ -78,7 +78,10 @@ def ready_version(
     params = registry.version_params(spec.name, version)
     split = _holdout_split(params)
     bundle = registry.load(spec.name, version)
-    table = load_training_table(home, spec, holdout=split["holdout"], seed=int(split["seed"]))
+    share = split["holdout"]
+    table = load_training_table(
+        home, spec, holdout=int(share) if share >= 1 else share, seed=int(split["seed"])
+    )
     matrix, scores = _scores(bundle, table.holdout_frame)
     path = estimate_path(home, phase, prob, version)
     estimator = _cached_estimator(path, split, len(table.holdout))
@@ -102,11 +105,12 @@ def forget_loaded() -> None:
 
 
 def _holdout_split(params: dict[str, Any]) -> dict[str, float]:
-    # `mara train` logs its TrainConfig as is; `mara improve` prefixes it with train_.
+    # `mara improve` logs its TrainConfig prefixed with train_; `mara train` logs it as is,
+    # but its row counts overwrite `holdout` with the holdout's size, which splits the same.
     default = TrainConfig()
-    holdout = params.get("holdout", params.get("train_holdout", default.holdout))
-    seed = params.get("seed", params.get("train_seed", default.seed))
-    return {"holdout": float(holdout), "seed": float(int(seed))}
+    holdout = float(params.get("train_holdout", params.get("holdout", default.holdout)))
+    seed = params.get("train_seed", params.get("seed", default.seed))
+    return {"holdout": holdout, "seed": float(int(seed))}
 
 
 def _scores(bundle: ModelBundle, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -26,8 +26,8 @@ it, so a challenger is estimated on the champion's traffic).
 
 How (NannyML's CBPE): the estimator is fitted once per version on the holdout of its
 training table, rows it never trained on, and cached in `<home>/estimates/<phase>/<prob>/
-v<N>.json`. There it calibrates the model's confidence (none, Platt, isotonic; temperature
-too for multiclass; the lowest cross-validated Brier score is chosen). On a window, the
+v<N>.json`. There it calibrates the model's confidence (Platt, isotonic; temperature too
+for multiclass; the one of lowest cross-validated Brier score is chosen). On a window, the
 captured rows are scored again by the version (read through the one capture reader); the
 expected accuracy is the mean calibrated probability that the top class is right, the
 expected AUC the share of (positive, negative) pairs the scores rank right, each weighted

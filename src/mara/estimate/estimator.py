@@ -45,10 +45,11 @@ class PerformanceEstimator:
     `fit` takes the model's raw scores on held-out rows and their labels, fits every
     calibration of `MULTICLASS_METHODS` (binary: `BINARY_METHODS`) on all of them, keeps
     `bootstraps` refits of each on resampled rows, and chooses, with `calibration="auto"`,
-    the method whose cross-validated Brier score is lowest. `estimate` then needs only the
-    scores of new rows: the expected metric under the calibrated probabilities, and a band
-    from labels drawn from them, each draw through one of the resampled calibrators, so the
-    band holds both the labels' chance and the calibration's own error.
+    the calibration whose cross-validated Brier score is lowest (`none` only when asked).
+    `estimate` then needs only the scores of new rows: the expected metric under the
+    calibrated probabilities, and a band from labels drawn from them, each draw through one
+    of the resampled calibrators, so the band holds both the labels' chance and the
+    calibration's own error.
     """
 
     def __init__(
@@ -88,9 +89,11 @@ class PerformanceEstimator:
             else realized_accuracy(scores.argmax(axis=1) == labels)
         )
         self.brier_ = _cross_validated_brier(methods, scores, labels, self.folds, self.seed)
+        # `none` is measured but never chosen: the band of the raw scores would hold the
+        # labels' chance only, none of the doubt about whether those scores are calibrated.
+        fitted = {m: b for m, b in self.brier_.items() if m != "none"}
         self.method_ = (
-            min(self.brier_, key=self.brier_.get) if self.calibration == "auto"
-            else self.calibration
+            min(fitted, key=fitted.get) if self.calibration == "auto" else self.calibration
         )
         rng = np.random.default_rng(self.seed)
         resamples = [rng.integers(0, len(labels), len(labels)) for _ in range(self.bootstraps)]

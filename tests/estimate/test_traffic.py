@@ -4,13 +4,12 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-from problems import binary_frame, multiclass_frame, request_bodies, write_problem
+from problems import binary_frame, write_problem
 from sklearn.metrics import roc_auc_score
 from test_cli import mara
+from traffic import BINARY, HOUR_NS, MULTI, capture
 
-from mara.capture import CaptureIndex, CaptureWriter
 from mara.errors import RegistryError
 from mara.estimate import (
     PerformanceEstimator,
@@ -20,56 +19,10 @@ from mara.estimate import (
 )
 from mara.estimate.cache import estimate_path
 from mara.estimate.version import forget_loaded
-from mara.labels import LabelLedger, entries_from_objects
-from mara.labels.ingest import ingest_labels
 from mara.registry import Registry
 from mara.spec import load_spec
 from mara.train import TrainConfig, train_problem
 from mara.train.data import load_training_table
-
-HOUR_NS = 3600 * 10**9
-BINARY = ("p", "bin")
-MULTI = ("p", "multi")
-
-
-def capture(home: Path, problem: tuple[str, str], frame: pd.DataFrame, prefix: str, at: float,
-            *, classes: list, labels: bool = True, target: str = "label") -> None:
-    """Serve `frame` as captured batches at time `at` (seconds), then label every row."""
-    frame = frame.rename(columns={target: "label"})
-    bodies = request_bodies(frame, 250, prefix)
-    writer = CaptureWriter(home)
-    for number, body in enumerate(bodies):
-        record = {k: v for k, v in body.items() if k != "labels"}
-        writer.append(*problem, record | {"received_at": at + number, "model_version": "1"})
-    writer.close()
-    if labels:
-        items = [{"id": b["id"], "labels": b["labels"]} for b in bodies]
-        ingest_labels(LabelLedger(home, *problem), entries_from_objects(items), classes,
-                      CaptureIndex(home, *problem).refresh(), source="test")
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A binary and a multiclass problem, trained, each with three hours of traffic like the
-    table's (labelled) and, in the binary one, a fourth hour far outside the table's range."""
-    home = tmp_path_factory.mktemp("estimate")
-    write_problem(home, *BINARY, binary_frame(5000, 0), ["amount", "age", "noise"],
-                  ["channel", "region"])
-    write_problem(home, *MULTI, multiclass_frame(5000, 1), ["x", "y"], ["proto"],
-                  target="kind")
-    # A budget the search never reaches: the same models whatever the machine's load.
-    train_problem(home, *BINARY, config=TrainConfig(budget=60))
-    train_problem(home, *MULTI, config=TrainConfig(budget=60))
-    for hour in range(3):
-        capture(home, BINARY, binary_frame(1000, 10 + hour), f"same{hour}", 3600.0 * (hour + 1),
-                classes=[0, 1])
-        capture(home, MULTI, multiclass_frame(1000, 20 + hour), f"same{hour}",
-                3600.0 * (hour + 1), classes=["attack", "normal", "probe"], target="kind")
-    far = binary_frame(1000, 30)
-    far["amount"] *= 1000
-    far["age"] += 100
-    capture(home, BINARY, far, "far", 3600.0 * 5, classes=[0, 1])
-    return home
 
 
 def test_fitted_on_the_holdout_never_on_training_rows(home: Path):

@@ -114,6 +114,7 @@ def test_labels_of_one_class_leave_the_realized_metric_empty(tmp_path: Path):
     assert Registry(tmp_path).versions("p_bin") == ["1"]
 
 
+@pytest.mark.e2e
 def test_the_cli_prints_one_line_per_window_and_fails_in_one_line(home: Path):
     run = mara(home, "estimate", "--phase", "p", "--prob", "bin")
     assert run.returncode == 0, run.stderr

@@ -227,13 +227,15 @@ def _performance(rows: Sequence[PerformanceRow], estimated: Sequence[Performance
                         f"<td>{_num(e.baseline, 4)}</td><td title=\"{escape(e.reason)}\">"
                         f"{region}</td><td>{e.n_rows:,}</td>")
         else:
-            estimate = '<td colspan="5">–</td>'
+            why = f' title="{escape(e.reason)}"' if e is not None else ""
+            estimate = f'<td colspan="5"{why}>no estimate</td>'
+        labelled = realized.get("labelled rows", 0)
+        truth = (f"<td>{_num(realized.get(metric, math.nan), 4)}</td><td>{labelled:,.0f}</td>"
+                 if labelled else '<td colspan="2">no labels yet</td>')
         state = ' class="down"' if e is not None and not e.in_region else ""
         body.append(
             f"<tr{state}><td>v{escape(version)}</td><td>{_stamp(start)}</td>"
-            f"<td>{escape(metric)}</td>{estimate}"
-            f"<td>{_num(realized.get(metric, math.nan), 4)}</td>"
-            f"<td>{_num(realized.get('labelled rows', math.nan), 0)}</td></tr>"
+            f"<td>{escape(metric)}</td>{estimate}{truth}</tr>"
         )
     return (head + "<table class=\"performance\"><thead><tr><th>version</th><th>window from "
             "(UTC)</th><th>metric</th><th>estimated</th><th>band</th><th>holdout</th>"

@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-packages demo test lint clean bench-serve bench-dirty bench-drift bench-train \
-	bench-improve bench-capture bench-dashboard bench-soak bench-capture-cost
+	bench-improve bench-capture bench-dashboard bench-soak bench-capture-cost bench-estimate
 
 install: $(STAMP) system-packages
 
@@ -52,6 +52,9 @@ bench-improve: install
 
 bench-capture: install
 	$(VENV)/bin/python benchmarks/capture/run.py
+
+bench-estimate: install
+	nice -n 10 $(VENV)/bin/python benchmarks/estimate/run.py
 
 # The real tables come from a package in the bench-train dependency group, not mara's own.
 bench-train: install

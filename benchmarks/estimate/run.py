@@ -64,6 +64,7 @@ def streams(kind: str, rows: int, seed: int) -> tuple[ProblemSpec, pd.DataFrame,
     rng = np.random.default_rng([seed, 5])
     frame, spec = generate(kind, rows=rows // 2 + 4 * WINDOWS * WINDOW_ROWS, seed=seed,
                            phase="bench", prob=kind)
+    frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     table, pool = frame.iloc[: rows // 2], frame.iloc[rows // 2 :].reset_index(drop=True)
     n = WINDOWS * WINDOW_ROWS
     moved = pool.iloc[n : 2 * n].reset_index(drop=True)
@@ -161,6 +162,9 @@ def summarise(frame: pd.DataFrame) -> str:
             f"| {(~part['in_region']).mean():.0%} | {part['outside_share'].mean():.2f} "
             f"| {part['effective_share'].mean():.2f} | {part['drift_share'].mean():.0%} |"
         )
+    seconds = auto.groupby(["kind", "scenario"], sort=False)["seconds"].first()
+    lines += ["", f"Estimating one window of {WINDOW_ROWS:,} rows (read, score, calibrate, band, "
+              f"region check): median {seconds.median():.2f} s, at most {seconds.max():.2f} s."]
     return "\n".join(lines)
 
 

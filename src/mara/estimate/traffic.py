@@ -88,13 +88,9 @@ def estimate_performance(
     registry: Registry | None = None,
 ) -> PerformanceEstimate:
     """`version`'s estimated metric on the traffic captured in [since_ns, until_ns)."""
-    ready = ready_version(home, phase, prob, version, registry=registry)
-    index = CaptureIndex(Path(home), phase, prob).refresh()
-    batches = _batches(index, since_ns, until_ns, served_by)
-    labels = LabelLedger(home, phase, prob).read()
-    return _estimate(ready, index, batches, labels, since_ns, until_ns,
-                     calibration=calibration, max_rows=max_rows,
-                     max_outside_share=max_outside_share)
+    traffic = _Traffic.read(home, phase, prob, version, since_ns, until_ns, served_by, registry)
+    return traffic.estimate(traffic.batches, since_ns, until_ns, calibration=calibration,
+                            max_rows=max_rows, max_outside_share=max_outside_share)
 
 
 def estimate_windows(
@@ -115,19 +111,38 @@ def estimate_windows(
     """One estimate per window of `window_s` seconds that holds traffic, oldest first."""
     if window_s <= 0:
         raise ValueError("window_s must be positive")
-    ready = ready_version(home, phase, prob, version, registry=registry)
-    index = CaptureIndex(Path(home), phase, prob).refresh()
-    batches = _batches(index, since_ns, until_ns, served_by)
-    labels = LabelLedger(home, phase, prob).read()
+    traffic = _Traffic.read(home, phase, prob, version, since_ns, until_ns, served_by, registry)
+    batches = traffic.batches
     starts = np.floor(batches["received_at"].to_numpy(dtype=float) / window_s) * window_s
-    found = []
-    for start in sorted(set(starts.tolist())):
-        part = batches[starts == start]
-        found.append(_estimate(
-            ready, index, part, labels, int(start * 1e9), int((start + window_s) * 1e9),
-            calibration=calibration, max_rows=max_rows, max_outside_share=max_outside_share,
-        ))
-    return found
+    return [
+        traffic.estimate(batches[starts == start], int(start * 1e9),
+                         int((start + window_s) * 1e9), calibration=calibration,
+                         max_rows=max_rows, max_outside_share=max_outside_share)
+        for start in sorted(set(starts.tolist()))
+    ]
+
+
+@dataclass(frozen=True)
+class _Traffic:
+    """A ready version and the problem's captured batches and labels, read once."""
+
+    ready: ReadyVersion
+    index: CaptureIndex
+    batches: pd.DataFrame
+    labels: pd.DataFrame
+
+    @classmethod
+    def read(cls, home: Path, phase: str, prob: str, version: str, since_ns: int | None,
+             until_ns: int | None, served_by: str | None, registry: Registry | None) -> _Traffic:
+        ready = ready_version(home, phase, prob, version, registry=registry)
+        index = CaptureIndex(Path(home), phase, prob).refresh()
+        return cls(ready, index, _batches(index, since_ns, until_ns, served_by),
+                   LabelLedger(home, phase, prob).read())
+
+    def estimate(self, batches: pd.DataFrame, since_ns: int | None, until_ns: int | None,
+                 **options: Any) -> PerformanceEstimate:
+        return _estimate(self.ready, self.index, batches, self.labels, since_ns, until_ns,
+                         **options)
 
 
 def _batches(

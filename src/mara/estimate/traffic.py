@@ -175,8 +175,8 @@ def _estimate(
 ) -> PerformanceEstimate:
     estimator = ready.estimator
     nan = float("nan")
-    start_ns = since_ns if since_ns is not None else _first_ns(batches, min)
-    end_ns = until_ns if until_ns is not None else _first_ns(batches, max)
+    start_ns = since_ns if since_ns is not None else _edge_ns(batches, min)
+    end_ns = until_ns if until_ns is not None else _edge_ns(batches, max)
     common = {"version": ready.version, "metric": estimator.metric_,
               "baseline": float(estimator.baseline_), "start_ns": start_ns, "end_ns": end_ns,
               "batches": len(batches), "method": calibration or estimator.method_}
@@ -252,7 +252,7 @@ def _drift_share(batches: pd.DataFrame) -> float | None:
     return float(judged["drift"].mean()) if len(judged) else None
 
 
-def _first_ns(batches: pd.DataFrame, pick: Any) -> int | None:
+def _edge_ns(batches: pd.DataFrame, pick: Any) -> int | None:
     if batches.empty:
         return None
     return int(pick(batches["received_at"]) * 1e9)

@@ -463,7 +463,7 @@ def estimate(
     fitted = ready.estimator
     if calibration != "auto" and calibration not in fitted.calibrators_:
         raise click.BadParameter(
-            f"a {fitted.metric_} model has {', '.join(fitted.calibrators_)}",
+            f"this model's calibrations are {', '.join(fitted.calibrators_)}",
             param_hint="--calibration",
         )
     click.echo(

@@ -98,7 +98,7 @@ def test_bad_input_is_refused_clearly():
         PerformanceEstimator().fit(np.array([0.1, 0.2, 0.3]), np.array([0, 1]))
     scores, labels, _ = overconfident(300, 9)
     fitted = PerformanceEstimator(bootstraps=5).fit(scores, labels)
-    with pytest.raises(DataError, match="do not fit a auc model"):
+    with pytest.raises(DataError, match="do not fit this auc model"):
         fitted.estimate(np.ones((4, 3)) / 3)
     with pytest.raises(ValueError, match="no 'temperature' calibration"):
         fitted.estimate(scores, method="temperature")

@@ -114,7 +114,7 @@ class PerformanceEstimator:
         if method not in self.calibrators_:
             raise ValueError(f"no {method!r} calibration; fitted: {', '.join(self.calibrators_)}")
         if (scores.ndim == 1) != (self.metric_ == "auc"):
-            raise DataError(f"scores of shape {scores.shape} do not fit a {self.metric_} model")
+            raise DataError(f"scores of shape {scores.shape} do not fit this {self.metric_} model")
         nan = float("nan")
         if len(scores) == 0:
             return Estimate(self.metric_, nan, nan, nan, 0, method)

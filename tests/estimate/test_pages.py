@@ -3,7 +3,7 @@
 import time
 from pathlib import Path
 
-from traffic import BINARY
+from labelled_capture import BINARY
 
 from mara.monitor.aggregate import problem_view
 from mara.monitor.estimated import EstimatedPerformance, estimated_rows

@@ -64,6 +64,10 @@ bench-train: install
 bench-dashboard: install
 	$(VENV)/bin/python benchmarks/dashboard/run.py
 
+.PHONY: bench-estimate
+bench-estimate: install
+	nice -n 10 $(VENV)/bin/python benchmarks/estimate/run.py
+
 clean:
 	rm -rf $(VENV) .uv demo_home
 

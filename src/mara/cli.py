@@ -582,6 +582,77 @@ def history(app: App, phase: str, prob: str) -> None:
 @cli.command()
 @click.option("--phase", required=True)
 @click.option("--prob", required=True)
+@click.option("--version", "version", help="Version to estimate [default: the champion].")
+@click.option("--since", help="Start: a duration back from now (24h, 7d) or an ISO date (UTC).")
+@click.option("--window", default="1h", show_default=True, help="Length of each window.")
+@click.option("--served-by", help="Only batches this version answered [default: every batch].")
+@click.option(
+    "--calibration",
+    type=click.Choice(["auto", "none", "platt", "isotonic", "temperature"]),
+    default="auto",
+    show_default=True,
+    help="auto: the lowest cross-validated Brier score on the holdout.",
+)
+@click.pass_obj
+def estimate(
+    app: App,
+    phase: str,
+    prob: str,
+    version: str | None,
+    since: str | None,
+    window: str,
+    served_by: str | None,
+    calibration: str,
+) -> None:
+    """Estimate AUC or accuracy per window of captured traffic, before labels arrive."""
+    import time
+
+    from mara.estimate import estimate_windows, ready_version
+    from mara.monitor.window import parse_duration, parse_since
+    from mara.registry import Registry
+
+    registry = Registry(app.home)
+    name = f"{phase}_{prob}"
+    version = version or registry.champion_version(name)
+    if version is None:
+        raise click.UsageError(f"{name} has no champion: give --version or run `mara train`")
+    start = parse_since(since, now=time.time()) if since else None
+    ready = ready_version(app.home, phase, prob, version, registry=registry)
+    fitted = ready.estimator
+    if calibration != "auto" and calibration not in fitted.calibrators_:
+        raise click.BadParameter(
+            f"this model's calibrations are {', '.join(fitted.calibrators_)}",
+            param_hint="--calibration",
+        )
+    click.echo(
+        f"{name} v{version}: holdout {fitted.metric_} {fitted.baseline_:.4f}; calibration "
+        f"{calibration if calibration != 'auto' else fitted.method_} (fitted on "
+        f"{fitted.holdout_rows_:,} held-out rows; cross-validated Brier "
+        + ", ".join(f"{m} {b:.4f}" for m, b in fitted.brier_.items())
+        + ")"
+    )
+    windows = estimate_windows(
+        app.home,
+        phase,
+        prob,
+        version,
+        since_ns=int(start * 1e9) if start is not None else None,
+        window_s=parse_duration(window),
+        served_by=served_by,
+        calibration=None if calibration == "auto" else calibration,
+        registry=registry,
+    )
+    if not windows:
+        click.echo("no captured traffic in that time")
+    for found in windows:
+        click.echo(found.line())
+        if not found.in_region:
+            click.echo(f"    {found.reason}")
+
+
+@cli.command()
+@click.option("--phase", required=True)
+@click.option("--prob", required=True)
 @click.option("--since", help="Start: a duration back from now (24h, 7d) or an ISO date (UTC).")
 @click.option(
     "-o",

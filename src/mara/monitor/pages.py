@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from mara.monitor.aggregate import (
@@ -17,6 +18,9 @@ from mara.monitor.aggregate import (
     ProblemView,
 )
 from mara.monitor.svg import bars, heatmap, line_chart, sparkline
+
+if TYPE_CHECKING:
+    from mara.estimate import PerformanceEstimate
 
 __all__ = ["document", "feature_section", "overview_section", "problem_sections"]
 
@@ -76,11 +80,17 @@ def problem_sections(
     features: Sequence[FeatureRow] | None,
     performance: Sequence[PerformanceRow],
     *,
+    estimated: Sequence[PerformanceEstimate] = (),
+    estimate_note: str = "",
     query: str = "",
     link: bool = True,
     feature_limit: int = 15,
 ) -> str:
-    """The problem page: drift, features, quality, latency, predictions, performance."""
+    """The problem page: drift, features, quality, latency, predictions, performance.
+
+    `estimated` (mara.estimate's per version and window) goes beside the realized metrics;
+    `estimate_note` says why some or all are missing.
+    """
     problem = escape(view.problem)
     versions = ", ".join(f"v{escape(v)}" for v in view.versions) or "none"
     parts = [
@@ -106,7 +116,7 @@ def problem_sections(
         heatmap(view.edges, view.predictions, view.prediction_labels,
                 title="distribution of predictions over time"),
         "</section>",
-        _performance(performance),
+        _performance(performance, estimated, estimate_note),
     ]
     return "".join(parts)
 
@@ -186,22 +196,51 @@ def _flagged(batches: Sequence[FlaggedBatch]) -> str:
             f"<th>highest feature scores</th></tr></thead><tbody>{body}</tbody></table>")
 
 
-def _performance(rows: Sequence[PerformanceRow]) -> str:
-    head = '<section id="performance"><h2>Model performance</h2>'
-    if not rows:
-        return (head + "<p>Realized: no labels have been joined to served batches yet. "
-                "Estimated: not available for this problem.</p></section>")
-    names = sorted({k for r in rows for k in r.metrics})
-    header = "".join(f"<th>{escape(n)}</th>" for n in names)
-    body = "".join(
-        f"<tr><td>v{escape(r.version)}</td><td>{_stamp(r.window_start)}</td>"
-        + "".join(f"<td>{_num(r.metrics.get(n, math.nan), 4)}</td>" for n in names)
-        + "</tr>"
-        for r in rows
-    )
-    return (head + "<p>Realized, where labels have been joined.</p><table><thead><tr>"
-            f"<th>version</th><th>window from</th>{header}</tr></thead>"
-            f"<tbody>{body}</tbody></table></section>")
+def _performance(rows: Sequence[PerformanceRow], estimated: Sequence[PerformanceEstimate],
+                 note: str) -> str:
+    head = ('<section id="performance"><h2>Model performance</h2><p class="meta">Realized: '
+            "the predictions each version served against the late labels joined to them. "
+            "Estimated: before labels, from the version's calibrated confidence on the rows "
+            "it served (mara.estimate), with its 95% band; out of region means the traffic "
+            "left the rows the calibration was fitted on, where the estimate cannot hold. A "
+            "change of the labels' rule itself (concept shift) shows only in the realized "
+            "metric.</p>")
+    note = f'<p class="meta">{escape(note)}</p>' if note else ""
+    if not rows and not estimated:
+        return (head + "<p>No labels have been joined to served batches yet, and no "
+                f"estimate is available.</p>{note}</section>")
+    merged: dict[tuple[str, float], dict] = {}
+    for r in rows:
+        merged.setdefault((r.version, r.window_start), {})["realized"] = r.metrics
+    for e in estimated:
+        start = (e.start_ns or 0) / 1e9
+        merged.setdefault((e.version, start), {})["estimated"] = e
+    body = []
+    for (version, start), found in sorted(merged.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        e = found.get("estimated")
+        realized = found.get("realized", {})
+        metric = e.metric if e is not None else next(
+            (k for k in ("auc", "accuracy") if k in realized), "")
+        if e is not None and math.isfinite(e.estimate):
+            region = "yes" if e.in_region else "<strong>out of region</strong>"
+            estimate = (f"<td>{e.estimate:.4f}</td><td>{_num(e.low, 4)} – {_num(e.high, 4)}</td>"
+                        f"<td>{_num(e.baseline, 4)}</td><td title=\"{escape(e.reason)}\">"
+                        f"{region}</td><td>{e.n_rows:,}</td>")
+        else:
+            why = f' title="{escape(e.reason)}"' if e is not None else ""
+            estimate = f'<td colspan="5"{why}>no estimate</td>'
+        labelled = realized.get("labelled rows", 0)
+        truth = (f"<td>{_num(realized.get(metric, math.nan), 4)}</td><td>{labelled:,.0f}</td>"
+                 if labelled else '<td colspan="2">no labels yet</td>')
+        state = ' class="down"' if e is not None and not e.in_region else ""
+        body.append(
+            f"<tr{state}><td>v{escape(version)}</td><td>{_stamp(start)}</td>"
+            f"<td>{escape(metric)}</td>{estimate}{truth}</tr>"
+        )
+    return (head + "<table class=\"performance\"><thead><tr><th>version</th><th>window from "
+            "(UTC)</th><th>metric</th><th>estimated</th><th>band</th><th>holdout</th>"
+            "<th>in region</th><th>rows</th><th>realized</th><th>labelled rows</th></tr>"
+            f"</thead><tbody>{''.join(body)}</tbody></table>{note}</section>")
 
 
 def _path(problem: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from mara.errors import DataError
 from mara.model import ModelBundle
 from mara.monitor.aggregate import feature_rows, feature_view, overview, problem_view
+from mara.monitor.estimated import estimated_rows
 from mara.monitor.pages import document, feature_section, overview_section, problem_sections
 from mara.monitor.performance import RealizedPerformance
 from mara.monitor.store import SummaryStore
@@ -30,7 +31,8 @@ def build_report(
     `champion` returns the served bundle and its version, whose drift detector supplies the
     bins (None, None: no feature views); it is called once the summaries are found, so a
     report of a problem with no traffic fails before any model loads. Only summaries are
-    read, and of captured rows only the predictions of labelled batches (realized metrics).
+    read, and of captured rows only the predictions of labelled batches (realized metrics) and
+    a sample of each hour of the last day's traffic, scored again for the estimates.
     """
     now = time.time() if now is None else now
     problem = f"{phase}/{prob}"
@@ -41,6 +43,7 @@ def build_report(
                         "serve some traffic first")
     bundle, version = champion()
     realized = RealizedPerformance(home).rows(phase, prob, bundle.classes) if bundle else []
+    estimated, note = estimated_rows(home, phase, prob)
     view = problem_view(store, problem, since=since, now=now)
     detector = bundle.drift if bundle is not None else None
     rows = None
@@ -58,8 +61,8 @@ def build_report(
     body = (
         overview_section([r for r in head if r.problem == problem], now=now,
                          window_s=max(now - view.start, 1.0), link=False)
-        + problem_sections(view, rows, realized, link=False,
-                           feature_limit=len(rows) if rows else 0)
+        + problem_sections(view, rows, realized, estimated=estimated, estimate_note=note,
+                           link=False, feature_limit=len(rows) if rows else 0)
         + ('<section id="feature-details"><h2>Feature distributions</h2>'
            + "".join(details) + "</section>" if details else "")
     )

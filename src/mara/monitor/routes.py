@@ -69,7 +69,13 @@ async def problem_page(request: Request) -> Response:
         realized = await run_in_threadpool(
             request.app.state.realized.rows, phase, prob, served.bundle.classes
         )
-    body = problem_sections(view, features, realized,
+    estimated, note = [], ""
+    estimates = getattr(request.app.state, "estimated", None)
+    if estimates is not None:
+        done = estimates.rows(phase, prob)
+        estimated, note = done if done is not None else ([], "Estimates are being computed; "
+                                                         "this page refreshes by itself.")
+    body = problem_sections(view, features, realized, estimated=estimated, estimate_note=note,
                             query=request.query_params.get("q", ""))
     return _html(f"{problem} · mara", body)
 

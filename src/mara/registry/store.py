@@ -146,6 +146,16 @@ class Registry:
             found = self.client.search_model_versions(f"name = '{name}'")
         return sorted((str(v.version) for v in found), key=int)
 
+    def version_params(self, name: str, version: str) -> dict[str, str]:
+        """The parameters logged by the run that registered `version` (its training settings)."""
+        known = self.versions(name)
+        if version not in known:
+            listed = ", ".join(known) or "none"
+            raise RegistryError(f"{name} has no version {version} (versions: {listed})")
+        with _registry_errors(f"reading the run of {name} v{version}"):
+            run_id = self.client.get_model_version(name, version).run_id
+            return dict(self.client.get_run(run_id).data.params) if run_id else {}
+
     def promote(self, name: str, version: str, *, by: str = "train", reason: str = "") -> None:
         """Move the `champion` alias to `version`, and record the move."""
         self.move_alias(name, CHAMPION, version, by=by, reason=reason)

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from mara.capture import CaptureIndexes, CaptureWriter
 from mara.monitor import SummaryStore, SummaryWriter
+from mara.monitor.estimated import EstimatedPerformance
 from mara.monitor.performance import RealizedPerformance
 from mara.monitor.routes import dashboard_routes
 from mara.registry import CHALLENGER
@@ -78,6 +79,7 @@ def create_app(
         app.state.monitor = SummaryWriter(Path(home))
         app.state.monitor_store = SummaryStore(Path(home))
         app.state.realized = RealizedPerformance(Path(home), indexes=indexes)
+        app.state.estimated = EstimatedPerformance(Path(home))
         # Read the summaries already on disk now, so the first dashboard request is quick.
         threading.Thread(
             target=app.state.monitor_store.warm, name="mara-monitor-warm", daemon=True

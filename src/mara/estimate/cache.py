@@ -1,0 +1,49 @@
+"""Where a version's fitted estimator is kept, written whole or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+__all__ = ["estimate_path", "read_cached", "write_cached"]
+
+log = logging.getLogger(__name__)
+FORMAT = 1
+
+
+def estimate_path(home: Path, phase: str, prob: str, version: str) -> Path:
+    """`<home>/estimates/<phase>/<prob>/v<version>.json`."""
+    return Path(home) / "estimates" / phase / prob / f"v{version}.json"
+
+
+def read_cached(path: Path) -> dict[str, Any] | None:
+    """The cached record, or None when absent, damaged or of another format."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+
+
+def write_cached(path: Path, data: dict[str, Any]) -> bool:
+    """Write beside `path`, fsync, rename over it; False (logged) when the disk refuses."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("wb") as file:
+            file.write(orjson.dumps({"format": FORMAT, **data},
+                                    option=orjson.OPT_SERIALIZE_NUMPY))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+    except OSError as exc:  # a read-only home still estimates, only refits next time
+        log.warning("%s: could not keep the fitted estimator (%s)", path, exc)
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        return False
+    return True

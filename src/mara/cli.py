@@ -460,6 +460,11 @@ def shadow(app: App, phase: str, prob: str) -> None:
               help="K/M: improve when K of the last M judged batches drifted (and "
               "--min-drift-labels rows arrived).")
 @click.option("--min-drift-labels", type=click.IntRange(min=0), default=200, show_default=True)
+@click.option("--estimate-window", type=click.FloatRange(min=1), default=3600.0,
+              show_default=True,
+              help="Seconds of recent traffic the champion's estimated performance covers.")
+@click.option("--estimate-every", type=click.FloatRange(min=0), default=300.0,
+              show_default=True, help="Seconds between estimates of a problem's performance.")
 @click.option("--cooldown", type=click.FloatRange(min=0), default=600.0, show_default=True,
               help="Seconds between improve runs of a problem.")
 @click.option("--bake", type=click.FloatRange(min=0), default=600.0, show_default=True,
@@ -483,6 +488,8 @@ def autopilot(
     min_new_labels: int,
     drift_rule: str,
     min_drift_labels: int,
+    estimate_window: float,
+    estimate_every: float,
     cooldown: float,
     bake: float,
     bake_min_rows: int,
@@ -511,6 +518,8 @@ def autopilot(
         drift_k=drift_k,
         drift_m=drift_m,
         min_drift_labels=min_drift_labels,
+        estimate_window_s=estimate_window,
+        estimate_every_s=estimate_every,
         cooldown_s=cooldown,
         bake_s=bake,
         bake_min_rows=bake_min_rows,

@@ -84,3 +84,35 @@ def test_a_champion_worse_on_the_rows_it_answered_is_rolled_back(binary):
     # Rows answered before the promotion, or by another version, are not its evidence.
     before = labelled.assign(prediction=inverted, received_at=10.0)
     assert not judge_bake(bake, Watch(calm, before), spec, predecessor, [0, 1], config).rollback
+
+
+def estimate(version: str, value: float, half_width: float, *, in_region: bool = True):
+    from mara.estimate import PerformanceEstimate
+
+    return PerformanceEstimate(version, "auc", 500, value, value - half_width, value + half_width,
+                               0.85, in_region, "", None, None)
+
+
+def test_an_estimated_drop_judges_before_any_label(binary):
+    spec, predecessor = binary
+    bake = Bake("2", "1", since=30.0)
+    calm = Watch(batches(["1"] * 30, [5.0] * 30, [0] * 30), NO_LABELS)
+    config = AutopilotConfig()
+    bad = (estimate("2", 0.51, 0.03), estimate("1", 0.84, 0.02))
+    verdict = judge_bake(bake, calm, spec, predecessor, [0, 1], config, bad)
+    assert verdict.rollback and "estimated before labels" in verdict.reason
+    assert verdict.evidence["estimated_champion"] == 0.51
+    # Overlapping bands, or traffic outside where the estimate holds: no verdict from it.
+    close = (estimate("2", 0.82, 0.03), estimate("1", 0.84, 0.02))
+    assert not judge_bake(bake, calm, spec, predecessor, [0, 1], config, close).rollback
+    outside = (estimate("2", 0.51, 0.03, in_region=False), estimate("1", 0.84, 0.02))
+    assert not judge_bake(bake, calm, spec, predecessor, [0, 1], config, outside).rollback
+
+
+def test_an_estimated_drop_of_the_champion_triggers_improve_once_labels_come():
+    config = AutopilotConfig(min_new_labels=1000, min_drift_labels=200)
+    calm = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 10), NO_LABELS)
+    dropped = estimate("1", 0.70, 0.03)
+    assert improve_trigger(calm, 100, config, dropped) is None
+    assert "below the holdout's 0.8500" in improve_trigger(calm, 200, config, dropped)
+    assert improve_trigger(calm, 200, config, estimate("1", 0.84, 0.03)) is None

@@ -81,3 +81,39 @@ def test_improve_and_rollback_report_clear_errors(tmp_path: Path):
     assert "Traceback" not in untrained.stderr
     bad = mara(tmp_path, "improve", "--phase", "p", "--prob", "q", "--recent-share", "1.5")
     assert bad.returncode == 2 and "--recent-share" in bad.stderr
+
+
+def test_a_staged_challenger_is_judged_on_its_shadow_rows_and_retired_if_worse(tmp_path: Path):
+    write_problem(tmp_path, "p", "q", binary_frame(4000, 0), NUMERIC, CATEGORICAL)
+    train_problem(tmp_path, "p", "q")
+    bodies = request_bodies(new_segment_frame(3000, 6), 250, "staged")
+    capture_and_label(tmp_path, bodies, [b["labels"] for b in bodies])
+    staged = improve_problem(tmp_path, "p", "q", config=ImproveConfig(resamples=300, stage=True))
+    assert staged.staged and not staged.promoted, staged.summary()
+    registry = Registry(tmp_path)
+    assert registry.champion_version("p_q") == "1"
+    assert registry.alias_version("p_q", CHALLENGER) == staged.challenger
+
+    # Live traffic answered by v1 and shadowed by the challenger, whose shadow answers are
+    # the opposite of the truth: on those labelled rows it is plainly worse.
+    live = request_bodies(new_segment_frame(1000, 7), 250, "live")
+    writer, shadow = CaptureWriter(tmp_path), CaptureWriter(tmp_path, stream="shadow")
+    for number, body in enumerate(live):
+        record = {k: v for k, v in body.items() if k != "labels"}
+        writer.append("p", "q", record | {"received_at": 5000.0 + number, "model_version": "1"})
+        shadow.append("p", "q", {"id": body["id"], "received_at": 5000.0 + number,
+                                 "champion_version": "1", "version": staged.challenger,
+                                 "predictions": [1.0 - y for y in body["labels"]]})
+    writer.close()
+    shadow.close()
+    items = [{"id": b["id"], "labels": b["labels"]} for b in live]
+    ingest_labels(LabelLedger(tmp_path, "p", "q"), entries_from_objects(items), [0, 1],
+                  CaptureIndex(tmp_path, "p", "q").refresh(), source="test")
+
+    judged = improve_problem(tmp_path, "p", "q", config=ImproveConfig(resamples=300))
+    assert judged.judged_on == "shadowed traffic" and judged.challenger == staged.challenger
+    assert not judged.promoted and "challenger retired" in judged.reason
+    assert judged.recent.rows == 1000 and judged.recent.challenger == 0.0
+    assert registry.champion_version("p_q") == "1"
+    assert registry.alias_version("p_q", CHALLENGER) == "1"  # nothing left to shadow
+    assert registry.versions("p_q") == ["1", "2"]  # judged, not trained again

@@ -7,6 +7,7 @@ from typing import Any
 
 from mara.autopilot.config import AutopilotConfig
 from mara.autopilot.watch import Watch
+from mara.estimate import PerformanceEstimate
 from mara.improve import paired_bootstrap
 from mara.model import ModelBundle
 from mara.spec import ProblemSpec
@@ -42,11 +43,15 @@ def judge_bake(
     predecessor: ModelBundle,
     classes: list[Any],
     config: AutopilotConfig,
+    estimates: tuple[PerformanceEstimate, PerformanceEstimate] | None = None,
 ) -> BakeVerdict:
-    """Compare the baking champion with its predecessor: latency, then realized performance.
+    """Compare the baking champion with its predecessor: latency, estimated performance,
+    then realized performance.
 
-    Realized performance is paired: the predecessor scores the very labelled rows the new
-    champion answered since its promotion, and the gain gets a bootstrap interval.
+    `estimates` are the champion's and the predecessor's estimates on the traffic the
+    champion answered; they judge before any label arrives. Realized performance is paired:
+    the predecessor scores the very labelled rows the new champion answered since its
+    promotion, and the gain gets a bootstrap interval.
     """
     evidence: dict[str, Any] = {}
     batches = watch.batches[watch.batches["n_rows"] > 0]
@@ -64,6 +69,10 @@ def judge_bake(
                 f"(limit {config.latency_ratio:.1f}x)",
                 evidence,
             )
+    if estimates is not None:
+        verdict = _judge_estimates(bake, *estimates, evidence)
+        if verdict is not None:
+            return verdict
     rows = watch.labelled[
         (watch.labelled["model_version"] == bake.version)
         & (watch.labelled["received_at"] >= bake.since)
@@ -97,3 +106,29 @@ def judge_bake(
     if diff.high < -config.bake_tolerance:
         return BakeVerdict(True, f"{summary}: worse than its predecessor", evidence)
     return BakeVerdict(False, summary, evidence)
+
+
+def _judge_estimates(
+    bake: Bake,
+    champion: PerformanceEstimate,
+    predecessor: PerformanceEstimate,
+    evidence: dict[str, Any],
+) -> BakeVerdict | None:
+    """A rollback when, both in region, the champion's band lies wholly below the other's."""
+    if not (champion.in_region and predecessor.in_region) or not champion.n_rows:
+        return None
+    evidence |= {
+        "estimated_champion": champion.estimate,
+        "estimated_predecessor": predecessor.estimate,
+        "estimated_rows": champion.n_rows,
+    }
+    if champion.high < predecessor.low:
+        return BakeVerdict(
+            True,
+            f"on {champion.n_rows} rows it answered, estimated before labels, v{bake.version} "
+            f"{champion.metric} {champion.estimate:.4f} [{champion.low:.4f}, "
+            f"{champion.high:.4f}] vs v{bake.predecessor} {predecessor.estimate:.4f} "
+            f"[{predecessor.low:.4f}, {predecessor.high:.4f}]: worse than its predecessor",
+            evidence,
+        )
+    return None

@@ -22,6 +22,11 @@ class AutopilotConfig:
     drift_k: int = 3
     drift_m: int = 10
     min_drift_labels: int = 200
+    # ...or when the champion's estimated performance over the last `estimate_window_s`
+    # (before labels, mara.estimate) has its whole band below its holdout metric and
+    # `min_drift_labels` rows arrived. Estimates are made at most every `estimate_every_s`.
+    estimate_window_s: float = 3600.0
+    estimate_every_s: float = 300.0
     # Seconds after an improve run before the next may start, whatever the rules say.
     cooldown_s: float = 600.0
     # A new champion is watched this long against its predecessor, then kept.
@@ -31,6 +36,8 @@ class AutopilotConfig:
     # A new champion is rolled back when, on the rows it answered, the predecessor does
     # better with confidence by more than this (upper bound of the gain below -tolerance).
     bake_tolerance: float = 0.0
+    # ...or when, on the traffic it answered, its estimated band lies wholly below its
+    # predecessor's (both estimated on the same rows, before any label);
     # ...or when its median server time per row is this many times its predecessor's.
     latency_ratio: float = 3.0
     # Shadow a challenger on live traffic before promoting it (improve --stage)...

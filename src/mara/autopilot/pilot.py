@@ -15,6 +15,7 @@ from mara.autopilot.bake import Bake, judge_bake
 from mara.autopilot.config import AutopilotConfig
 from mara.autopilot.watch import Watch, improve_trigger, look
 from mara.errors import MaraError
+from mara.estimate import PerformanceEstimate, estimate_performance
 from mara.improve import improve_problem
 from mara.improve.shadow import shadow_evidence
 from mara.labels import training_classes
@@ -40,6 +41,10 @@ class _Problem:
     staged: str | None = None
     bake: Bake | None = None
     predecessor: ModelBundle | None = None
+    # The last estimates made, and when: at most one round every `estimate_every_s`.
+    estimated_at: float = float("-inf")
+    estimate: PerformanceEstimate | None = None
+    bake_estimates: tuple[PerformanceEstimate, PerformanceEstimate] | None = None
 
 
 class Autopilot:
@@ -120,7 +125,11 @@ class Autopilot:
                 return decisions  # the staged challenger is still gathering its evidence
         if now - state.improved_at < self.config.cooldown_s:
             return decisions
-        trigger = improve_trigger(watch, new_labels, self.config)
+        if now - state.estimated_at >= self.config.estimate_every_s and champion is not None:
+            state.estimated_at = now
+            since = int((now - self.config.estimate_window_s) * 1e9)
+            state.estimate = self._estimate(state, champion, since, served_by=champion)
+        trigger = improve_trigger(watch, new_labels, self.config, state.estimate)
         if trigger is not None:
             decisions += self._improve(state, watch, trigger, now)
         return decisions
@@ -154,6 +163,7 @@ class Autopilot:
         if result.promoted:
             state.champion = self.registry.champion_version(spec.name)
             state.bake, state.predecessor = Bake(state.champion, result.champion, now), None
+            state.bake_estimates, state.estimated_at = None, float("-inf")
         return entries
 
     def _new_champion(self, state: _Problem, champion: str | None, now: float) -> list[dict]:
@@ -165,6 +175,7 @@ class Autopilot:
         # Baked from the move itself: traffic answered before this look counts too.
         since = moves[-1].at if moves and moves[-1].to_version == champion else now
         state.bake, state.predecessor = Bake(champion, before, since), None
+        state.bake_estimates, state.estimated_at = None, float("-inf")
         entry = self.audit.record(
             state.spec.phase,
             state.spec.prob,
@@ -176,6 +187,26 @@ class Autopilot:
         )
         return [entry]
 
+    def _estimate(
+        self, state: _Problem, version: str, since_ns: int, *, served_by: str
+    ) -> PerformanceEstimate | None:
+        """`version`'s estimated performance on the traffic `served_by` answered since then,
+        or None when it cannot be made (the reason is logged)."""
+        try:
+            found = estimate_performance(
+                self.home,
+                state.spec.phase,
+                state.spec.prob,
+                version,
+                since_ns,
+                served_by=served_by,
+                registry=self.registry,
+            )
+        except MaraError as exc:
+            log.warning("%s: no estimate for v%s: %s", state.spec.name, version, exc)
+            return None
+        return found if found.n_rows else None
+
     def _judge_bake(self, state: _Problem, watch: Watch, now: float) -> list[dict]:
         bake = state.bake
         assert bake is not None
@@ -183,20 +214,31 @@ class Autopilot:
         if state.predecessor is None:  # loaded once per bake, not at every look
             state.predecessor = self.registry.load(spec.name, bake.predecessor)
         predecessor = state.predecessor
-        verdict = judge_bake(bake, watch, spec, predecessor, state.classes, self.config)
+        if now - state.estimated_at >= self.config.estimate_every_s:
+            state.estimated_at = now
+            since = int(bake.since * 1e9)
+            both = [
+                self._estimate(state, version, since, served_by=bake.version)
+                for version in (bake.version, bake.predecessor)
+            ]
+            state.bake_estimates = None if None in both else (both[0], both[1])
+        verdict = judge_bake(
+            bake, watch, spec, predecessor, state.classes, self.config, state.bake_estimates
+        )
         if verdict.rollback:
             moves = self.registry.alias_history(spec.name)
             target = rollback_target(moves, bake.version) or bake.predecessor
             reason = f"autopilot: {verdict.reason}"
             self.registry.promote(spec.name, target, by=ROLLBACK, reason=reason)
             state.champion, state.bake, state.predecessor = target, None, None
+            state.bake_estimates = None
             return [
                 self.audit.record(
                     spec.phase, spec.prob, "rollback", reason, to=target, **verdict.evidence
                 )
             ]
         if now - bake.since >= self.config.bake_s:
-            state.bake, state.predecessor = None, None
+            state.bake, state.predecessor, state.bake_estimates = None, None, None
             return [
                 self.audit.record(
                     spec.phase,

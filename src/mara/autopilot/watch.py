@@ -9,6 +9,7 @@ import pandas as pd
 
 from mara.autopilot.config import AutopilotConfig
 from mara.capture import labelled_traffic
+from mara.estimate import PerformanceEstimate
 from mara.spec import ProblemSpec
 
 __all__ = ["Watch", "improve_trigger", "look"]
@@ -33,10 +34,22 @@ def look(home: Path, spec: ProblemSpec) -> Watch:
     return Watch(index.batches(), labelled)
 
 
-def improve_trigger(watch: Watch, new_labels: int, config: AutopilotConfig) -> str | None:
-    """Why improve should run now, or None: enough new labels, or drift with some labels."""
+def improve_trigger(
+    watch: Watch,
+    new_labels: int,
+    config: AutopilotConfig,
+    estimate: PerformanceEstimate | None = None,
+) -> str | None:
+    """Why improve should run now, or None: enough new labels, or drift or an estimated drop
+    of the champion with some labels (improve learns from labels, not from the alarm)."""
     if new_labels >= config.min_new_labels:
         return f"{new_labels} newly labelled rows (rule: {config.min_new_labels})"
+    if estimate is not None and estimate.below_baseline and new_labels >= config.min_drift_labels:
+        return (
+            f"estimated {estimate.metric} {estimate.estimate:.4f} [{estimate.low:.4f}, "
+            f"{estimate.high:.4f}] on {estimate.n_rows} recent rows, below the holdout's "
+            f"{estimate.baseline:.4f}, and {new_labels} newly labelled rows"
+        )
     drifted = watch.drifted(config.drift_m)
     if drifted >= config.drift_k and new_labels >= config.min_drift_labels:
         return (

@@ -63,3 +63,9 @@ def test_the_rule_promotes_only_a_sure_gain_that_keeps_the_old_traffic():
     forgets = rule.decide(diff(0.01, 0.02, 0.03), diff(-0.03, -0.02, -0.01))
     assert not forgets.promote and "original holdout" in forgets.reason
     assert not GateRule(min_gain=0.02).decide(diff(0.01, 0.02, 0.03), diff(0, 0, 0)).promote
+
+
+def test_missing_scores_are_an_error_not_endless_redraws():
+    # A NaN score makes every resample's AUC NaN: it must fail at once, not redraw forever.
+    with pytest.raises(ValueError, match="non-finite"):
+        paired_bootstrap([0.2, None, 0.7], [0.1, 0.5, 0.9], [0, 1, 1], [0, 1], resamples=50)

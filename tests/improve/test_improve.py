@@ -100,7 +100,9 @@ def test_a_staged_challenger_is_judged_on_its_shadow_rows_and_retired_if_worse(t
     writer, shadow = CaptureWriter(tmp_path), CaptureWriter(tmp_path, stream="shadow")
     for number, body in enumerate(live):
         record = {k: v for k, v in body.items() if k != "labels"}
-        writer.append("p", "q", record | {"received_at": 5000.0 + number, "model_version": "1"})
+        served = {"received_at": 5000.0 + number, "model_version": "1",
+                  "predictions": [0.9 if y else 0.1 for y in body["labels"]]}
+        writer.append("p", "q", record | served)
         shadow.append("p", "q", {"id": body["id"], "received_at": 5000.0 + number,
                                  "champion_version": "1", "version": staged.challenger,
                                  "predictions": [1.0 - y for y in body["labels"]]})

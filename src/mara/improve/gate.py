@@ -62,6 +62,8 @@ def paired_bootstrap(
         if truth.all() or not truth.any():
             raise ValueError("the rows hold one class only: AUC is undefined")
         a, b = np.asarray(champion, dtype=float), np.asarray(challenger, dtype=float)
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            raise ValueError("a model's scores hold a missing or non-finite value")
         diffs = _auc_differences(a, b, truth, resamples, rng)
         metric, old, new = "auc", float(roc_auc_score(truth, a)), float(roc_auc_score(truth, b))
     else:
@@ -77,18 +79,26 @@ def paired_bootstrap(
     return MetricDifference(metric, old, new, float(low), float(high), len(labels))
 
 
+# Rounds of redrawing resamples of one class before the rows are judged too lopsided.
+_MAX_REDRAWS = 50
+
+
 def _auc_differences(
     a: np.ndarray, b: np.ndarray, truth: np.ndarray, resamples: int, rng: np.random.Generator
 ) -> np.ndarray:
     diffs: list[np.ndarray] = []
     found = 0
-    while found < resamples:
+    for _ in range(_MAX_REDRAWS):
+        if found >= resamples:
+            break
         for idx in _resample_chunks(len(truth), resamples - found, rng):
             t = truth[idx]
             gain = _auc_rows(b[idx], t) - _auc_rows(a[idx], t)
             gain = gain[np.isfinite(gain)]  # a resample of one class: drawn again
             diffs.append(gain)
             found += len(gain)
+    if found < resamples:  # the rarer class is too rare for a two-class resample
+        raise ValueError(f"{resamples} resamples with both classes could not be drawn")
     return np.concatenate(diffs)[:resamples]
 
 

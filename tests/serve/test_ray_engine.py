@@ -7,6 +7,7 @@ champion alias followed by every replica, the per-replica capture, and the optio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -34,6 +35,30 @@ def mara_serve(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def command_name(pid: int) -> str:
+    """The process's name, or "" once it has ended (gone, or a zombie nobody reaped yet)."""
+    try:
+        name, rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+    except OSError:
+        return ""
+    return "" if rest.split()[0] == "Z" else name.split("(", 1)[1]
+
+
 def test_a_replica_count_or_autoscaling_bounds():
     fixed = deployment_options(RayOptions(home=Path("/srv/h"), replicas=3), {"MARA_HOME": "/srv/h"})
     assert fixed["num_replicas"] == 3
@@ -50,9 +75,11 @@ def test_a_replica_count_or_autoscaling_bounds():
 
 def test_replicas_get_mara_and_mlflow_settings_and_nothing_else(tmp_path: Path):
     environ = {"MARA_HOME": "/h", "MLFLOW_TRACKING_URI": "http://m:5000", "HOME": "/root",
-               "AWS_SECRET_ACCESS_KEY": "x"}
+               "AWS_SECRET_ACCESS_KEY": "x", "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+               "RAY_ADDRESS": "head:6379"}
     env = replica_env(environ, metrics_dir=tmp_path)
     assert env == {"MARA_HOME": "/h", "MLFLOW_TRACKING_URI": "http://m:5000",
+                   "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
                    "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
 
 
@@ -69,6 +96,30 @@ def test_options_that_cannot_work_are_refused_before_ray_starts(tmp_path: Path, 
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.e2e
+def test_without_an_address_ray_starts_and_stops_with_the_command(trained_home: Path,
+                                                                  tmp_path: Path):
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("captured_data", "logs"))
+    server = ServerProcess(home, extra_args=("--engine", "ray", "--follow", "0"),
+                           env=LOOPBACK_ENV, log_path=tmp_path / "serve.log")
+    with server as running:
+        assert running.process is not None
+        ray_processes = descendants(running.process.pid)
+        assert "raylet" in {command_name(pid) for pid in ray_processes}
+        body = {"id": "solo", "columns": ["amount"], "rows": [[3.0]]}
+        answer = httpx.post(f"{running.url}/phase-1/prob-1/predict", json=body, timeout=60)
+        assert answer.status_code == 200
+        assert answer.json()["id"] == "solo"
+        code = running.stop(timeout_s=120)
+    assert code == 0
+    deadline = time.monotonic() + 30
+    while (alive := [pid for pid in ray_processes if command_name(pid)]) and (
+            time.monotonic() < deadline):
+        time.sleep(0.5)
+    assert alive == []  # the Ray it started went with it
 
 
 @pytest.mark.e2e

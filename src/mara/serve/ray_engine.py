@@ -39,8 +39,9 @@ log = logging.getLogger("mara.serve")
 APP_NAME = "mara"
 # The request path is single-threaded Python: one core is what a replica can use.
 REPLICA_CPUS = 1.0
-# Variables a replica needs from the `mara serve` process: the app's settings and MLflow's.
-_PASSED_PREFIXES = ("MARA_", "MLFLOW_")
+# What a replica takes from the `mara serve` process: the app's settings, MLflow's, and
+# Ray Serve's own tuning of the replica (RAY_SERVE_*).
+_PASSED_PREFIXES = ("MARA_", "MLFLOW_", "RAY_SERVE_")
 
 
 @dataclass(frozen=True)

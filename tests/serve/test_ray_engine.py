@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -103,8 +104,11 @@ def test_without_an_address_ray_starts_and_stops_with_the_command(trained_home: 
                                                                   tmp_path: Path):
     home = tmp_path / "home"
     shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("captured_data", "logs"))
+    # Ray's files go to a short directory of the test's own (its socket paths must stay short).
+    ray_tmp = Path(tempfile.mkdtemp(prefix="ray-"))
     server = ServerProcess(home, extra_args=("--engine", "ray", "--follow", "0"),
-                           env=LOOPBACK_ENV, log_path=tmp_path / "serve.log")
+                           env=LOOPBACK_ENV | {"RAY_TMPDIR": str(ray_tmp)},
+                           log_path=tmp_path / "serve.log")
     with server as running:
         assert running.process is not None
         ray_processes = descendants(running.process.pid)
@@ -120,6 +124,8 @@ def test_without_an_address_ray_starts_and_stops_with_the_command(trained_home: 
             time.monotonic() < deadline):
         time.sleep(0.5)
     assert alive == []  # the Ray it started went with it
+    assert any(ray_tmp.iterdir())  # Ray ran there, not in the shared /tmp/ray
+    shutil.rmtree(ray_tmp)
 
 
 @pytest.mark.e2e

@@ -26,6 +26,7 @@ import httpx
 import matplotlib.pyplot as plt
 import numpy as np
 import orjson
+from matplotlib.ticker import ScalarFormatter
 from rich.console import Console
 from rich.progress import Progress
 
@@ -156,9 +157,11 @@ def plot(results: list[dict], path: Path) -> None:
             for engine, color in (("uvicorn", "tab:blue"), ("ray", "tab:orange")):
                 points = [r for r in results if r["clients"] == clients and r["workers"] == workers]
                 ax.plot([r["rows"] for r in points], [r[engine]["p50_ms"] for r in points],
-                        style, color=color, marker="o", label=f"{engine}, {workers} worker(s)")
+                        style, color=color, marker="o", label=f"{engine}, {workers} process(es)")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
         ax.set_xlabel("rows per request")
         ax.set_ylabel("p50 latency, ms (client side)")
         ax.set_title(f"{clients} client(s) in flight")

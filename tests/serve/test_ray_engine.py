@@ -99,6 +99,18 @@ def test_options_that_cannot_work_are_refused_before_ray_starts(tmp_path: Path, 
     assert "Traceback" not in done.stderr
 
 
+def test_an_address_nothing_listens_on_is_one_line_at_once(tmp_path: Path):
+    from mara.serve.process import free_port
+
+    done = mara_serve(tmp_path, "--ray-address", f"127.0.0.1:{free_port()}")
+    assert done.returncode == 1
+    assert "mara: cannot reach the Ray cluster at 127.0.0.1:" in done.stderr
+    assert "Traceback" not in done.stderr
+    malformed = mara_serve(tmp_path, "--ray-address", "head-node")
+    assert malformed.returncode == 1
+    assert "a Ray address is host:port, not 'head-node'" in malformed.stderr
+
+
 @pytest.mark.e2e
 def test_without_an_address_ray_starts_and_stops_with_the_command(trained_home: Path,
                                                                   tmp_path: Path):

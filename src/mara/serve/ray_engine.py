@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import uuid
@@ -32,7 +33,15 @@ from starlette.applications import Starlette
 
 from mara.errors import MaraError
 
-__all__ = ["APP_NAME", "RayOptions", "Replica", "deployment_options", "replica_env", "run"]
+__all__ = [
+    "APP_NAME",
+    "RayOptions",
+    "Replica",
+    "check_reachable",
+    "deployment_options",
+    "replica_env",
+    "run",
+]
 
 log = logging.getLogger("mara.serve")
 
@@ -122,10 +131,23 @@ def deployment_options(options: RayOptions, env: dict[str, str]) -> dict[str, An
     }
 
 
+def check_reachable(address: str, *, timeout_s: float = 10.0) -> None:
+    """Fail at once on a cluster address nothing listens on (`ray.init` would retry forever)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise MaraError(f"a Ray address is host:port, not {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise MaraError(f"cannot reach the Ray cluster at {address}: {exc}") from exc
+
+
 def run(options: RayOptions) -> None:
     """Deploy the app on Ray Serve and serve until SIGTERM or SIGINT, then remove it."""
     metrics_dir = Path(tempfile.gettempdir()) / "mara-metrics" / uuid.uuid4().hex
     env = replica_env(dict(os.environ), metrics_dir=metrics_dir)
+    if options.address is not None and options.address != "auto":
+        check_reachable(options.address)
     try:
         ray.init(address=options.address, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -11,7 +11,10 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/mara/.venv \
     PYTHONUNBUFFERED=1
 
 WORKDIR /opt/mara
-RUN pip install --no-cache-dir uv==0.13.9
+# LightGBM's wheel links against the system's OpenMP runtime, which the slim image lacks.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && pip install --no-cache-dir uv==0.13.9
 COPY pyproject.toml uv.lock README.md ./
 COPY src ./src
 RUN uv sync --frozen --no-dev --compile-bytecode ${EXTRAS:+--extra $EXTRAS} \

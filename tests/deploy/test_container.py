@@ -126,6 +126,10 @@ def test_the_image_installs_the_lock_and_serves_by_default():
     assert instructions[0][0] == "FROM" and instructions[0][1].startswith("python:3.11")
     runs = " ".join(args for name, args in instructions if name == "RUN")
     assert "uv sync --frozen --no-dev" in runs  # the locked versions, as `make install`
+    makefile = (ROOT / "Makefile").read_text()
+    uv_version = next(line.split(":=")[1].strip() for line in makefile.splitlines()
+                      if line.startswith("UV_VERSION"))
+    assert f"uv=={uv_version}" in runs  # the uv that `make install` uses
     for name, args in instructions:
         if name == "COPY":
             for source in args.split()[:-1]:

@@ -102,8 +102,9 @@ def wait_compiled(url: str, *, answers: int = 10, timeout_s: float = 600) -> Non
         time.sleep(0.2 if streak else 1.0)
 
 
-def measure(urls: dict[str, str], work: dict[int, list[BenchRequest]], rounds: int,
-            progress: Progress) -> dict[tuple[int, int], dict[str, Cell]]:
+def measure(
+    urls: dict[str, str], work: dict[int, list[BenchRequest]], rounds: int, progress: Progress
+) -> dict[tuple[int, int], dict[str, Cell]]:
     """Every (rows, clients) on both engines, `rounds` times, alternating engines."""
     cells = {(s, c): {e: Cell([]) for e in ENGINES} for s in SIZES for c in CLIENTS}
     task = progress.add_task("rounds", total=rounds * len(cells) * len(ENGINES))
@@ -112,8 +113,9 @@ def measure(urls: dict[str, str], work: dict[int, list[BenchRequest]], rounds: i
             # Which engine goes first alternates, so neither always follows a warm cache.
             order = ENGINES if round_no % 2 == 0 else ENGINES[::-1]
             for engine in order:
-                result = run_bench(urls[engine], PHASE, PROB, work[size],
-                                   concurrency=clients, progress=False)
+                result = run_bench(
+                    urls[engine], PHASE, PROB, work[size], concurrency=clients, progress=False
+                )
                 cell = by_engine[engine]
                 cell.latencies_ms.extend(result.latencies_ms.tolist())
                 cell.rows += result.rows
@@ -156,8 +158,14 @@ def plot(results: list[dict], path: Path) -> None:
         for workers, style in ((1, "-"), (2, "--")):
             for engine, color in (("uvicorn", "tab:blue"), ("ray", "tab:orange")):
                 points = [r for r in results if r["clients"] == clients and r["workers"] == workers]
-                ax.plot([r["rows"] for r in points], [r[engine]["p50_ms"] for r in points],
-                        style, color=color, marker="o", label=f"{engine}, {workers} process(es)")
+                ax.plot(
+                    [r["rows"] for r in points],
+                    [r[engine]["p50_ms"] for r in points],
+                    style,
+                    color=color,
+                    marker="o",
+                    label=f"{engine}, {workers} process(es)",
+                )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(ScalarFormatter())
@@ -197,23 +205,43 @@ def main() -> None:
     with LocalRayCluster(home / "ray", num_cpus=2) as cluster, Progress(console=console) as bar:
         for workers in (1, 2):
             common = ("--no-capture", "--follow", "0")
-            uvicorn = ServerProcess(home, workers=workers, extra_args=common,
-                                    log_path=home / f"uvicorn-{workers}.log")
-            ray = ServerProcess(home, port=cluster.serve_port, env=LOOPBACK_ENV,
-                                extra_args=(*common, "--engine", "ray", "--ray-address",
-                                            cluster.address, "--replicas", str(workers)),
-                                log_path=home / f"ray-{workers}.log")
+            uvicorn = ServerProcess(
+                home, workers=workers, extra_args=common, log_path=home / f"uvicorn-{workers}.log"
+            )
+            ray = ServerProcess(
+                home,
+                port=cluster.serve_port,
+                env=LOOPBACK_ENV,
+                extra_args=(
+                    *common,
+                    "--engine",
+                    "ray",
+                    "--ray-address",
+                    cluster.address,
+                    "--replicas",
+                    str(workers),
+                ),
+                log_path=home / f"ray-{workers}.log",
+            )
             with uvicorn, ray:
                 urls = {"uvicorn": uvicorn.url, "ray": ray.url}
                 for url in urls.values():
                     wait_compiled(url)
                 cells = measure(urls, work, args.rounds, bar)
             for (size, clients), by_engine in cells.items():
-                results.append({"workers": workers, "rows": size, "clients": clients,
-                                **{e: by_engine[e].summary() for e in ENGINES}})
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python "
-               f"{platform.python_version()}, Ray {__import__('ray').__version__}; "
-               f"{args.rounds} rounds, {REQUESTS} requests per measurement and round.")
+                results.append(
+                    {
+                        "workers": workers,
+                        "rows": size,
+                        "clients": clients,
+                        **{e: by_engine[e].summary() for e in ENGINES},
+                    }
+                )
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, Ray {__import__('ray').__version__}; "
+        f"{args.rounds} rounds, {REQUESTS} requests per measurement and round."
+    )
     command = "nice -n 10 .venv/bin/python benchmarks/ray/run.py"
     write_atomically(HERE / "results.json", json.dumps(results, indent=2))
     write_atomically(HERE / "results.md", render(results, machine, command))

@@ -127,8 +127,11 @@ def test_the_image_installs_the_lock_and_serves_by_default():
     runs = " ".join(args for name, args in instructions if name == "RUN")
     assert "uv sync --frozen --no-dev" in runs  # the locked versions, as `make install`
     makefile = (ROOT / "Makefile").read_text()
-    uv_version = next(line.split(":=")[1].strip() for line in makefile.splitlines()
-                      if line.startswith("UV_VERSION"))
+    uv_version = next(
+        line.split(":=")[1].strip()
+        for line in makefile.splitlines()
+        if line.startswith("UV_VERSION")
+    )
     assert f"uv=={uv_version}" in runs  # the uv that `make install` uses
     for name, args in instructions:
         if name == "COPY":
@@ -151,8 +154,12 @@ def test_the_image_command_serves(trained_home: Path, tmp_path: Path):
     home = tmp_path / "home"
     shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("captured_data", "logs"))
     with (tmp_path / "serve.log").open("wb") as log:
-        process = subprocess.Popen([str(mara), *command[1:]], stdout=log, stderr=log,
-                                   env=os.environ | {"MARA_HOME": str(home)})
+        process = subprocess.Popen(
+            [str(mara), *command[1:]],
+            stdout=log,
+            stderr=log,
+            env=os.environ | {"MARA_HOME": str(home)},
+        )
     try:
         deadline = time.monotonic() + 180
         health = None
@@ -178,7 +185,11 @@ def test_promtool_accepts_the_compose_prometheus_config(tmp_path: Path):
     config = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
     assert config["scrape_configs"][0]["static_configs"][0]["targets"] == ["mara:5040"]
     promtool = require("promtool")
-    done = subprocess.run([promtool, "check", "config", "prometheus.yml"], cwd=tmp_path,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [promtool, "check", "config", "prometheus.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout + done.stderr

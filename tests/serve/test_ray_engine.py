@@ -32,7 +32,9 @@ COLUMNS = ["amount", "age", "noise", "channel", "region"]
 def mara_serve(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mara", "--home", str(home), "serve", "--engine", "ray", *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -66,8 +68,9 @@ def test_a_replica_count_or_autoscaling_bounds():
     assert "autoscaling_config" not in fixed
     assert fixed["ray_actor_options"]["runtime_env"]["env_vars"] == {"MARA_HOME": "/srv/h"}
     assert fixed["logging_config"]["logs_dir"] == "/srv/h/logs/ray"
-    scaled = deployment_options(RayOptions(home=Path("/srv/h"), replicas=1, max_replicas=4,
-                                           max_in_flight=6), {})
+    scaled = deployment_options(
+        RayOptions(home=Path("/srv/h"), replicas=1, max_replicas=4, max_in_flight=6), {}
+    )
     assert "num_replicas" not in scaled
     assert scaled["autoscaling_config"]["min_replicas"] == 1
     assert scaled["autoscaling_config"]["max_replicas"] == 4
@@ -75,13 +78,21 @@ def test_a_replica_count_or_autoscaling_bounds():
 
 
 def test_replicas_get_mara_and_mlflow_settings_and_nothing_else(tmp_path: Path):
-    environ = {"MARA_HOME": "/h", "MLFLOW_TRACKING_URI": "http://m:5000", "HOME": "/root",
-               "AWS_SECRET_ACCESS_KEY": "x", "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
-               "RAY_ADDRESS": "head:6379"}
+    environ = {
+        "MARA_HOME": "/h",
+        "MLFLOW_TRACKING_URI": "http://m:5000",
+        "HOME": "/root",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+        "RAY_ADDRESS": "head:6379",
+    }
     env = replica_env(environ, metrics_dir=tmp_path)
-    assert env == {"MARA_HOME": "/h", "MLFLOW_TRACKING_URI": "http://m:5000",
-                   "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
-                   "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    assert env == {
+        "MARA_HOME": "/h",
+        "MLFLOW_TRACKING_URI": "http://m:5000",
+        "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
 
 
 @pytest.mark.parametrize(
@@ -112,15 +123,19 @@ def test_an_address_nothing_listens_on_is_one_line_at_once(tmp_path: Path):
 
 
 @pytest.mark.e2e
-def test_without_an_address_ray_starts_and_stops_with_the_command(trained_home: Path,
-                                                                  tmp_path: Path):
+def test_without_an_address_ray_starts_and_stops_with_the_command(
+    trained_home: Path, tmp_path: Path
+):
     home = tmp_path / "home"
     shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("captured_data", "logs"))
     # Ray's files go to a short directory of the test's own (its socket paths must stay short).
     ray_tmp = Path(tempfile.mkdtemp(prefix="ray-"))
-    server = ServerProcess(home, extra_args=("--engine", "ray", "--follow", "0"),
-                           env=LOOPBACK_ENV | {"RAY_TMPDIR": str(ray_tmp)},
-                           log_path=tmp_path / "serve.log")
+    server = ServerProcess(
+        home,
+        extra_args=("--engine", "ray", "--follow", "0"),
+        env=LOOPBACK_ENV | {"RAY_TMPDIR": str(ray_tmp)},
+        log_path=tmp_path / "serve.log",
+    )
     with server as running:
         assert running.process is not None
         ray_processes = descendants(running.process.pid)
@@ -133,7 +148,8 @@ def test_without_an_address_ray_starts_and_stops_with_the_command(trained_home: 
     assert code == 0
     deadline = time.monotonic() + 30
     while (alive := [pid for pid in ray_processes if command_name(pid)]) and (
-            time.monotonic() < deadline):
+        time.monotonic() < deadline
+    ):
         time.sleep(0.5)
     assert alive == []  # the Ray it started went with it
     assert any(ray_tmp.iterdir())  # Ray ran there, not in the shared /tmp/ray
@@ -156,8 +172,16 @@ def test_replicas_follow_the_champion_and_capture_their_own_traffic(
     server = ServerProcess(
         home,
         port=ray_cluster.serve_port,
-        extra_args=("--engine", "ray", "--ray-address", ray_cluster.address,
-                    "--replicas", "2", "--follow", "0.5"),
+        extra_args=(
+            "--engine",
+            "ray",
+            "--ray-address",
+            ray_cluster.address,
+            "--replicas",
+            "2",
+            "--follow",
+            "0.5",
+        ),
         env=LOOPBACK_ENV,
         log_path=tmp_path / "serve.log",
     )
@@ -188,8 +212,11 @@ def test_replicas_follow_the_champion_and_capture_their_own_traffic(
             late = f"late-{len(ids)}"
             assert send(client, late).status_code == 200
             ids.append(late)
-            swapped = {path for path in logs.glob("replica_*.log")
-                       if f"now serving {name} v2" in path.read_text()}
+            swapped = {
+                path
+                for path in logs.glob("replica_*.log")
+                if f"now serving {name} v2" in path.read_text()
+            }
             time.sleep(0.5)
         assert len(swapped) == 2, [path.read_text()[-2000:] for path in logs.glob("*.log")]
         code = running.stop()
@@ -199,10 +226,15 @@ def test_replicas_follow_the_champion_and_capture_their_own_traffic(
     files = sorted(folder.glob("*.jsonl"))
     writers = [path.name.split("-")[2] for path in files]  # requests-<stamp>-<pid>-<ns>
     assert len(set(writers)) == len(writers)  # one writer per file
-    captured = [json.loads(line)["id"] for path in files
-                for line in path.read_bytes().split(b"\n") if line]
+    captured = [
+        json.loads(line)["id"] for path in files for line in path.read_bytes().split(b"\n") if line
+    ]
     assert sorted(captured) == sorted(ids)  # every answered batch, once
-    versions = {json.loads(line)["model_version"] for path in files
-                for line in path.read_bytes().split(b"\n") if line}
+    versions = {
+        json.loads(line)["model_version"]
+        for path in files
+        for line in path.read_bytes().split(b"\n")
+        if line
+    }
     assert versions == {"1", "2"}
     assert len(list(logs.glob("replica_*.log"))) == 2  # one log per replica, in the home

@@ -6,7 +6,8 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-packages demo test lint clean bench-serve bench-dirty bench-drift bench-train \
-	bench-improve bench-capture bench-dashboard bench-soak bench-capture-cost bench-ray
+	bench-improve bench-autopilot bench-capture bench-dashboard bench-soak bench-capture-cost \
+	bench-ray
 
 install: $(STAMP) system-packages
 
@@ -51,6 +52,9 @@ bench-drift: install
 
 bench-improve: install
 	$(VENV)/bin/python benchmarks/improve/run.py
+
+bench-autopilot: install
+	$(VENV)/bin/python benchmarks/autopilot/run.py
 
 bench-capture: install
 	$(VENV)/bin/python benchmarks/capture/run.py

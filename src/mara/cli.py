@@ -6,13 +6,22 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mara.errors import MaraError
-from mara.serve.limits import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_IN_FLIGHT
+from mara.serve.limits import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_SHADOW_CPU_SHARE,
+)
 from mara.serve.server import DEFAULT_DRAIN_DELAY_S, DEFAULT_GRACE_S
+
+if TYPE_CHECKING:
+    from mara.improve import ImproveConfig
 
 DEFAULT_HOME = Path(".")
 
@@ -191,6 +200,22 @@ def train(
     "0 serves the start-up champions only.",
 )
 @click.option(
+    "--shadow-sample",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="Share of live batches a problem's challenger also scores, off the request path "
+    "(0: no shadow scoring).",
+)
+@click.option(
+    "--shadow-cpu",
+    type=click.FloatRange(0.01, 1),
+    default=DEFAULT_SHADOW_CPU_SHARE,
+    show_default=True,
+    help="Most of one core each worker's shadow scoring may use; batches beyond it are "
+    "skipped, never queued without bound.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["uvicorn", "ray"]),
     default="uvicorn",
@@ -234,6 +259,8 @@ def serve(
     no_capture: bool,
     no_compile: bool,
     follow_s: float,
+    shadow_sample: float,
+    shadow_cpu: float,
     engine: str,
     ray_address: str | None,
     replicas: int,
@@ -252,6 +279,8 @@ def serve(
     os.environ["MARA_CAPTURE"] = "0" if no_capture else "1"
     os.environ["MARA_COMPILE"] = "0" if no_compile else "1"
     os.environ["MARA_FOLLOW_INTERVAL"] = str(follow_s)
+    os.environ["MARA_SHADOW_SAMPLE"] = str(shadow_sample)
+    os.environ["MARA_SHADOW_CPU"] = str(shadow_cpu)
     if engine == "ray":
         _serve_on_ray(app.home.resolve(), host, port, workers, max_in_flight, grace,
                       ray_address, replicas, max_replicas)
@@ -356,74 +385,198 @@ def label(app: App, phase: str, prob: str, files: tuple[Path, ...]) -> None:
         click.echo(f"{labels.source}:\n" + labels.write(ledger).summary())
 
 
-@cli.command()
-@click.option("--phase", required=True)
-@click.option("--prob", required=True)
-@click.option(
-    "--min-gain",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Promote only when the bootstrap interval's lower bound of the gain on recent "
-    "traffic is above this.",
-)
-@click.option(
-    "--holdout-tolerance",
-    type=float,
-    default=0.005,
-    show_default=True,
-    help="The most the challenger may lose on the original holdout.",
-)
-@click.option(
-    "--recent-share",
-    type=float,
-    default=0.3,
-    show_default=True,
-    help="Newest share of labelled traffic held out to judge on.",
-)
-@click.option(
-    "--traffic-weight",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Weight of a labelled traffic row against a training row.",
-)
-@click.option(
-    "--refit/--no-refit",
-    default=True,
-    show_default=True,
-    help="Once the gate passes, fit again on the recent rows too and serve that model.",
-)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.pass_obj
-def improve(
-    app: App,
-    phase: str,
-    prob: str,
+def improve_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The gate's and the challenger's options, shared by `improve` and `autopilot`."""
+    options = [
+        click.option(
+            "--min-gain",
+            type=float,
+            default=0.0,
+            show_default=True,
+            help="Promote only when the bootstrap interval's lower bound of the gain on recent "
+            "(or shadowed) traffic is above this.",
+        ),
+        click.option(
+            "--holdout-tolerance",
+            type=float,
+            default=0.005,
+            show_default=True,
+            help="The most the challenger may lose on the original holdout.",
+        ),
+        click.option(
+            "--recent-share",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=0.3,
+            show_default=True,
+            help="Newest share of labelled traffic held out to judge on.",
+        ),
+        click.option(
+            "--traffic-weight",
+            type=float,
+            default=1.0,
+            show_default=True,
+            help="Weight of a labelled traffic row against a training row.",
+        ),
+        click.option(
+            "--refit/--no-refit",
+            default=True,
+            show_default=True,
+            help="Once the gate passes, fit again on the recent rows too and serve that model.",
+        ),
+        click.option(
+            "--shadow-rows",
+            type=click.IntRange(min=1),
+            default=200,
+            show_default=True,
+            help="Labelled live rows a shadowed challenger needs before the gate judges it on "
+            "them instead of training a new one.",
+        ),
+        click.option("--seed", type=int, default=0, show_default=True),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def improve_config(
+    *,
     min_gain: float,
     holdout_tolerance: float,
     recent_share: float,
     traffic_weight: float,
     refit: bool,
+    shadow_rows: int,
     seed: int,
-) -> None:
-    """Train a challenger on labelled traffic; promote it only if it is better on recent traffic.
-
-    Exits 0 whether or not it promotes.
-    """
-    if not 0 < recent_share < 1:
-        raise click.BadParameter("must be between 0 and 1", param_hint="--recent-share")
-    from mara.improve import GateRule, ImproveConfig, improve_problem
+    stage: bool = False,
+) -> ImproveConfig:
+    """The ImproveConfig the shared options describe."""
+    from mara.improve import GateRule, ImproveConfig
     from mara.train import TrainConfig
 
-    config = ImproveConfig(
+    return ImproveConfig(
         recent_share=recent_share,
         traffic_weight=traffic_weight,
         refit=refit,
+        stage=stage,
+        shadow_rows=shadow_rows,
         gate=GateRule(min_gain=min_gain, holdout_tolerance=holdout_tolerance),
         train=TrainConfig(seed=seed),
     )
+
+
+@cli.command()
+@click.option("--phase", required=True)
+@click.option("--prob", required=True)
+@improve_options
+@click.option(
+    "--stage",
+    is_flag=True,
+    help="A challenger that passes the gate is shadowed on live traffic, not promoted; a "
+    "later run promotes it on that evidence.",
+)
+@click.pass_obj
+def improve(app: App, phase: str, prob: str, **options: Any) -> None:
+    """Train a challenger on labelled traffic; promote it only if it is better on recent traffic.
+
+    A challenger the server has shadowed on enough labelled live rows is judged on those
+    first. Exits 0 whether or not it promotes.
+    """
+    from mara.improve import improve_problem
+
+    config = improve_config(**options)
     click.echo(improve_problem(app.home, phase, prob, config=config).summary())
+
+
+@cli.command()
+@click.option("--phase", required=True)
+@click.option("--prob", required=True)
+@click.pass_obj
+def shadow(app: App, phase: str, prob: str) -> None:
+    """How the challenger did in shadow: rows scored, agreement, both models on labelled rows."""
+    from mara.improve.shadow import shadow_evidence
+    from mara.labels import training_classes
+    from mara.registry import CHALLENGER, Registry
+    from mara.spec import load_spec
+
+    spec = load_spec(app.home, phase, prob)
+    registry = Registry(app.home)
+    champion = registry.champion_version(spec.name)
+    challenger = registry.alias_version(spec.name, CHALLENGER)
+    if champion is None or challenger is None or challenger == champion:
+        click.echo(f"{spec.name}: no challenger beside champion v{champion or '-'}")
+        return
+    classes = training_classes(app.home, spec)
+    click.echo(shadow_evidence(app.home, spec, champion, challenger, classes).summary())
+
+
+@cli.command()
+@click.option("--interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds between looks at each problem.")
+@click.option("--min-new-labels", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Improve when this many labelled rows arrived since the last run.")
+@click.option("--drift", "drift_rule", default="3/10", show_default=True,
+              help="K/M: improve when K of the last M judged batches drifted (and "
+              "--min-drift-labels rows arrived).")
+@click.option("--min-drift-labels", type=click.IntRange(min=0), default=200, show_default=True)
+@click.option("--cooldown", type=click.FloatRange(min=0), default=600.0, show_default=True,
+              help="Seconds between improve runs of a problem.")
+@click.option("--bake", type=click.FloatRange(min=0), default=600.0, show_default=True,
+              help="Seconds a new champion is watched against its predecessor.")
+@click.option("--bake-min-rows", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Labelled rows a baking champion must answer before it is judged on them.")
+@click.option("--latency-ratio", type=click.FloatRange(min=1), default=3.0, show_default=True,
+              help="Roll back a baking champion this many times slower per row.")
+@click.option("--shadow/--no-shadow", default=True, show_default=True,
+              help="Shadow a challenger on live traffic before promoting it.")
+@click.option("--looks", type=click.IntRange(min=1), default=None,
+              help="Stop after this many looks (default: run until SIGINT/SIGTERM).")
+@improve_options
+@click.pass_obj
+def autopilot(
+    app: App,
+    interval: float,
+    min_new_labels: int,
+    drift_rule: str,
+    min_drift_labels: int,
+    cooldown: float,
+    bake: float,
+    bake_min_rows: int,
+    latency_ratio: float,
+    shadow: bool,
+    looks: int | None,
+    **options: Any,
+) -> None:
+    """Improve, promote and roll back by itself: run beside `mara serve`, on the same home.
+
+    Every decision goes to data/autopilot/<phase>/<prob>/audit.jsonl and to MLflow.
+    """
+    import signal
+    import threading
+
+    from mara.autopilot import Autopilot, AutopilotConfig
+
+    try:
+        drift_k, drift_m = (int(part) for part in drift_rule.split("/"))
+    except ValueError:
+        raise click.BadParameter("expected K/M, e.g. 3/10", param_hint="--drift") from None
+    config = AutopilotConfig(
+        interval_s=interval,
+        min_new_labels=min_new_labels,
+        drift_k=drift_k,
+        drift_m=drift_m,
+        min_drift_labels=min_drift_labels,
+        cooldown_s=cooldown,
+        bake_s=bake,
+        bake_min_rows=bake_min_rows,
+        latency_ratio=latency_ratio,
+        shadow=shadow,
+        improve=improve_config(**options),
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"autopilot: looking every {interval:g} s (SIGINT or SIGTERM stops it)")
+    Autopilot(app.home, config).run(stop, looks=looks)
 
 
 @cli.command()

@@ -1,7 +1,6 @@
 """The loop closed through real processes: serve, label, improve, swap under load, roll back."""
 
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -10,51 +9,12 @@ import pytest
 from problems import binary_frame, new_segment_frame, request_bodies, write_problem
 from sklearn.metrics import roc_auc_score
 from test_cli import mara
+from traffic import SteadyTraffic, send, wait_for_version
 
 from mara.serve.process import ServerProcess
 from mara.train import train_problem
 
 pytestmark = pytest.mark.e2e
-
-
-def send(client: httpx.Client, body: dict) -> list[float]:
-    sent = {k: v for k, v in body.items() if k != "labels"}
-    response = client.post("/p/q/predict", json=sent)
-    assert response.status_code == 200, response.text
-    return response.json()["predictions"]
-
-
-def wait_for_version(client: httpx.Client, version: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if client.get("/health").json()["models"]["p/q"]["version"] == version:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the server did not swap to v{version} in {timeout_s:.0f} s")
-
-
-class SteadyTraffic:
-    """A client that keeps sending one batch until stopped (bounded), keeping every status."""
-
-    def __init__(self, url: str, body: dict, *, limit: int = 20_000):
-        self.statuses: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(url, body, limit), daemon=True)
-
-    def _run(self, url: str, body: dict, limit: int) -> None:
-        sent = {k: v for k, v in body.items() if k != "labels"}
-        with httpx.Client(base_url=url, timeout=30) as client:
-            while not self._stop.is_set() and len(self.statuses) < limit:
-                self.statuses.append(client.post("/p/q/predict", json=sent).status_code)
-                time.sleep(0.01)
-
-    def __enter__(self) -> "SteadyTraffic":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(60)
 
 
 def test_label_improve_swap_under_load_then_roll_back(tmp_path: Path):

@@ -1,6 +1,13 @@
 """Traffic capture: every served batch kept on disk before its answer, and read back."""
 
-from mara.capture.reader import CaptureIndex, CaptureIndexes, batch_key, labelled_traffic
+from mara.capture.reader import (
+    CaptureIndex,
+    CaptureIndexes,
+    batch_key,
+    labelled_traffic,
+    shadow_scores,
+    shadowed_traffic,
+)
 from mara.capture.writer import CaptureWriter, captured_dir
 
 __all__ = [
@@ -10,4 +17,6 @@ __all__ = [
     "batch_key",
     "captured_dir",
     "labelled_traffic",
+    "shadow_scores",
+    "shadowed_traffic",
 ]

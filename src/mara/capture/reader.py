@@ -38,6 +38,8 @@ __all__ = [
     "batch_key",
     "labelled_traffic",
     "parse_line",
+    "shadow_scores",
+    "shadowed_traffic",
 ]
 
 log = logging.getLogger(__name__)
@@ -321,3 +323,58 @@ def labelled_traffic(
     return joined.sort_values(["received_at", "key", "row"], kind="stable").reset_index(
         drop=True
     ), index
+
+
+def shadow_scores(home: Path, phase: str, prob: str) -> pd.DataFrame:
+    """Every row a challenger scored in shadow: `key`, `row`, `version` (the challenger's),
+    `champion_version` (what answered) and `shadow_prediction`, in capture order.
+
+    A batch scored more than once by a version (a retried id) keeps its first score, as the
+    capture keeps a batch's first answer. Unfinished and unreadable lines are left out.
+    """
+    parts = []
+    seen: set[tuple[str, str]] = set()
+    for path in sorted((captured_dir(home, phase, prob) / "shadow").glob("*.jsonl")):
+        for line in path.read_bytes().split(b"\n")[:-1]:
+            try:
+                record = orjson.loads(line)
+                key, version = batch_key(record["id"]), str(record["version"])
+                predictions = list(record["predictions"])
+                champion = str(record["champion_version"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                continue
+            if (key, version) in seen:
+                continue
+            seen.add((key, version))
+            n = len(predictions)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "key": [key] * n,
+                        "row": np.arange(n),
+                        "version": [version] * n,
+                        "champion_version": [champion] * n,
+                        "shadow_prediction": predictions,
+                    }
+                )
+            )
+    if not parts:
+        columns = ["key", "row", "version", "champion_version", "shadow_prediction"]
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)
+
+
+def shadowed_traffic(
+    home: Path, phase: str, prob: str, version: str, features: Iterable[str]
+) -> pd.DataFrame:
+    """Labelled captured rows that `version` also scored in shadow, oldest first.
+
+    Columns of `labelled_traffic` plus `shadow_prediction`; only rows answered by the version
+    the challenger was shadowing (`model_version` equals the shadow's `champion_version`).
+    """
+    traffic, _ = labelled_traffic(home, phase, prob, features)
+    scores = shadow_scores(home, phase, prob)
+    scores = scores[scores["version"] == str(version)].drop(columns="version")
+    joined = traffic.merge(scores, on=["key", "row"], how="inner", validate="one_to_one")
+    joined = joined[joined["model_version"] == joined["champion_version"]]
+    return joined.drop(columns="champion_version").reset_index(drop=True)

@@ -46,9 +46,12 @@ class CaptureWriter:
     Each process writes its own files, so several workers never interleave.
     """
 
-    def __init__(self, home: Path, *, max_file_bytes: int = 256 * 2**20):
+    def __init__(self, home: Path, *, max_file_bytes: int = 256 * 2**20, stream: str = "requests"):
         self.home = Path(home)
         self.max_file_bytes = max_file_bytes
+        # "requests" is the served batches; another stream (the shadow scores) gets a
+        # folder of its own beside them, so readers of one never see the other's lines.
+        self.stream = stream
         self._files: dict[tuple[str, str], tuple[int, Path]] = {}
         self._sizes: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -89,9 +92,11 @@ class CaptureWriter:
     def _fd(self, key: tuple[str, str]) -> int:
         if key not in self._files:
             folder = captured_dir(self.home, *key)
+            if self.stream != "requests":
+                folder = folder / self.stream
             folder.mkdir(parents=True, exist_ok=True)
             stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-            path = folder / f"requests-{stamp}-{os.getpid()}-{time.monotonic_ns()}.jsonl"
+            path = folder / f"{self.stream}-{stamp}-{os.getpid()}-{time.monotonic_ns()}.jsonl"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
             self._files[key] = (fd, path)
             self._sizes[key] = 0

@@ -123,11 +123,13 @@ class GateRule:
     min_gain: float = 0.0
     holdout_tolerance: float = 0.005
 
-    def decide(self, recent: MetricDifference, holdout: MetricDifference) -> GateDecision:
-        """The decision and the sentence that explains it."""
+    def decide(
+        self, recent: MetricDifference, holdout: MetricDifference, *, where: str = "recent"
+    ) -> GateDecision:
+        """The decision and the sentence that explains it (`where`: the later rows' name)."""
         name = recent.metric
         gain = (
-            f"recent {name} {recent.challenger:.4f} vs {recent.champion:.4f}, gain "
+            f"{where} {name} {recent.challenger:.4f} vs {recent.champion:.4f}, gain "
             f"{recent.difference:+.4f} [{recent.low:+.4f}, {recent.high:+.4f}] "
             f"on {recent.rows} rows"
         )

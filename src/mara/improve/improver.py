@@ -12,6 +12,8 @@ from mara.capture import labelled_traffic
 from mara.errors import RegistryError
 from mara.improve.data import ImproveData, split_recent
 from mara.improve.gate import GateDecision, GateRule, MetricDifference, paired_bootstrap
+from mara.improve.shadow import ShadowEvidence, shadow_evidence
+from mara.labels import training_classes
 from mara.registry import CHALLENGER, Registry
 from mara.spec import ProblemSpec, load_spec
 from mara.train.config import TrainConfig
@@ -36,6 +38,11 @@ class ImproveConfig:
     traffic_weight: float = 1.0
     # Once the gate passes, fit again on the recent rows too, and serve that model.
     refit: bool = True
+    # Stage: a challenger that passes the gate is shadowed on live traffic (alias
+    # `challenger`) instead of promoted; a later run promotes it on its shadow evidence.
+    stage: bool = False
+    # Labelled shadowed rows that make a challenger's shadow evidence the gate's evidence.
+    shadow_rows: int = 200
     gate: GateRule = field(default_factory=GateRule)
     resamples: int = 1000
     confidence: float = 0.95
@@ -55,6 +62,10 @@ class ImproveResult:
     holdout: MetricDifference | None = None
     rows: dict[str, int] = field(default_factory=dict)
     window: tuple[float, float] | None = None
+    judged_on: str = "recent traffic"
+    shadow: ShadowEvidence | None = None
+    # The challenger passed the gate and waits in shadow for its promotion.
+    staged: bool = False
 
     def summary(self) -> str:
         """A few lines for the terminal: the evidence, then the decision."""
@@ -64,14 +75,22 @@ class ImproveResult:
                 time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) for t in self.window
             )
             lines.append(f"capture window {start} .. {end}")
-        for name, diff in (("recent traffic", self.recent), ("original holdout", self.holdout)):
+        if self.shadow is not None:
+            lines.append(self.shadow.summary())
+        for name, diff in ((self.judged_on, self.recent), ("original holdout", self.holdout)):
             if diff is not None:
                 lines.append(
                     f"{name:<16} {diff.metric}: champion v{self.champion} {diff.champion:.4f}, "
                     f"challenger v{self.challenger} {diff.challenger:.4f}, "
                     f"gain {diff.difference:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]"
                 )
-        verdict = f"promoted v{self.challenger}" if self.promoted else "kept the champion"
+        verdict = (
+            f"promoted v{self.challenger}"
+            if self.promoted
+            else f"staged v{self.challenger}"
+            if self.staged
+            else "kept the champion"
+        )
         lines.append(f"{verdict}: {self.reason}")
         return "\n".join(lines)
 
@@ -86,13 +105,28 @@ def improve_problem(
 ) -> ImproveResult:
     """Train a challenger on the table plus labelled traffic; promote it if the gate says so.
 
-    With too few labelled rows nothing is trained and nothing promoted; the result says why.
+    A challenger already shadowed on enough labelled live rows is judged on those instead,
+    and promoted or retired. With too few labelled rows nothing is trained and nothing
+    promoted; the result says why.
     """
     spec = load_spec(home, phase, prob)
     registry = registry or Registry(home)
     champion = registry.champion_version(spec.name)
     if champion is None:
         raise RegistryError(f"{spec.name} has no champion to improve on: run `mara train` first")
+    pending = registry.alias_version(spec.name, CHALLENGER)
+    if pending is not None and pending != champion:
+        evidence = shadow_evidence(
+            home,
+            spec,
+            champion,
+            pending,
+            training_classes(home, spec),
+            resamples=config.resamples,
+            confidence=config.confidence,
+        )
+        if evidence.labelled_rows >= config.shadow_rows:
+            return _judge_shadowed(home, spec, registry, evidence, config)
     traffic, _ = labelled_traffic(home, phase, prob, spec.features)
     older, recent = split_recent(traffic, config.recent_share)
     rows = {"labelled": len(traffic), "learned_from": len(older), "recent": len(recent)}
@@ -139,7 +173,10 @@ def improve_problem(
         )
     on_holdout = compare(challenger, table.holdout_frame, holdout_labels, 2)
     decision = config.gate.decide(on_recent, on_holdout)
-    if decision.promote and config.refit:
+    staged = decision.promote and config.stage
+    if staged:
+        decision = GateDecision(False, f"{decision.reason}; staged: shadowed before promotion")
+    elif decision.promote and config.refit:
         # The gate has judged the recipe on later traffic; the model that serves learns from
         # that traffic too. It must still keep the original holdout within the tolerance.
         frame, labels, weights = data.training_rows(with_recent=True)
@@ -150,7 +187,17 @@ def improve_problem(
             rows["learned_from"] += len(recent)
             decision = GateDecision(True, f"{decision.reason}; refit on the recent rows too")
     version = _register(
-        registry, spec, challenger, config, data, rows, on_recent, on_holdout, decision, champion
+        registry,
+        spec,
+        challenger,
+        config,
+        data,
+        rows,
+        on_recent,
+        on_holdout,
+        decision,
+        champion,
+        staged,
     )
     return ImproveResult(
         spec,
@@ -162,6 +209,49 @@ def improve_problem(
         on_holdout,
         rows,
         data.window(),
+        staged=staged,
+    )
+
+
+def _judge_shadowed(
+    home: Path,
+    spec: ProblemSpec,
+    registry: Registry,
+    evidence: ShadowEvidence,
+    config: ImproveConfig,
+) -> ImproveResult:
+    """Promote a shadowed challenger on its live evidence, or retire it (the alias goes back
+    to the champion, so the server stops shadowing it)."""
+    assert evidence.labelled is not None
+    table = load_training_table(home, spec, holdout=config.train.holdout, seed=config.train.seed)
+    features = table.holdout_frame.reindex(columns=list(spec.features))
+    on_holdout = paired_bootstrap(
+        registry.load(spec.name, evidence.champion).predict_frame(features),
+        registry.load(spec.name, evidence.challenger).predict_frame(features),
+        table.labels.iloc[table.holdout].tolist(),
+        table.classes,
+        resamples=config.resamples,
+        confidence=config.confidence,
+        seed=2,
+    )
+    decision = config.gate.decide(evidence.labelled, on_holdout, where="shadowed")
+    reason = f"shadow evidence: {decision.reason}"
+    if decision.promote:
+        registry.promote(spec.name, evidence.challenger, by="improve", reason=reason)
+    else:
+        reason = f"{reason}; challenger retired"
+        registry.move_alias(spec.name, CHALLENGER, evidence.champion, by="improve", reason=reason)
+    return ImproveResult(
+        spec,
+        evidence.champion,
+        evidence.challenger,
+        decision.promote,
+        reason,
+        evidence.labelled,
+        on_holdout,
+        rows={"shadowed": evidence.rows, "shadowed_labelled": evidence.labelled_rows},
+        judged_on="shadowed traffic",
+        shadow=evidence,
     )
 
 
@@ -176,6 +266,7 @@ def _register(
     on_holdout: MetricDifference,
     decision: GateDecision,
     champion: str,
+    staged: bool,
 ) -> str:
     window = data.window()
     bundle.metrics = {on_holdout.metric: on_holdout.challenger}
@@ -214,7 +305,11 @@ def _register(
             },
         )
         version = registry.log_bundle(bundle).version
-        registry.move_alias(spec.name, CHALLENGER, version, by="improve", reason=decision.reason)
+        # Only a challenger that passed the gate holds the alias (and is shadowed); a
+        # rejected one stays a registered version with its evidence.
+        if decision.promote or staged:
+            reason = decision.reason
+            registry.move_alias(spec.name, CHALLENGER, version, by="improve", reason=reason)
         if decision.promote:
             registry.promote(spec.name, version, by="improve", reason=decision.reason)
     return version

@@ -212,13 +212,13 @@ class Registry:
         except (MlflowException, OSError) as exc:
             raise RegistryError(f"cannot load {uri}: {exc}") from exc
 
-    def served_models(self) -> list[ModelVersion]:
-        """Every registered model that has a champion, with its phase and problem."""
+    def served_models(self, alias: str = CHAMPION) -> list[ModelVersion]:
+        """Every registered model that has `alias` (the champion), with its phase and problem."""
         served = []
         with _registry_errors("listing registered models"):
             models = self.client.search_registered_models()
         for model in models:
-            version = model.aliases.get(CHAMPION)
+            version = model.aliases.get(alias)
             if version is None or "phase" not in model.tags or "prob" not in model.tags:
                 continue
             mv = self.client.get_model_version(model.name, str(version))

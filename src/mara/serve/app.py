@@ -18,6 +18,7 @@ from mara.capture import CaptureIndexes, CaptureWriter
 from mara.monitor import SummaryStore, SummaryWriter
 from mara.monitor.performance import RealizedPerformance
 from mara.monitor.routes import dashboard_routes
+from mara.registry import CHALLENGER
 from mara.serve import telemetry
 from mara.serve.batch import DEFAULT_MAX_ROWS
 from mara.serve.errors import HANDLERS
@@ -26,10 +27,12 @@ from mara.serve.labels import LabelDesk, post_labels
 from mara.serve.limits import (
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_SHADOW_CPU_SHARE,
     Limits,
     LimitsMiddleware,
 )
 from mara.serve.models import ServedModels
+from mara.serve.shadow import SHADOW_STREAM, ShadowScorer
 
 __all__ = ["create_app", "app_from_env"]
 
@@ -53,10 +56,14 @@ def create_app(
     compile_models: bool = True,
     follow_interval_s: float = 0.0,
     limits: Limits | None = None,
+    shadow_sample: float = 1.0,
+    shadow_cpu_share: float = DEFAULT_SHADOW_CPU_SHARE,
 ) -> Starlette:
     """The Starlette app; models load through the registry when it starts.
 
-    `limits` (default: derived from `max_rows`) are enforced before a handler runs.
+    `limits` (default: derived from `max_rows`) are enforced before a handler runs. Each
+    problem's challenger scores `shadow_sample` of the live batches in the background, using
+    at most `shadow_cpu_share` of a core (a sample of 0: no shadow scoring).
     """
 
     @contextlib.asynccontextmanager
@@ -76,14 +83,26 @@ def create_app(
             target=app.state.monitor_store.warm, name="mara-monitor-warm", daemon=True
         ).start()
         telemetry.observe_models(app.state.models)
+        app.state.shadow = None
+        followed = [(app.state.models, compile_models)]
+        if shadow_sample > 0:
+            challengers = ServedModels.load(Path(home), alias=CHALLENGER)
+            app.state.shadow = ShadowScorer(
+                challengers,
+                CaptureWriter(Path(home), stream=SHADOW_STREAM),
+                sample=shadow_sample,
+                cpu_share=shadow_cpu_share,
+            )
+            followed.append((challengers, False))
         stop_following = threading.Event()
         if follow_interval_s > 0:
-            app.state.models.follow(
-                Path(home),
-                interval_s=follow_interval_s,
-                stop=stop_following,
-                compile_models=compile_models,
-            )
+            for models, compiled in followed:
+                models.follow(
+                    Path(home),
+                    interval_s=follow_interval_s,
+                    stop=stop_following,
+                    compile_models=compiled,
+                )
         log.info("serving %s", ", ".join(app.state.models.names()) or "no models")
         # Start-up made millions of long-lived objects (MLflow, models); keep them out of
         # every later full collection, which would otherwise pause requests to scan them.
@@ -93,6 +112,9 @@ def create_app(
             yield
         finally:
             stop_following.set()
+            if app.state.shadow is not None:
+                app.state.shadow.close()
+                app.state.shadow.writer.close()
             if app.state.capture is not None:
                 app.state.capture.close()
             app.state.monitor.close()
@@ -123,4 +145,6 @@ def app_from_env() -> Starlette:
             max_in_flight=int(os.environ.get("MARA_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT)),
             body_timeout_s=float(os.environ.get("MARA_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT_S)),
         ),
+        shadow_sample=float(os.environ.get("MARA_SHADOW_SAMPLE", "1")),
+        shadow_cpu_share=float(os.environ.get("MARA_SHADOW_CPU", DEFAULT_SHADOW_CPU_SHARE)),
     )

@@ -75,6 +75,8 @@ async def predict(request: Request) -> Response:
             },
         )
         telemetry.observe_capture(phase, prob, size, time.perf_counter() - written_at)
+    if request.app.state.shadow is not None:
+        request.app.state.shadow.submit(phase, prob, served.version, batch, predictions)
     return response
 
 

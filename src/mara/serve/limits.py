@@ -26,6 +26,7 @@ from mara.errors import BatchTooLarge, RequestError
 from mara.serve.drain import DRAIN, Drain
 
 __all__ = [
+    "DEFAULT_SHADOW_CPU_SHARE",
     "BodyTimeout",
     "DEFAULT_BODY_BYTES_PER_ROW",
     "DEFAULT_BODY_TIMEOUT_S",
@@ -34,6 +35,8 @@ __all__ = [
     "LimitsMiddleware",
 ]
 
+# Shadow scoring of a challenger may use at most this share of one core per worker.
+DEFAULT_SHADOW_CPU_SHARE = 0.25
 DEFAULT_MAX_IN_FLIGHT = 16
 DEFAULT_BODY_TIMEOUT_S = 30.0
 DEFAULT_BODY_BYTES_PER_ROW = 1024  # the body limit is --max-rows times this unless set

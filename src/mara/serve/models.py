@@ -10,7 +10,7 @@ from pathlib import Path
 from mara.compiled import compiled_cache, is_cached
 from mara.errors import MaraError, ModelNotFound, ModelUnavailable
 from mara.model import ModelBundle
-from mara.registry import Registry
+from mara.registry import CHAMPION, Registry
 from mara.serve import telemetry
 
 __all__ = ["ServedModel", "ServedModels"]
@@ -28,32 +28,35 @@ class ServedModel:
 
 
 class ServedModels:
-    """Champions by (phase, prob)."""
+    """The versions an alias names (the champions, or the challengers), by (phase, prob)."""
 
     def __init__(
         self,
         models: dict[tuple[str, str], ServedModel],
         unavailable: dict[tuple[str, str], str] | None = None,
+        *,
+        alias: str = CHAMPION,
     ):
         self._models = models
         self.unavailable = unavailable or {}
+        self.alias = alias
 
     @classmethod
-    def load(cls, home: Path) -> ServedModels:
-        """Load `models:/<phase>_<prob>@champion` for every problem that has one.
+    def load(cls, home: Path, *, alias: str = CHAMPION) -> ServedModels:
+        """Load `models:/<phase>_<prob>@<alias>` for every problem that has one.
 
-        A champion that cannot be loaded is logged and left out: the others still serve.
+        A version that cannot be loaded is logged and left out: the others still serve.
         """
         registry = Registry(home)
         models, unavailable = {}, {}
-        for mv in registry.served_models():
+        for mv in registry.served_models(alias):
             key = (mv.phase, mv.prob)
             try:
                 models[key] = ServedModel(mv.name, mv.version, registry.load(mv.name))
             except MaraError as exc:
                 log.error("%s/%s: not served: %s", *key, exc)
                 unavailable[key] = str(exc)
-        return cls(models, unavailable)
+        return cls(models, unavailable, alias=alias)
 
     def compile(self, home: Path) -> threading.Thread:
         """Attach compiled forests: cached ones now, the rest from a background thread.
@@ -117,7 +120,7 @@ class ServedModels:
         return thread
 
     def _refresh(self, registry: Registry, cache: Path | None) -> None:
-        for mv in registry.served_models():
+        for mv in registry.served_models(self.alias):
             key = (mv.phase, mv.prob)
             current = self._models.get(key)
             if current is not None and current.version == mv.version:
@@ -128,12 +131,17 @@ class ServedModels:
                 self._attach(key, served, cache)
             self._models = {**self._models, key: served}
             self.unavailable.pop(key, None)
-            telemetry.observe_model(*key, mv.version)
-            log.info("%s/%s: now serving %s v%s", *key, mv.name, mv.version)
+            if self.alias == CHAMPION:
+                telemetry.observe_model(*key, mv.version)
+            log.info("%s/%s: %s is now %s v%s", *key, self.alias, mv.name, mv.version)
             if later:
                 threading.Thread(
                     target=self._attach, args=(key, served, cache), name="mara-compile", daemon=True
                 ).start()
+
+    def find(self, phase: str, prob: str) -> ServedModel | None:
+        """The problem's version, or None."""
+        return self._models.get((phase, prob))
 
     def get(self, phase: str, prob: str) -> ServedModel:
         """The champion for a problem, or ModelNotFound (404)."""

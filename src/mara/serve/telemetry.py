@@ -33,6 +33,7 @@ __all__ = [
     "observe_error",
     "observe_model",
     "observe_models",
+    "observe_shadow",
     "render",
 ]
 
@@ -131,6 +132,29 @@ def observe_capture(phase: str, prob: str, size: int, seconds: float) -> None:
     else:
         CAPTURE_DROPPED.labels(*labels).inc()
     CAPTURE_WRITE.labels(*labels).observe(seconds)
+
+
+SHADOW_BATCHES = Counter(
+    "mara_shadow_batches_total",
+    "Live batches offered to the challenger's shadow scoring, by outcome "
+    "(scored, busy: the bounded queue was full, sampled_out, failed)",
+    (*_LABELS, "outcome"),
+)
+SHADOW_ROWS = Counter("mara_shadow_rows_total", "Rows the challenger scored in shadow", _LABELS)
+SHADOW_AGREED = Counter(
+    "mara_shadow_agreed_rows_total",
+    "Shadow-scored rows where the challenger's decision equals the champion's",
+    _LABELS,
+)
+
+
+def observe_shadow(phase: str, prob: str, outcome: str, rows: int = 0, agreed: int = 0) -> None:
+    """One batch offered to shadow scoring; rows and agreed rows when it was scored."""
+    labels = (phase, f"{phase}/{prob}")
+    SHADOW_BATCHES.labels(*labels, outcome).inc()
+    if rows:
+        SHADOW_ROWS.labels(*labels).inc(rows)
+        SHADOW_AGREED.labels(*labels).inc(agreed)
 
 
 def observe_error(phase: str, prob: str, status: int) -> None:

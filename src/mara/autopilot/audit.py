@@ -1,0 +1,75 @@
+"""AuditLog: every autopilot decision and its evidence, on disk and in MLflow."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mara.registry import Registry
+
+__all__ = ["AuditLog"]
+
+
+class AuditLog:
+    """Appends one JSON line per decision to `data/autopilot/<phase>/<prob>/audit.jsonl`
+    and records it as an MLflow run (tag `mara.kind=autopilot`) in the problem's experiment.
+    """
+
+    def __init__(self, home: Path, registry: Registry):
+        self.home = Path(home)
+        self.registry = registry
+
+    def path(self, phase: str, prob: str) -> Path:
+        """The problem's audit log."""
+        return self.home / "data" / "autopilot" / phase / prob / "audit.jsonl"
+
+    def record(self, phase: str, prob: str, action: str, reason: str, **evidence: Any) -> dict:
+        """Keep one decision: `action` (improve, promote, rollback, baked, ...) and why."""
+        entry = {"at": time.time(), "action": action, "reason": reason, "evidence": evidence}
+        path = self.path(phase, prob)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = orjson.dumps(entry, default=str, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        # One write(2) on an O_APPEND descriptor: a line is whole or, after a crash, last.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+        name = f"{phase}_{prob}"
+        with self.registry.run(name, f"autopilot {action} {name}"):
+            numbers = {k: float(v) for k, v in evidence.items() if _is_number(v)}
+            self.registry.log(
+                params={},
+                metrics=numbers,
+                tags={
+                    "phase": phase,
+                    "prob": prob,
+                    "mara.kind": "autopilot",
+                    "mara.action": action,
+                    "mara.reason": reason[:4000],
+                },
+            )
+        return entry
+
+    def read(self, phase: str, prob: str) -> list[dict]:
+        """Every whole entry, oldest first."""
+        try:
+            lines = self.path(phase, prob).read_bytes().split(b"\n")[:-1]
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in lines:
+            try:
+                entries.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue
+        return entries
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,205 @@
+"""Autopilot: per problem, improve when a rule fires, promote on shadow evidence, and roll
+back a new champion that does worse than its predecessor while it bakes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mara.autopilot.audit import AuditLog
+from mara.autopilot.bake import Bake, judge_bake
+from mara.autopilot.config import AutopilotConfig
+from mara.autopilot.watch import Watch, improve_trigger, look
+from mara.errors import MaraError
+from mara.improve import improve_problem
+from mara.improve.shadow import shadow_evidence
+from mara.labels import training_classes
+from mara.model import ModelBundle
+from mara.registry import CHALLENGER, Registry
+from mara.registry.history import ROLLBACK, rollback_target
+from mara.spec import ProblemSpec, load_spec
+
+__all__ = ["Autopilot"]
+
+log = logging.getLogger("mara.autopilot")
+
+
+@dataclass
+class _Problem:
+    """What the autopilot remembers of a problem between looks."""
+
+    spec: ProblemSpec
+    classes: list
+    champion: str | None = None
+    labelled_at_improve: int = 0
+    improved_at: float = float("-inf")
+    staged: str | None = None
+    bake: Bake | None = None
+    predecessor: ModelBundle | None = None
+
+
+class Autopilot:
+    """Looks at every served problem every `config.interval_s` and acts on the evidence.
+
+    On start it resumes from the audit log (labelled rows at the last improve run, and when);
+    the champion it finds then is taken as settled, not baking.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        config: AutopilotConfig = AutopilotConfig(),
+        *,
+        registry: Registry | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.home = Path(home)
+        self.config = config
+        self.registry = registry or Registry(self.home)
+        self.audit = AuditLog(self.home, self.registry)
+        self.clock = clock
+        self._problems: dict[str, _Problem] = {}
+
+    def run(self, stop: threading.Event, *, looks: int | None = None) -> None:
+        """Look at every problem, wait `interval_s`, again, until `stop` (or `looks` rounds)."""
+        done = 0
+        while not stop.is_set() and (looks is None or done < looks):
+            self.step()
+            done += 1
+            stop.wait(self.config.interval_s)
+
+    def step(self) -> list[dict]:
+        """One look at every served problem; the decisions taken."""
+        decisions = []
+        for mv in self.registry.served_models():
+            try:
+                decisions += self._look(mv.phase, mv.prob)
+            except MaraError as exc:  # one problem's trouble must not stop the others
+                log.error("%s/%s: %s", mv.phase, mv.prob, exc)
+        return decisions
+
+    def _state(self, phase: str, prob: str) -> _Problem:
+        name = f"{phase}_{prob}"
+        if name not in self._problems:
+            spec = load_spec(self.home, phase, prob)
+            state = _Problem(spec, training_classes(self.home, spec))
+            state.champion = self.registry.champion_version(name)
+            for entry in self.audit.read(phase, prob):
+                if entry["action"] == "improve":
+                    state.labelled_at_improve = int(entry["evidence"].get("labelled_rows", 0))
+                    state.improved_at = float(entry["at"])
+            self._problems[name] = state
+        return self._problems[name]
+
+    def _look(self, phase: str, prob: str) -> list[dict]:
+        state = self._state(phase, prob)
+        name = state.spec.name
+        now = self.clock()
+        decisions = []
+        champion = self.registry.champion_version(name)
+        if champion != state.champion:
+            decisions += self._new_champion(state, champion, now)
+        watch = look(self.home, state.spec)
+        if state.bake is not None:
+            decisions += self._judge_bake(state, watch, now)
+            if state.bake is not None:
+                return decisions  # nothing else moves while a champion bakes
+        new_labels = len(watch.labelled) - state.labelled_at_improve
+        challenger = self.registry.alias_version(name, CHALLENGER)
+        if state.staged is not None and challenger == state.staged and challenger != champion:
+            evidence = shadow_evidence(
+                self.home, state.spec, champion, challenger, state.classes, resamples=200
+            )
+            if evidence.labelled_rows >= self.config.improve.shadow_rows:
+                return decisions + self._improve(state, watch, "shadow evidence is in", now)
+        if now - state.improved_at < self.config.cooldown_s:
+            return decisions
+        trigger = improve_trigger(watch, new_labels, self.config)
+        if trigger is not None:
+            decisions += self._improve(state, watch, trigger, now)
+        return decisions
+
+    def _improve(self, state: _Problem, watch: Watch, trigger: str, now: float) -> list[dict]:
+        spec = state.spec
+        config = replace(self.config.improve, stage=self.config.shadow)
+        log.info("%s: improving (%s)", spec.name, trigger)
+        result = improve_problem(
+            self.home, spec.phase, spec.prob, config=config, registry=self.registry
+        )
+        state.labelled_at_improve = len(watch.labelled)
+        state.improved_at = now
+        state.staged = result.challenger if result.staged else None
+        action = "promote" if result.promoted else "stage" if result.staged else "keep"
+        evidence = {
+            "labelled_rows": len(watch.labelled),
+            "champion": result.champion,
+            "challenger": result.challenger,
+            "judged_on": result.judged_on,
+            **{f"rows_{k}": v for k, v in result.rows.items()},
+        }
+        for side, diff in (("judged", result.recent), ("holdout", result.holdout)):
+            if diff is not None:
+                evidence |= {f"{side}_gain": diff.difference, f"{side}_gain_low": diff.low}
+        entries = [
+            self.audit.record(spec.phase, spec.prob, "improve", trigger, **evidence),
+            self.audit.record(spec.phase, spec.prob, action, result.reason, **evidence),
+        ]
+        log.info("%s: %s", spec.name, result.summary())
+        if result.promoted:
+            state.champion = self.registry.champion_version(spec.name)
+            state.bake, state.predecessor = Bake(state.champion, result.champion, now), None
+        return entries
+
+    def _new_champion(self, state: _Problem, champion: str | None, now: float) -> list[dict]:
+        """A champion moved outside the autopilot (`mara promote`, `mara train`): bake it."""
+        before, state.champion = state.champion, champion
+        moves = [m for m in self.registry.alias_history(state.spec.name) if m.alias == "champion"]
+        if champion is None or before is None or (moves and moves[-1].by == ROLLBACK):
+            return []
+        state.bake, state.predecessor = Bake(champion, before, now), None
+        entry = self.audit.record(
+            state.spec.phase,
+            state.spec.prob,
+            "bake",
+            f"v{champion} replaced v{before} ({moves[-1].by if moves else 'outside mara'}); "
+            f"watching it for {self.config.bake_s:.0f} s",
+            champion=champion,
+            predecessor=before,
+        )
+        return [entry]
+
+    def _judge_bake(self, state: _Problem, watch: Watch, now: float) -> list[dict]:
+        bake = state.bake
+        assert bake is not None
+        spec = state.spec
+        if state.predecessor is None:  # loaded once per bake, not at every look
+            state.predecessor = self.registry.load(spec.name, bake.predecessor)
+        predecessor = state.predecessor
+        verdict = judge_bake(bake, watch, spec, predecessor, state.classes, self.config)
+        if verdict.rollback:
+            moves = self.registry.alias_history(spec.name)
+            target = rollback_target(moves, bake.version) or bake.predecessor
+            reason = f"autopilot: {verdict.reason}"
+            self.registry.promote(spec.name, target, by=ROLLBACK, reason=reason)
+            state.champion, state.bake, state.predecessor = target, None, None
+            return [
+                self.audit.record(
+                    spec.phase, spec.prob, "rollback", reason, to=target, **verdict.evidence
+                )
+            ]
+        if now - bake.since >= self.config.bake_s:
+            state.bake, state.predecessor = None, None
+            return [
+                self.audit.record(
+                    spec.phase,
+                    spec.prob,
+                    "baked",
+                    f"v{bake.version} kept after {self.config.bake_s:.0f} s: {verdict.reason}",
+                    **verdict.evidence,
+                )
+            ]
+        return []

@@ -1,0 +1,86 @@
+"""The autopilot's rules on frames shaped as the reader gives them: when it improves, when
+a baking champion goes back."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mara.autopilot import AutopilotConfig
+from mara.autopilot.bake import Bake, judge_bake
+from mara.autopilot.watch import Watch, improve_trigger
+from mara.capture.reader import BATCH_COLUMNS
+from mara.registry import Registry
+from mara.spec import load_spec
+
+
+def batches(versions: list[str], server_ms: list[float], drift: list[int]) -> pd.DataFrame:
+    n = len(versions)
+    return pd.DataFrame({
+        "key": [f"b{i}" for i in range(n)], "id": [f"b{i}" for i in range(n)],
+        "received_at": np.arange(n, dtype=float), "model_version": versions,
+        "n_rows": [100] * n, "drift": drift,
+        "drift_statistic": [1.0] * n, "drift_threshold": [3.0] * n, "server_ms": server_ms,
+    }, columns=list(BATCH_COLUMNS))
+
+
+NO_LABELS = pd.DataFrame(columns=["key", "row", "received_at", "model_version", "prediction",
+                                  "label"])
+
+
+def test_improve_fires_on_new_labels_or_on_drift_with_some_labels():
+    config = AutopilotConfig(min_new_labels=1000, drift_k=3, drift_m=10, min_drift_labels=200)
+    calm = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 10), NO_LABELS)
+    drifting = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 7 + [1] * 3), NO_LABELS)
+    assert improve_trigger(calm, 999, config) is None
+    assert "1000 newly labelled rows" in improve_trigger(calm, 1000, config)
+    assert improve_trigger(drifting, 199, config) is None  # drift alone: nothing to learn from
+    assert "drift in 3 of the last 10 batches" in improve_trigger(drifting, 200, config)
+    # Only the last M batches count.
+    old_drift = Watch(batches(["1"] * 20, [5.0] * 20, [1] * 3 + [0] * 17), NO_LABELS)
+    assert improve_trigger(old_drift, 500, config) is None
+
+
+@pytest.fixture(scope="module")
+def binary(trained_home):
+    spec = load_spec(trained_home, "phase-1", "prob-1")
+    return spec, Registry(trained_home).load(spec.name)
+
+
+def test_a_slower_champion_is_rolled_back_a_similar_one_kept(binary):
+    spec, bundle = binary
+    config = AutopilotConfig(latency_ratio=3.0)
+    bake = Bake("2", "1", since=30.0)
+    slow = Watch(batches(["1"] * 30 + ["2"] * 30, [5.0] * 30 + [20.0] * 30, [0] * 60), NO_LABELS)
+    verdict = judge_bake(bake, slow, spec, bundle, [0, 1], config)
+    assert verdict.rollback and "4.0x v1's server time per row" in verdict.reason
+    similar = Watch(batches(["1"] * 30 + ["2"] * 30, [5.0] * 30 + [6.0] * 30, [0] * 60), NO_LABELS)
+    verdict = judge_bake(bake, similar, spec, bundle, [0, 1], config)
+    assert not verdict.rollback and "0 labelled rows answered so far" in verdict.reason
+    # Too few batches of the new champion to judge its speed yet.
+    early = Watch(batches(["1"] * 30 + ["2"] * 5, [5.0] * 30 + [50.0] * 5, [0] * 35), NO_LABELS)
+    assert not judge_bake(bake, early, spec, bundle, [0, 1], config).rollback
+
+
+def test_a_champion_worse_on_the_rows_it_answered_is_rolled_back(binary):
+    from problems import binary_frame
+
+    spec, predecessor = binary
+    frame = binary_frame(600, 9)
+    good = predecessor.predict_frame(frame)
+    labelled = frame.assign(
+        key="k", row=range(600), received_at=40.0, model_version="2"
+    )
+    bake = Bake("2", "1", since=30.0)
+    config = AutopilotConfig(bake_min_rows=200)
+    calm = batches(["1"] * 30, [5.0] * 30, [0] * 30)
+    same = judge_bake(bake, Watch(calm, labelled.assign(prediction=good)), spec, predecessor,
+                      [0, 1], config)
+    assert not same.rollback and "gain +0.0000" in same.reason
+    inverted = [1 - p for p in good]
+    worse = judge_bake(bake, Watch(calm, labelled.assign(prediction=inverted)), spec,
+                       predecessor, [0, 1], config)
+    assert worse.rollback and "worse than its predecessor" in worse.reason
+    assert worse.evidence["labelled_rows"] == 600
+    # Rows answered before the promotion, or by another version, are not its evidence.
+    before = labelled.assign(prediction=inverted, received_at=10.0)
+    assert not judge_bake(bake, Watch(calm, before), spec, predecessor, [0, 1], config).rollback

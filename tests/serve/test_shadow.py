@@ -1,0 +1,79 @@
+"""Shadow scoring in process: what it keeps, and that it never makes a request wait."""
+
+from pathlib import Path
+
+import orjson
+import pandas as pd
+from problems import binary_frame, request_bodies
+
+from mara.capture import CaptureWriter, shadow_scores
+from mara.registry import CHALLENGER, Registry
+from mara.serve.batch import parse_batch
+from mara.serve.models import ServedModel, ServedModels
+from mara.serve.shadow import SHADOW_STREAM, ShadowScorer, agreed_rows
+
+
+def challengers(trained_home: Path, version: str) -> ServedModels:
+    """phase-1/prob-1's trained model standing as the challenger `version`."""
+    bundle = Registry(trained_home).load("phase-1_prob-1")
+    served = ServedModel("phase-1_prob-1", version, bundle)
+    return ServedModels({("phase-1", "prob-1"): served}, alias=CHALLENGER)
+
+
+def batches(count: int) -> list:
+    bodies = request_bodies(binary_frame(200 * count, 5), 200, "shadow")
+    return [
+        parse_batch(orjson.dumps({k: v for k, v in b.items() if k != "labels"})) for b in bodies
+    ]
+
+
+def test_a_challenger_scores_live_batches_into_the_shadow_stream(trained_home, tmp_path):
+    models = challengers(trained_home, "7")
+    scorer = ShadowScorer(models, CaptureWriter(tmp_path, stream=SHADOW_STREAM), cpu_share=1)
+    sent = batches(3)
+    bundle = models.get("phase-1", "prob-1").bundle
+    served = [bundle.predict_frame(pd.DataFrame(b.rows, columns=b.names)) for b in sent]
+    for batch, predictions in zip(sent, served, strict=True):
+        scorer.submit("phase-1", "prob-1", "1", batch, predictions)
+    scorer.submit("phase-2", "prob-9", "1", sent[0], served[0])  # no challenger: ignored
+    scorer.close()
+    scorer.writer.close()
+
+    scores = shadow_scores(tmp_path, "phase-1", "prob-1")
+    assert len(scores) == 600
+    assert set(scores["version"]) == {"7"} and set(scores["champion_version"]) == {"1"}
+    assert scores["key"].unique().tolist() == [str(b.id) for b in sent]
+    # The same model on the same cells: its shadow scores are the served answers exactly.
+    assert scores["shadow_prediction"].tolist() == [p for part in served for p in part]
+    lines = next((tmp_path / "data" / "captured_data" / "phase-1" / "prob-1" / "shadow")
+                 .glob("shadow-*.jsonl")).read_bytes().splitlines()
+    assert [orjson.loads(line)["agreed"] for line in lines] == [200, 200, 200]
+
+
+def test_the_champion_itself_is_not_shadowed(trained_home, tmp_path):
+    scorer = ShadowScorer(challengers(trained_home, "1"), CaptureWriter(tmp_path, stream="shadow"))
+    batch = batches(1)[0]
+    scorer.submit("phase-1", "prob-1", "1", batch, [0.5] * batch.n_rows)
+    scorer.close()
+    assert shadow_scores(tmp_path, "phase-1", "prob-1").empty
+
+
+def test_a_burst_is_skipped_beyond_the_queue_not_waited_for(trained_home, tmp_path):
+    # A hundredth of a core: after its first batch the thread rests ~100x that batch's time,
+    # so a burst of 30 finds the two-slot queue full and the excess is skipped at once.
+    scorer = ShadowScorer(
+        challengers(trained_home, "7"),
+        CaptureWriter(tmp_path, stream="shadow"),
+        cpu_share=0.01,
+        queue_size=2,
+    )
+    for batch in batches(30):
+        scorer.submit("phase-1", "prob-1", "1", batch, [0.5] * batch.n_rows)
+    scorer.close(timeout_s=30)
+    scored = shadow_scores(tmp_path, "phase-1", "prob-1")["key"].nunique()
+    assert 1 <= scored <= 3
+
+
+def test_agreement_is_the_same_decision():
+    assert agreed_rows([0.2, 0.7, 0.5], [0.4, 0.3, 0.9]) == 2
+    assert agreed_rows(["a", "b"], ["a", "c"]) == 1

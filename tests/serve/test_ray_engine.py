@@ -215,7 +215,7 @@ def test_replicas_follow_the_champion_and_capture_their_own_traffic(
             swapped = {
                 path
                 for path in logs.glob("replica_*.log")
-                if f"now serving {name} v2" in path.read_text()
+                if f"champion is now {name} v2" in path.read_text()
             }
             time.sleep(0.5)
         assert len(swapped) == 2, [path.read_text()[-2000:] for path in logs.glob("*.log")]

@@ -6,7 +6,8 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-packages demo test lint clean bench-serve bench-dirty bench-drift bench-train \
-	bench-improve bench-autopilot bench-capture bench-dashboard bench-soak bench-capture-cost
+	bench-improve bench-autopilot bench-capture bench-dashboard bench-soak bench-capture-cost \
+	bench-ray
 
 install: $(STAMP) system-packages
 
@@ -23,8 +24,10 @@ $(UV):
 	.uv/bin/pip install --quiet uv==$(UV_VERSION)
 
 # Bytecode is compiled at install, not by the first `mara` command (about 10 s of its run).
+# The `ray` extra (`mara serve --engine ray`) is installed too: the tests run it on a local cluster.
 $(STAMP): $(UV) pyproject.toml uv.lock
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --python $(PYTHON)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --extra ray \
+		--python $(PYTHON)
 	touch $(STAMP)
 
 demo: install
@@ -58,7 +61,7 @@ bench-capture: install
 
 # The real tables come from a package in the bench-train dependency group, not mara's own.
 bench-train: install
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench-train --python $(PYTHON)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench-train --extra ray --python $(PYTHON)
 	$(VENV)/bin/python benchmarks/train/run.py
 
 bench-dashboard: install
@@ -78,3 +81,7 @@ bench-soak: install
 
 bench-capture-cost: install
 	$(VENV)/bin/python benchmarks/capture_cost/run.py
+
+# uvicorn against Ray Serve (a local one-node Ray cluster), the same app and traffic in one run
+bench-ray: install
+	nice -n 10 $(VENV)/bin/python benchmarks/ray/run.py

@@ -1,4 +1,4 @@
-"""A real server on a copy of the trained home, for tests whose captures others must not read."""
+"""Real servers for tests: on either engine, and on a copy of the trained home when needed."""
 
 from __future__ import annotations
 
@@ -10,13 +10,48 @@ from pathlib import Path
 import pytest
 
 from mara.serve.process import ServerProcess
+from mara.serve.ray_cluster import LOOPBACK_ENV
+
+# Suites that take a `server` run against both engines: uvicorn workers, and replicas on the
+# session's local Ray cluster (slow to start: end to end).
+ENGINES = ["uvicorn", pytest.param("ray", marks=pytest.mark.e2e)]
+
+
+def engine_server(
+    request: pytest.FixtureRequest,
+    home: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    log_path: Path | None = None,
+) -> ServerProcess:
+    """`mara serve` on the engine `request.param` names; not started yet."""
+    if request.param == "ray":
+        cluster = request.getfixturevalue("ray_cluster")
+        ray_args = ("--engine", "ray", "--ray-address", cluster.address)
+        return ServerProcess(home, port=cluster.serve_port, extra_args=(*extra_args, *ray_args),
+                             env=LOOPBACK_ENV, log_path=log_path)
+    return ServerProcess(home, extra_args=extra_args, log_path=log_path)
+
+
+def server_log(server: ServerProcess) -> str:
+    """What the server logged: its process, and its Ray replicas' logs when it ran on Ray."""
+    replica_logs = sorted((server.home / "logs" / "ray").glob("replica_*.log"))
+    return "".join(path.read_text() for path in [server.log_path, *replica_logs])
 
 
 @contextlib.contextmanager
 def isolated_server(
-    trained_home: Path, factory: pytest.TempPathFactory, name: str, *, max_rows: int
+    trained_home: Path,
+    factory: pytest.TempPathFactory,
+    name: str,
+    *,
+    max_rows: int,
+    request: pytest.FixtureRequest | None = None,
 ) -> Iterator[ServerProcess]:
-    """`mara serve --max-rows N` on a copy of `trained_home` without its captures or logs."""
+    """`mara serve --max-rows N` on a copy of `trained_home` without its captures or logs.
+
+    With a `request` parametrized by ENGINES, on that engine; else on uvicorn.
+    """
     home = factory.mktemp(name)
     shutil.copytree(
         trained_home,
@@ -25,5 +60,9 @@ def isolated_server(
         ignore=shutil.ignore_patterns("captured_data", "logs"),
     )
     extra = ("--max-rows", str(max_rows))
-    with ServerProcess(home, extra_args=extra, log_path=home / "serve.log") as running:
+    if request is None:
+        server = ServerProcess(home, extra_args=extra, log_path=home / "serve.log")
+    else:
+        server = engine_server(request, home, extra_args=extra, log_path=home / "serve.log")
+    with server as running:
         yield running

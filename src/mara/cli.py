@@ -215,6 +215,35 @@ def train(
     help="Most of one core each worker's shadow scoring may use; batches beyond it are "
     "skipped, never queued without bound.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["uvicorn", "ray"]),
+    default="uvicorn",
+    show_default=True,
+    help="uvicorn: worker processes on this machine; ray: replicas on Ray Serve, on one "
+    "machine or a cluster (needs the `ray` extra).",
+)
+@click.option(
+    "--ray-address",
+    envvar="RAY_ADDRESS",
+    default=None,
+    help="With --engine ray: the Ray cluster to join (host:port); none starts Ray here "
+    "[env var: RAY_ADDRESS]",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --engine ray: replicas of the app (each a process using one core).",
+)
+@click.option(
+    "--max-replicas",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --engine ray: let Ray's autoscaler add replicas up to this many while "
+    "requests queue (down to --replicas when idle).",
+)
 @click.pass_obj
 def serve(
     app: App,
@@ -232,6 +261,10 @@ def serve(
     follow_s: float,
     shadow_sample: float,
     shadow_cpu: float,
+    engine: str,
+    ray_address: str | None,
+    replicas: int,
+    max_replicas: int | None,
 ) -> None:
     """Serve the champion of every registered problem over HTTP; drain on SIGTERM/SIGINT."""
     import uvicorn
@@ -248,6 +281,10 @@ def serve(
     os.environ["MARA_FOLLOW_INTERVAL"] = str(follow_s)
     os.environ["MARA_SHADOW_SAMPLE"] = str(shadow_sample)
     os.environ["MARA_SHADOW_CPU"] = str(shadow_cpu)
+    if engine == "ray":
+        _serve_on_ray(app.home.resolve(), host, port, workers, max_in_flight, grace,
+                      ray_address, replicas, max_replicas)
+        return
     if workers > 1:
         # Workers are separate processes: Prometheus counters must be shared through files.
         metrics_dir = app.home.resolve() / ".prometheus"
@@ -264,6 +301,27 @@ def serve(
         timeout_graceful_shutdown=grace,  # type: ignore[arg-type]  (any number of seconds)
     )
     server.run(config, drain_delay_s=drain_delay)
+
+
+def _serve_on_ray(
+    home: Path, host: str, port: int, workers: int, max_in_flight: int, grace: float,
+    address: str | None, replicas: int, max_replicas: int | None,
+) -> None:
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source("workers")
+    if workers > 1 and source is ParameterSource.COMMANDLINE:
+        raise click.UsageError("--workers is for --engine uvicorn; on Ray use --replicas")
+    if max_replicas is not None and max_replicas < replicas:
+        raise click.UsageError(f"--max-replicas {max_replicas} is below --replicas {replicas}")
+    try:
+        from mara.serve import ray_engine
+    except ImportError as exc:
+        raise MaraError(f"--engine ray needs the ray extra (mara[ray]): {exc}") from exc
+    ray_engine.run(ray_engine.RayOptions(
+        home=home, host=host, port=port, address=address, replicas=replicas,
+        max_replicas=max_replicas, max_in_flight=max_in_flight, grace_s=grace,
+    ))  # fmt: skip
 
 
 @cli.command()

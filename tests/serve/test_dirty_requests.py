@@ -19,7 +19,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from serving import isolated_server
+from serving import ENGINES, isolated_server, server_log
 
 from mara.serve.process import ServerProcess
 
@@ -96,11 +96,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
-@pytest.fixture(scope="module")
-def server(trained_home: Path, tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=ENGINES)
+def server(
+    request: pytest.FixtureRequest, trained_home: Path, tmp_path_factory: pytest.TempPathFactory
+):
     # A home of its own: what it captures holds every kind of text, other tests need not read it.
+    SERVED.clear()  # counted per server: each engine's run has its own capture
     with isolated_server(
-        trained_home, tmp_path_factory, "dirty-home", max_rows=MAX_ROWS
+        trained_home, tmp_path_factory, "dirty-home", max_rows=MAX_ROWS, request=request
     ) as running:
         yield running
 
@@ -506,7 +509,7 @@ def test_the_server_kept_serving_and_captured_every_batch(server, client):
     batch = {"id": "after", "columns": ["amount", "channel"], "rows": [[12.5, "web"], [None, 3]]}
     assert_predictions(post(client, BINARY.path, encode(batch)), BINARY, batch)
     server.stop()
-    log = server.log_path.read_text()
+    log = server_log(server)
     assert "unexpected error" not in log
     assert "could not write a batch" not in log
     for problem in PROBLEMS:

@@ -11,13 +11,14 @@ import httpx
 import orjson
 import pytest
 from problems import binary_frame, multiclass_frame, write_problem
+from serving import ENGINES, engine_server
 
 from mara.serve.process import ServerProcess
 
 
-@pytest.fixture(scope="module")
-def server(trained_home: Path):
-    with ServerProcess(trained_home) as running:
+@pytest.fixture(scope="module", params=ENGINES)
+def server(request: pytest.FixtureRequest, trained_home: Path):
+    with engine_server(request, trained_home) as running:
         yield running
 
 

@@ -26,7 +26,6 @@ rollback) are listed by batch.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import sys
@@ -42,7 +41,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "improve"))
-from scenarios import Scenario, build  # noqa: E402
+from scenarios import Scenario, build, write_table  # noqa: E402
 
 from mara.autopilot import Autopilot, AutopilotConfig  # noqa: E402
 from mara.capture import labelled_traffic  # noqa: E402
@@ -51,7 +50,6 @@ from mara.improve import ImproveConfig  # noqa: E402
 from mara.model import ModelBundle  # noqa: E402
 from mara.registry import CHALLENGER, Registry  # noqa: E402
 from mara.serve.process import ServerProcess  # noqa: E402
-from mara.spec import CONFIG_NAME, TRAIN_NAME, problem_dir  # noqa: E402
 from mara.train import TrainConfig, train_problem  # noqa: E402
 from mara.train.data import load_training_table  # noqa: E402
 from mara.train.metrics import headline, score  # noqa: E402
@@ -74,10 +72,7 @@ class Replay:
 def setup(home: Path, scenario: Scenario) -> None:
     """The problem's table and its first champion."""
     spec = scenario.spec
-    folder = problem_dir(home, spec.phase, spec.prob)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / CONFIG_NAME).write_text(json.dumps(spec.to_config()))
-    scenario.table.to_parquet(folder / TRAIN_NAME, index=False)
+    write_table(home, scenario)
     train_problem(home, spec.phase, spec.prob, config=TrainConfig())
 
 

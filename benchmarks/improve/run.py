@@ -26,7 +26,6 @@ from improve's decision to the new version answering.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import tempfile
@@ -38,7 +37,7 @@ import httpx
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from scenarios import Scenario, build
+from scenarios import Scenario, build, write_table
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.preprocessing import StandardScaler
 
@@ -51,7 +50,6 @@ from mara.labels.ingest import ingest_labels
 from mara.model import ModelBundle
 from mara.registry import Registry
 from mara.serve.process import ServerProcess
-from mara.spec import CONFIG_NAME, TRAIN_NAME, problem_dir
 from mara.train import TrainConfig, train_problem
 from mara.train.data import load_training_table
 from mara.train.metrics import headline, score
@@ -65,10 +63,7 @@ console = Console(width=160)
 def setup(home: Path, scenario: Scenario) -> ModelBundle:
     """Write the table, train the champion, capture the early traffic and maybe label it."""
     spec = scenario.spec
-    folder = problem_dir(home, spec.phase, spec.prob)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / CONFIG_NAME).write_text(json.dumps(spec.to_config()))
-    scenario.table.to_parquet(folder / TRAIN_NAME, index=False)
+    write_table(home, scenario)
     train_problem(home, spec.phase, spec.prob, config=TrainConfig())
     columns = list(spec.features)
     rows = frame_rows(scenario.early, columns)

@@ -7,14 +7,16 @@ what every policy is scored on.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mara.data import generate
 from mara.labels import positive_class
-from mara.spec import ProblemSpec
+from mara.spec import CONFIG_NAME, TRAIN_NAME, ProblemSpec, problem_dir
 
 NEW_CATEGORY = "__new_segment__"
 
@@ -30,6 +32,15 @@ class Scenario:
     early: pd.DataFrame
     later: pd.DataFrame
     labelled: bool
+
+
+def write_table(home: Path, scenario: Scenario) -> None:
+    """The scenario's training table in the organizers' layout under `home`."""
+    spec = scenario.spec
+    folder = problem_dir(home, spec.phase, spec.prob)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CONFIG_NAME).write_text(json.dumps(spec.to_config()))
+    scenario.table.to_parquet(folder / TRAIN_NAME, index=False)
 
 
 def _split(frame: pd.DataFrame, table_rows: int, early_rows: int):

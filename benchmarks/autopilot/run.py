@@ -217,7 +217,8 @@ def main() -> None:
     parser.add_argument("--lag", type=int, default=2, help="Batches before labels arrive.")
     parser.add_argument("--every", type=int, default=8, help="Batches between scheduled retrains.")
     parser.add_argument("--min-new-labels", type=int, default=1500)
-    parser.add_argument("--bake", type=float, default=60.0)
+    parser.add_argument("--bake", type=float, default=5.0,
+                        help="Seconds a new champion bakes (the replay runs ~1 batch a second).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()

@@ -25,19 +25,24 @@ def batches(versions: list[str], server_ms: list[float], drift: list[int]) -> pd
 
 NO_LABELS = pd.DataFrame(columns=["key", "row", "received_at", "model_version", "prediction",
                                   "label"])
+# Enough labelled rows for improve to train at all (667 at its defaults).
+LABELLED = pd.DataFrame({"key": ["k"] * 1000, "row": range(1000), "label": [0, 1] * 500})
 
 
 def test_improve_fires_on_new_labels_or_on_drift_with_some_labels():
     config = AutopilotConfig(min_new_labels=1000, drift_k=3, drift_m=10, min_drift_labels=200)
-    calm = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 10), NO_LABELS)
-    drifting = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 7 + [1] * 3), NO_LABELS)
+    calm = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 10), LABELLED)
+    drifting = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 7 + [1] * 3), LABELLED)
     assert improve_trigger(calm, 999, config) is None
     assert "1000 newly labelled rows" in improve_trigger(calm, 1000, config)
     assert improve_trigger(drifting, 199, config) is None  # drift alone: nothing to learn from
     assert "drift in 3 of the last 10 batches" in improve_trigger(drifting, 200, config)
     # Only the last M batches count.
-    old_drift = Watch(batches(["1"] * 20, [5.0] * 20, [1] * 3 + [0] * 17), NO_LABELS)
+    old_drift = Watch(batches(["1"] * 20, [5.0] * 20, [1] * 3 + [0] * 17), LABELLED)
     assert improve_trigger(old_drift, 500, config) is None
+    # Fewer labelled rows than improve needs to train: no rule fires, whatever they say.
+    few = Watch(drifting.batches, LABELLED.head(600))
+    assert improve_trigger(few, 1000, config) is None
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +116,7 @@ def test_an_estimated_drop_judges_before_any_label(binary):
 
 def test_an_estimated_drop_of_the_champion_triggers_improve_once_labels_come():
     config = AutopilotConfig(min_new_labels=1000, min_drift_labels=200)
-    calm = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 10), NO_LABELS)
+    calm = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 10), LABELLED)
     dropped = estimate("1", 0.70, 0.03)
     assert improve_trigger(calm, 100, config, dropped) is None
     assert "below the holdout's 0.8500" in improve_trigger(calm, 200, config, dropped)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,13 @@ def improve_trigger(
     estimate: PerformanceEstimate | None = None,
 ) -> str | None:
     """Why improve should run now, or None: enough new labels, or drift or an estimated drop
-    of the champion with some labels (improve learns from labels, not from the alarm)."""
+    of the champion with some labels (improve learns from labels, not from the alarm).
+
+    Never before improve has the labelled rows it needs to train at all.
+    """
+    improve = config.improve
+    if len(watch.labelled) < math.ceil(improve.min_recent_rows / improve.recent_share):
+        return None
     if new_labels >= config.min_new_labels:
         return f"{new_labels} newly labelled rows (rule: {config.min_new_labels})"
     if estimate is not None and estimate.below_baseline and new_labels >= config.min_drift_labels:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -62,9 +62,14 @@ class DriftReport:
 
     def as_dict(self) -> dict:
         """JSON-native fields; a threshold that does not apply (too few rows) is None."""
-        body = asdict(self)
-        body["threshold"] = self.threshold if math.isfinite(self.threshold) else None
-        return body
+        # Built by hand: dataclasses.asdict deep-copies every score, on every request.
+        return {
+            "drift": self.drift,
+            "statistic": self.statistic,
+            "threshold": self.threshold if math.isfinite(self.threshold) else None,
+            "n_rows": self.n_rows,
+            "feature_scores": dict(self.feature_scores),
+        }
 
 
 class DriftDetector:

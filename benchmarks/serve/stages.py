@@ -7,10 +7,17 @@ neighbours on this shared machine:
 - in process, the functions the predict handler calls, one stage at a time: parse, matrix,
   forest, drift, answer (the JSON response), capture (header and body to a real capture file),
   logging (the per-request line, through the queue the server logs through), metrics
-  (Prometheus) and summary (the dashboard's line, queued to its writer thread);
+  (Prometheus), summary (the dashboard's line, queued to its writer thread) and free (the
+  parsed request's Python objects given back, as when the handler returns);
 - over HTTP, the same body posted to a real `mara serve --workers 1` on loopback, capture on,
   by one client with a kept-alive connection; the handler's own time (`server_ms`) is read
   back from the capture through mara's capture reader.
+
+Wall time on a shared machine includes waiting for a core, for the client and the server
+alike, so CPU time is reported beside it: the in-process run's own (its thread's), and the
+server's (every thread of the server process, from the kernel's per-thread run time), from
+the start of one request to the start of the next, so work done after the answer (the
+summary's thread, the log's) counts too.
 
 Writes benchmarks/serve/stages.md and stages.svg.
 
@@ -45,7 +52,7 @@ from mara.serve.process import ServerProcess
 
 HERE = Path(__file__).parent
 STAGES = ("parse", "matrix", "forest", "drift", "answer", "capture", "logging", "metrics",
-          "summary")
+          "summary", "free")
 log = logging.getLogger("mara.serve")
 
 
@@ -62,8 +69,9 @@ class InProcess:
         self.summaries = SummaryWriter(scratch)
 
     def run(self, body: bytes) -> dict[str, float]:
-        """Milliseconds per stage for one request body."""
+        """Milliseconds per stage for one request body, and their thread's CPU time ("cpu")."""
         bundle, clock = self.served.bundle, time.perf_counter
+        cpu = time.thread_time()
         marks = [clock()]
         batch = parse_batch(body)
         marks.append(clock())
@@ -94,8 +102,12 @@ class InProcess:
         )
         self.summaries.record(record, detector=bundle.drift, matrix=matrix, report=report)
         marks.append(clock())
+        del batch  # the summary's thread still holds the matrix and predictions, not the rows
+        marks.append(clock())
         spans = np.diff(marks) * 1000
-        return dict(zip(STAGES, spans.tolist(), strict=True))
+        return dict(zip(STAGES, spans.tolist(), strict=True)) | {
+            "cpu": (time.thread_time() - cpu) * 1000
+        }
 
     def close(self) -> None:
         self.capture.close()
@@ -117,6 +129,7 @@ def main() -> None:
     in_process = InProcess(args.home, scratch)
     stages: dict[int, list[dict[str, float]]] = defaultdict(list)
     over_http: dict[int, list[float]] = defaultdict(list)
+    server_cpu: dict[int, list[float]] = defaultdict(list)
     server = ServerProcess(args.home, workers=1, extra_args=("--follow", "0"))
     with (
         logging_off_the_request_path(),
@@ -125,10 +138,15 @@ def main() -> None:
         Progress() as progress,
     ):
         task = progress.add_task("rounds", total=args.rounds)
+        previous: tuple[int, int, float] | None = None
         for round_ in range(-2, args.rounds):  # two rounds to warm up, not counted
             for size, (columns, rows) in batches.items():
                 body = traffic.encode(f"{size}-{round_}", columns, rows)
                 timed = in_process.run(body)
+                cpu_now = cpu_ms(server.process.pid)
+                if previous is not None and previous[1] >= 0:
+                    server_cpu[previous[0]].append(cpu_now - previous[2])
+                previous = (size, round_, cpu_now)
                 started = time.perf_counter()
                 response = client.post(f"/{traffic.PHASE}/{traffic.PROB}/predict", content=body,
                                        headers={"content-type": "application/json"})
@@ -141,20 +159,34 @@ def main() -> None:
                     over_http[size].append(elapsed)
             if round_ >= 0:
                 progress.advance(task)
+        time.sleep(0.5)  # the last request's work after its answer
+        server_cpu[previous[0]].append(cpu_ms(server.process.pid) - previous[2])
     in_process.close()
     handler = server_ms(args.home)
     rows = []
     for size in batches:
-        medians = {s: statistics.median(t[s] for t in stages[size]) for s in STAGES}
-        total = sum(medians.values())
+        medians = {s: statistics.median(t[s] for t in stages[size]) for s in (*STAGES, "cpu")}
+        total = sum(medians[s] for s in STAGES)
         http = np.asarray(over_http[size])
         rows.append({
             "rows": size, **medians, "sum": total,
+            "server_cpu": statistics.median(server_cpu[size]),
             "handler": statistics.median(handler[size]) if handler[size] else float("nan"),
             "http_p50": float(np.percentile(http, 50)), "http_p99": float(np.percentile(http, 99)),
             "ratio": float(np.percentile(http, 50)) / total,
         })
     write_results(rows, args.rounds)
+
+
+def cpu_ms(pid: int) -> float:
+    """CPU milliseconds run so far by every thread of a process (Linux schedstat, in ns)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):  # a thread that just ended
+            continue
+    return total / 1e6
 
 
 def server_ms(home: Path) -> dict[int, list[float]]:
@@ -176,14 +208,15 @@ def write_results(rows: list[dict], rounds: int) -> None:
         f"on the same machine ({traffic.machine()}).",
         "",
         f"| rows | {head} | in-process sum | handler (server_ms) | HTTP p50 | HTTP p99 "
-        "| HTTP / in-process |",
-        "| ---: " * (len(STAGES) + 1) + "| ---: | ---: | ---: | ---: | ---: |",
+        "| HTTP / in-process | in-process CPU | server CPU | server / in-process CPU |",
+        "| ---: " * (len(STAGES) + 1) + "| ---: " * 8 + "|",
     ]
     for row in rows:
         cells = " | ".join(f"{row[s]:.3f}" for s in STAGES)
         lines.append(
             f"| {row['rows']:,} | {cells} | {row['sum']:.2f} | {row['handler']:.2f} | "
-            f"{row['http_p50']:.2f} | {row['http_p99']:.2f} | {row['ratio']:.2f}x |"
+            f"{row['http_p50']:.2f} | {row['http_p99']:.2f} | {row['ratio']:.2f}x | "
+            f"{row['cpu']:.2f} | {row['server_cpu']:.2f} | {row['server_cpu'] / row['cpu']:.2f}x |"
         )
     (HERE / "stages.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

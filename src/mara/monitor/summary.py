@@ -201,7 +201,8 @@ class SummaryWriter:
         if profile is not None and profile.start != start:
             self._write("profiles", _profile_line(key, profile))
             profile = None
-        counts = detector.reference_.counts(matrix)
+        # The detector counted these very cells when it scored every row: not counted twice.
+        counts = report.counts if report.counts is not None else detector.reference_.counts(matrix)
         scores = np.fromiter(report.feature_scores.values(), dtype=float)
         if profile is None:
             profile = _Profile(start, np.zeros_like(counts), np.zeros_like(scores),

@@ -11,7 +11,10 @@ First both answer the same 1,000 rows and must agree (same model, so the same pr
 Then latency: one client, batches of 1, 100, 1,000 and 10,000 rows, the two servers asked in
 turn, request by request, so both meet the same neighbours on this shared machine. Then
 throughput: 1, 4 and 16 clients each sending 1,000-row batches for a fixed number of
-requests, the servers again in turn. Writes benchmarks/serve/versus_mlflow.md and .svg.
+requests, the servers again in turn, with the CPU time each server's processes (every
+thread of every process in its tree) spent per batch meanwhile: on a shared machine a
+server's rows/s depends on the share of the cores its threads get from the scheduler, its
+CPU per batch does not. Writes benchmarks/serve/versus_mlflow.md and .svg.
 
     .venv/bin/python benchmarks/serve/versus_mlflow.py [--home bench_home] [--workers 1 2]
 """
@@ -51,6 +54,7 @@ class Target:
 
     name: str
     url: str
+    pid: int
 
     def body(self, batch_id: str, columns: list[str], rows: list) -> bytes:
         if self.name == "mara":
@@ -142,8 +146,36 @@ def latency(targets: list[Target], batches: dict, rounds: int, progress: Progres
     return found
 
 
-async def _throughput(target: Target, body: bytes, clients: int, requests: int) -> float:
-    """Rows per second with `clients` connections each sending `requests` batches in a row."""
+def tree_cpu_ms(root: int) -> float:
+    """CPU milliseconds run so far by every thread of `root` and its descendants (Linux)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat[1])
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    total = 0
+    for pid in tree:
+        for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                total += int(task.read_text().split()[0])
+            except (OSError, IndexError, ValueError):  # ended meanwhile
+                continue
+    return total / 1e6
+
+
+async def _throughput(
+    target: Target, body: bytes, clients: int, requests: int, pid: int
+) -> tuple[float, float]:
+    """Rows per second with `clients` connections each sending `requests` batches in a row,
+    and the server's CPU milliseconds per batch meanwhile."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(timeout=300, limits=limits) as client:
         async def one_client() -> None:
@@ -153,14 +185,20 @@ async def _throughput(target: Target, body: bytes, clients: int, requests: int) 
                 response.raise_for_status()
 
         await asyncio.gather(*(one_client() for _ in range(clients)))  # connections warm
-        started = time.perf_counter()
+        cpu, started = tree_cpu_ms(pid), time.perf_counter()
         await asyncio.gather(*(one_client() for _ in range(clients)))
-        return clients * requests * THROUGHPUT_ROWS / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        await asyncio.sleep(0.2)  # work done after the last answer (capture, summaries)
+        cpu_per_batch = (tree_cpu_ms(pid) - cpu) / (clients * requests)
+        return clients * requests * THROUGHPUT_ROWS / elapsed, cpu_per_batch
 
 
-def throughput(targets: list[Target], batch: tuple, rounds: int, progress: Progress) -> dict:
-    """Median rows/s by (server, clients) over `rounds`, the servers in turn."""
+def throughput(
+    targets: list[Target], batch: tuple, rounds: int, progress: Progress
+) -> tuple[dict, dict]:
+    """Median rows/s and CPU ms per batch by (server, clients) over `rounds`, in turn."""
     found: dict[tuple[str, int], list[float]] = defaultdict(list)
+    cpu: dict[tuple[str, int], list[float]] = defaultdict(list)
     task = progress.add_task("throughput", total=rounds * len(CLIENTS))
     columns, rows = batch
     for round_ in range(rounds):
@@ -168,11 +206,16 @@ def throughput(targets: list[Target], batch: tuple, rounds: int, progress: Progr
             requests = max(4, 64 // clients)
             for target in targets if round_ % 2 else targets[::-1]:
                 body = target.body(f"t-{round_}-{clients}", columns, rows)
-                found[(target.name, clients)].append(
-                    asyncio.run(_throughput(target, body, clients, requests))
-                )
+                rate, cpu_ms = asyncio.run(_throughput(target, body, clients, requests,
+                                                       target.pid))
+                found[(target.name, clients)].append(rate)
+                cpu[(target.name, clients)].append(cpu_ms)
             progress.advance(task)
-    return {key: float(np.median(values)) for key, values in found.items()}
+
+    def median(values: dict) -> dict:
+        return {key: float(np.median(v)) for key, v in values.items()}
+
+    return median(found), median(cpu)
 
 
 def main() -> None:
@@ -193,7 +236,8 @@ def main() -> None:
         mara = ServerProcess(args.home, workers=workers, extra_args=("--follow", "0"))
         mlflow = MlflowServer(args.home, workers=workers, log_path=logs / "mlflow-serve.log")
         with mara, mlflow, Progress() as progress, httpx.Client(timeout=300) as client:
-            targets = [Target("mara", mara.url), Target("mlflow", mlflow.url)]
+            targets = [Target("mara", mara.url, mara.process.pid),
+                       Target("mlflow", mlflow.url, mlflow.process.pid)]
             columns, rows = batches[1_000]
             first, second = (predictions(t, client, t.body("same", columns, rows))
                              for t in targets)
@@ -201,9 +245,10 @@ def main() -> None:
             if gap > 1e-9:
                 raise SystemExit(f"the two servers disagree by {gap}: not the same model")
             times = latency(targets, batches, args.rounds, progress)
-            rates = throughput(targets, batches[THROUGHPUT_ROWS], args.throughput_rounds,
-                               progress)
-        results.append({"workers": workers, "gap": gap, "times": times, "rates": rates})
+            rates, cpu = throughput(targets, batches[THROUGHPUT_ROWS], args.throughput_rounds,
+                                    progress)
+        results.append({"workers": workers, "gap": gap, "times": times, "rates": rates,
+                        "cpu": cpu})
     write_results(results, args.rounds, batches)
 
 
@@ -231,14 +276,17 @@ def write_results(results: list[dict], rounds: int, batches: dict) -> None:
             )
     lines += [
         "",
-        "| workers | clients | mara rows/s | MLflow rows/s | mara / MLflow |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| workers | clients | mara rows/s | MLflow rows/s | mara / MLflow | mara CPU ms "
+        "per batch | MLflow CPU ms per batch | MLflow / mara CPU |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for result in results:
         for clients in CLIENTS:
             mara, mlflow = result["rates"][("mara", clients)], result["rates"][("mlflow", clients)]
+            c_mara, c_mlflow = result["cpu"][("mara", clients)], result["cpu"][("mlflow", clients)]
             lines.append(f"| {result['workers']} | {clients} | {mara:,.0f} | {mlflow:,.0f} | "
-                         f"{mara / mlflow:.1f}x |")
+                         f"{mara / mlflow:.1f}x | {c_mara:.1f} | {c_mlflow:.1f} | "
+                         f"{c_mlflow / c_mara:.1f}x |")
     gaps = ", ".join(f"{r['gap']:.1e}" for r in results)
     lines += ["", f"Largest difference between the two servers' predictions on the same 1,000 "
               f"rows: {gaps}."]

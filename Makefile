@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install system-packages demo test lint clean bench-serve bench-dirty bench-drift bench-train \
 	bench-improve bench-autopilot bench-capture bench-dashboard bench-soak bench-capture-cost \
-	bench-ray
+	bench-ray bench-serve-stages bench-serve-mlflow
 
 install: $(STAMP) system-packages
 
@@ -43,6 +43,13 @@ lint: install
 
 bench-serve: install
 	$(VENV)/bin/python benchmarks/serve/run.py
+
+# Where a request's time goes, in process and over HTTP; mara against `mlflow models serve`.
+bench-serve-stages: install
+	nice -n 10 $(VENV)/bin/python benchmarks/serve/stages.py
+
+bench-serve-mlflow: install
+	nice -n 10 $(VENV)/bin/python benchmarks/serve/versus_mlflow.py
 
 bench-dirty: install
 	$(VENV)/bin/python benchmarks/dirty/run.py

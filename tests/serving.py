@@ -66,3 +66,18 @@ def isolated_server(
         server = engine_server(request, home, extra_args=extra, log_path=home / "serve.log")
     with server as running:
         yield running
+
+
+def children(pid: int) -> list[int]:
+    """Worker processes of a supervisor (not multiprocessing's resource tracker), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat[1]) == pid and stat[0] != "Z" and b"spawn_main" in command:
+                found.append(int(entry.name))
+    return sorted(found)

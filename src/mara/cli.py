@@ -140,7 +140,13 @@ def train(
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=5040, show_default=True)
-@click.option("--workers", type=int, default=1, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes, each on its own core.  [default: the cores this process may use "
+    "(os.sched_getaffinity)]",
+)
 @click.option(
     "--max-rows",
     type=int,
@@ -249,7 +255,7 @@ def serve(
     app: App,
     host: str,
     port: int,
-    workers: int,
+    workers: int | None,
     max_rows: int,
     max_body_bytes: int | None,
     max_in_flight: int,
@@ -271,6 +277,7 @@ def serve(
 
     from mara.serve import server
 
+    workers = workers or server.usable_cores()
     os.environ["MARA_HOME"] = str(app.home.resolve())
     os.environ["MARA_MAX_ROWS"] = str(max_rows)
     os.environ["MARA_MAX_BODY_BYTES"] = str(max_body_bytes or 0)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,8 @@ from mara.spec import ProblemSpec
 __all__ = ["DataQuality", "Preprocessor"]
 
 _MEMO_LIMIT = 50_000
+# Not a code (codes are 0..K and NaN): marks a value the lookup has not met yet.
+_FIRST_SIGHTING = -1.0
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,15 @@ class DataQuality:
 
     def as_dict(self) -> dict[str, int]:
         """JSON-native figures."""
-        return asdict(self)
+        return {
+            "rows": self.rows,
+            "cells": self.cells,
+            "cells_missing": self.cells_missing,
+            "cells_coerced": self.cells_coerced,
+            "cells_invalid": self.cells_invalid,
+            "unseen_categories": self.unseen_categories,
+            "columns_absent": self.columns_absent,
+        }
 
 
 class Preprocessor:
@@ -124,18 +135,27 @@ class Preprocessor:
     def _encode(self, column: str, values: Sequence[object] | np.ndarray) -> tuple[np.ndarray, int]:
         lookup = self._lookups[column]
         unseen_code = float(len(self.categories_[column]))
-        codes = np.empty(len(values))
-        for i, value in enumerate(values):
-            try:
-                code = lookup[value]
-            except (KeyError, TypeError):
-                code = self._code_of(column, value, unseen_code)
-            codes[i] = code
+        try:
+            # Values met before (the usual case) are looked up at C speed; the rest below.
+            known = map(lookup.get, values, repeat(_FIRST_SIGHTING))
+            codes = np.fromiter(known, dtype=np.float64, count=len(values))
+        except TypeError:  # an unhashable cell (a list, an object)
+            codes = np.fromiter(
+                (self._code_of(column, v, unseen_code) for v in values),
+                dtype=np.float64,
+                count=len(values),
+            )
+        else:
+            for i in np.flatnonzero(codes == _FIRST_SIGHTING).tolist():
+                codes[i] = self._code_of(column, values[i], unseen_code)
         return codes, int((codes == unseen_code).sum())
 
     def _code_of(self, column: str, value: object, unseen_code: float) -> float:
         # A first sighting of a raw value: find its category, and remember the answer
         # for hashable values so the next batch takes the dict path.
+        with contextlib.suppress(TypeError):
+            if value in self._lookups[column]:
+                return self._lookups[column][value]
         key = category_key(value)
         code = np.nan if key is None else self._index[column].get(key, unseen_code)
         lookup = self._lookups[column]

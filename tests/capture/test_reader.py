@@ -1,5 +1,6 @@
 """The one reader of captured traffic, on files the real CaptureWriter wrote."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,42 @@ def test_a_stale_or_damaged_saved_index_is_rebuilt(tmp_path: Path):
     assert CaptureIndex(tmp_path, "p", "q").refresh().batches()["key"].tolist() == ["a"]
     sidecar.write_bytes(b"{broken")
     assert CaptureIndex(tmp_path, "p", "q").refresh().batches()["key"].tolist() == ["a"]
+
+
+def capture_requests(home: Path, *batches: tuple[dict, bytes]) -> None:
+    writer = CaptureWriter(home)
+    for header, body in batches:
+        writer.append_request("p", "q", header, body)
+    writer.close()
+
+
+def test_a_request_body_kept_as_sent_reads_back_like_a_whole_record(tmp_path: Path):
+    # Pretty-printed (newlines between tokens), with a newline escaped inside a string, a
+    # NaN as Python's json writes it, and a key the server ignores: all kept as sent.
+    body = (b'{\n  "id": "r",\n  "columns": ["b", "a"],\n  "rows": [[1, "x\\ny"], [NaN, null]],'
+            b'\n  "extra": {"k": [1, 2]}\n}\n')
+    header = {key: value for key, value in record("r", [], 3.0).items() if key not in (
+        "columns", "rows")} | {"predictions": [0.25, 0.75]}
+    capture_requests(tmp_path, (header, body), (record("s", [], 4.0) | {"id": 9}, b'{"id": 9,'
+                     b' "columns": ["a"], "rows": [["z"]]}'))
+    capture(tmp_path, record("t", [[5, "w"]], 5.0))
+    index = CaptureIndex(tmp_path, "p", "q").refresh()
+    assert index.skipped == 0 and index.torn_lines == 0
+    batches = index.batches()
+    assert batches["key"].tolist() == ["r", "9", "t"]
+    assert batches["n_rows"].tolist() == [2, 1, 1]
+    rows = index.rows(features=["a", "b"])
+    assert rows["key"].tolist() == ["r", "r", "9", "t"]
+    assert rows["a"].tolist() == ["x\ny", None, "z", "w"]
+    assert rows["b"][0] == 1 and math.isnan(rows["b"][1]) and rows["b"][2:].tolist() == [None, 5]
+    assert rows["prediction"].tolist()[:2] == [0.25, 0.75]
+
+
+def test_a_request_line_is_one_line_whatever_the_body_holds(tmp_path: Path):
+    body = b'{"id":"u","columns":["a"],\r\n"rows":[["\\u2028 \\n"]]}\n\n'
+    capture_requests(tmp_path, ({"id": "u", "received_at": 1.0}, body))
+    path = next(captured_dir(tmp_path, "p", "q").glob("*.jsonl"))
+    assert path.read_bytes().count(b"\n") == 1
+    assert CaptureIndex(tmp_path, "p", "q").refresh().rows(features=["a"])["a"].tolist() == [
+        "\u2028 \n"
+    ]

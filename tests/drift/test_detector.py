@@ -123,6 +123,15 @@ def test_a_batch_larger_than_calibrated_is_scored_on_a_subsample(detector, null_
     assert report.drift == 1
 
 
+def test_the_report_carries_the_bin_counts_only_when_every_row_was_scored(detector, null_pool):
+    X = null_pool[:500]
+    counts = detector.score(X).counts
+    assert counts is not None
+    np.testing.assert_array_equal(counts, detector.reference_.counts(X))
+    assert counts.sum() == X.size  # every cell in one bin
+    assert detector.score(null_pool[: 2 * detector.max_batch_size_]).counts is None
+
+
 def test_report_is_json_native(detector, null_pool):
     body = detector.score(null_pool[:500]).as_dict()
     assert json.loads(json.dumps(body, allow_nan=False)) == body

@@ -15,6 +15,7 @@ import orjson
 import pytest
 from captures import captured_ids
 from problems import binary_frame
+from serving import children
 
 from mara.capture import captured_dir
 from mara.serve.process import ServerProcess
@@ -178,21 +179,6 @@ def test_a_worker_killed_under_load_is_replaced_and_loses_no_acknowledged_batch(
     assert answered >= 20
     acknowledged = {batch_id for batch_id, _ in load.answered}
     assert acknowledged <= set(captured_ids(captured_dir(home, "phase-1", "prob-1")))
-
-
-def children(pid: int) -> list[int]:
-    """Worker processes of a supervisor (not multiprocessing's resource tracker), from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                command = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if int(stat[1]) == pid and stat[0] != "Z" and b"spawn_main" in command:
-                found.append(int(entry.name))
-    return sorted(found)
 
 
 # Limits small enough to hit with test-sized requests: 2 in flight, 2 MB bodies, 1 s for a body.

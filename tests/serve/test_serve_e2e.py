@@ -13,6 +13,7 @@ import pytest
 from problems import binary_frame, multiclass_frame, write_problem
 from serving import ENGINES, engine_server
 
+from mara.capture.reader import parse_line
 from mara.serve.process import ServerProcess
 
 
@@ -136,7 +137,7 @@ def test_capture_keeps_every_batch_after_clean_shutdown(trained_home: Path, tmp_
     assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
     folder = trained_home / "data" / "captured_data" / "phase-1" / "prob-1"
     # Split on b"\n" only: captured text may hold U+2028 and the like, which splitlines() splits.
-    records = [json.loads(line) for path in folder.glob("*.jsonl")
+    records = [parse_line(line) for path in folder.glob("*.jsonl")
                for line in path.read_bytes().split(b"\n") if line]
     captured = {r["id"]: r for r in records}
     assert set(ids) <= set(captured)

@@ -68,17 +68,23 @@ def batch_key(batch_id: Any) -> str:
 def parse_line(line: bytes) -> dict[str, Any] | None:
     """One captured record, or None for a line that is not one.
 
-    The writer falls back to Python's json for cells nested deeper than orjson writes,
-    which may spell NaN as `NaN`; that is read back the same way.
+    A record that keeps its request body as sent (`request`) gets that body's `columns` and
+    `rows`. The writer falls back to Python's json for cells nested deeper than orjson writes,
+    and a body may spell NaN as `NaN` (Python clients do); those are read back the same way.
     """
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
-    if not isinstance(record, dict) or "id" not in record or "rows" not in record:
+    if not isinstance(record, dict) or "id" not in record:
+        return None
+    request = record.pop("request", None)
+    if isinstance(request, dict):
+        record["columns"], record["rows"] = request.get("columns"), request.get("rows")
+    if not isinstance(record.get("rows"), list):
         return None
     return record
 

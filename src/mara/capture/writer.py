@@ -1,4 +1,11 @@
-"""CaptureWriter: an append-only JSONL log of served batches, written before the answer goes out."""
+"""CaptureWriter: an append-only JSONL log of served batches, written before the answer goes out.
+
+A line is one JSON object: the server's fields (`id`, `received_at`, `model_version`,
+`predictions`, `drift`, `drift_report`, `quality`, `server_ms`) and, under `request`, the
+request body exactly as it arrived (`append_request`), so the rows are never encoded again on
+the request path. Records written whole with `append` carry `columns` and `rows` themselves.
+`mara.capture.reader` reads both.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CaptureWriter", "captured_dir", "encode_record"]
+__all__ = ["CaptureWriter", "captured_dir", "encode_record", "encode_request"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,19 @@ def encode_record(record: dict[str, Any]) -> bytes:
     except orjson.JSONEncodeError:
         # orjson writes at most 254 levels of nesting; a cell may hold more.
         return json.dumps(record, default=repr).encode() + b"\n"
+
+
+def encode_request(header: dict[str, Any], body: bytes) -> bytes:
+    """A served batch as one JSON line: `header`'s fields and the body as sent under "request".
+
+    `body` must be the JSON text the server parsed. A raw newline in JSON text can only be
+    whitespace between tokens (inside a string it must be escaped), so it becomes a space and
+    the record stays on one line.
+    """
+    if not header:
+        raise ValueError("a captured batch needs a header (its id at least)")
+    head = encode_record(header)  # b"{...}\n"
+    return b"".join((head[:-2], b',"request":', body.replace(b"\n", b" "), b"}\n"))
 
 
 class CaptureWriter:
@@ -61,7 +81,16 @@ class CaptureWriter:
 
     def append(self, phase: str, prob: str, record: dict[str, Any]) -> int:
         """Write one batch's record to the OS; the bytes written (0 if it was dropped)."""
-        line = encode_record(record)
+        return self._write(phase, prob, encode_record(record))
+
+    def append_request(self, phase: str, prob: str, header: dict[str, Any], body: bytes) -> int:
+        """Write one batch as its header and request body as sent; the bytes written (0: dropped).
+
+        The rows are copied, not encoded: the cost is a copy of the body, whatever its size.
+        """
+        return self._write(phase, prob, encode_request(header, body))
+
+    def _write(self, phase: str, prob: str, line: bytes) -> int:
         key = (phase, prob)
         with self._lock:
             try:

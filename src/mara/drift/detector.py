@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,6 +52,8 @@ class DriftReport:
 
     `statistic` and `feature_scores` are on a normal-deviate scale: about 0 for a batch like
     the training data, and a feature above `threshold` is one that drifted on its own.
+    `counts` are the batch's cells counted on the reference's bins when every row was scored
+    (None when a large batch was scored on a subsample), for whoever profiles the batch next.
     """
 
     drift: int
@@ -59,12 +61,18 @@ class DriftReport:
     threshold: float
     n_rows: int
     feature_scores: dict[str, float]
+    counts: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         """JSON-native fields; a threshold that does not apply (too few rows) is None."""
-        body = asdict(self)
-        body["threshold"] = self.threshold if math.isfinite(self.threshold) else None
-        return body
+        # Built by hand: dataclasses.asdict deep-copies every score, on every request.
+        return {
+            "drift": self.drift,
+            "statistic": self.statistic,
+            "threshold": self.threshold if math.isfinite(self.threshold) else None,
+            "n_rows": self.n_rows,
+            "feature_scores": dict(self.feature_scores),
+        }
 
 
 class DriftDetector:
@@ -160,7 +168,8 @@ class DriftDetector:
         n_scored = len(X)
 
         reference = self.reference_
-        components = reference.components(reference.counts(X)[None], n_scored)[0]
+        counts = reference.counts(X)
+        components = reference.components(counts[None], n_scored)[0]
         z = self.null_.z_scores(components, n_scored)
         statistic = float(z.max())
         threshold = self.null_.threshold_at(n_scored) if n_rows >= MIN_BATCH_SIZE else math.inf
@@ -176,6 +185,7 @@ class DriftDetector:
             threshold=threshold,
             n_rows=n_rows,
             feature_scores=dict(zip(self.feature_names_in_, per_feature.tolist(), strict=True)),
+            counts=counts if n_scored == n_rows else None,
         )
 
     def _check_params(self) -> None:

@@ -44,6 +44,9 @@ PROFILE_SECONDS = 60  # one profile line per problem, version and minute (and wo
 TOP_FEATURES = 5  # per-feature drift scores kept in each batch line
 PREDICTION_BINS = 10  # equal-width bins of a binary model's probability
 _IDLE_FLUSH_S = 2.0  # a profile is written early once traffic pauses, so the page is current
+# The thread wakes on the clock and takes everything queued: a request's `record` never wakes
+# it, so the two never trade the interpreter lock back and forth once per request.
+_POLL_S = 0.05
 _STOP = object()
 
 
@@ -130,9 +133,10 @@ class _Profile:
 class SummaryWriter:
     """Queues summaries from the request path; a thread appends them to this worker's files.
 
-    `record` returns at once. The thread also counts each batch's rows on the drift detector's
-    bins (the same `Reference.counts` the detector scores with), so the request never pays for
-    it. `close` writes everything queued, the open profiles included.
+    `record` returns at once; the thread takes what was queued every 50 ms. It also counts each
+    batch's rows on the drift detector's bins (the same `Reference.counts` the detector scores
+    with, reused when the detector scored every row), so the request never pays for it.
+    `close` writes everything queued, the open profiles included.
     """
 
     def __init__(self, home: Path, *, max_file_bytes: int = 64 * 2**20):
@@ -161,18 +165,25 @@ class SummaryWriter:
         self._thread.join()
 
     def _run(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=_IDLE_FLUSH_S)
-            except queue.Empty:
-                self._guarded(self._flush_profiles, idle=True)
-                continue
-            if item is _STOP:
-                break
-            self._guarded(self._handle, *item)
-            if self._queue.empty():
+        stopping = False
+        while not stopping:
+            time.sleep(_POLL_S)
+            handled = 0
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                self._guarded(self._handle, *item)
+                handled += 1
+            if handled:
                 for file in self._files.values():
                     file.flush()
+            else:  # writes only the profiles untouched for _IDLE_FLUSH_S
+                self._guarded(self._flush_profiles, idle=True)
         self._guarded(self._flush_profiles, idle=False)
         for file in self._files.values():
             file.close()
@@ -201,7 +212,8 @@ class SummaryWriter:
         if profile is not None and profile.start != start:
             self._write("profiles", _profile_line(key, profile))
             profile = None
-        counts = detector.reference_.counts(matrix)
+        # The detector counted these very cells when it scored every row: not counted twice.
+        counts = report.counts if report.counts is not None else detector.reference_.counts(matrix)
         scores = np.fromiter(report.feature_scores.values(), dtype=float)
         if profile is None:
             profile = _Profile(start, np.zeros_like(counts), np.zeros_like(scores),

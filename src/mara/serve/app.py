@@ -32,6 +32,7 @@ from mara.serve.limits import (
     Limits,
     LimitsMiddleware,
 )
+from mara.serve.logs import logging_off_the_request_path
 from mara.serve.models import ServedModels
 from mara.serve.shadow import SHADOW_STREAM, ShadowScorer
 
@@ -110,16 +111,17 @@ def create_app(
         # every later full collection, which would otherwise pause requests to scan them.
         gc.collect()
         gc.freeze()
-        try:
-            yield
-        finally:
-            stop_following.set()
-            if app.state.shadow is not None:
-                app.state.shadow.close()
-                app.state.shadow.writer.close()
-            if app.state.capture is not None:
-                app.state.capture.close()
-            app.state.monitor.close()
+        with logging_off_the_request_path():
+            try:
+                yield
+            finally:
+                stop_following.set()
+                if app.state.shadow is not None:
+                    app.state.shadow.close()
+                    app.state.shadow.writer.close()
+                if app.state.capture is not None:
+                    app.state.capture.close()
+                app.state.monitor.close()
 
     limits = limits or Limits.for_rows(max_rows)
     app = Starlette(

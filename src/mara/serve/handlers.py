@@ -26,7 +26,8 @@ async def predict(request: Request) -> Response:
     problem = f"{phase}/{prob}"
     try:
         served = request.app.state.models.get(phase, prob)
-        batch = parse_batch(await request.body(), max_rows=request.app.state.max_rows)
+        body = await request.body()
+        batch = parse_batch(body, max_rows=request.app.state.max_rows)
         bundle = served.bundle
         if batch.rows and not any(name in batch.columns for name in bundle.spec.features):
             raise InvalidBatch(
@@ -56,23 +57,23 @@ async def predict(request: Request) -> Response:
     )
     capture = request.app.state.capture
     if capture is not None:
-        # Written before the answer leaves: an acknowledged batch survives a SIGKILL.
+        # Written before the answer leaves: an acknowledged batch survives a SIGKILL. The
+        # rows are the body as sent, copied, never encoded again.
         written_at = time.perf_counter()
-        size = capture.append(
+        size = capture.append_request(
             phase,
             prob,
             {
                 "id": batch.id,
                 "received_at": time.time(),
                 "model_version": served.version,
-                "columns": batch.names,
-                "rows": batch.rows,
                 "predictions": predictions,
                 "drift": drift,
                 "drift_report": report.as_dict() if report is not None else None,
                 "quality": figures,
                 "server_ms": round(seconds * 1000, 3),
             },
+            body,
         )
         telemetry.observe_capture(phase, prob, size, time.perf_counter() - written_at)
     if request.app.state.shadow is not None:

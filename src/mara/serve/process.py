@@ -26,7 +26,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class ServerProcess:
-    """Starts `mara serve` on a loopback port and waits until /health answers 200."""
+    """Starts `mara serve` on a loopback port and waits until /health answers 200.
+
+    `workers=None` leaves the count to `mara serve` (the usable cores).
+    """
 
     def __init__(
         self,
@@ -34,7 +37,7 @@ class ServerProcess:
         *,
         host: str = "127.0.0.1",
         port: int | None = None,
-        workers: int = 1,
+        workers: int | None = 1,
         extra_args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
@@ -69,8 +72,7 @@ class ServerProcess:
             self.host,
             "--port",
             str(self.port),
-            "--workers",
-            str(self.workers),
+            *(("--workers", str(self.workers)) if self.workers is not None else ()),
             *self.extra_args,
         ]
         with self.log_path.open("ab") as log:

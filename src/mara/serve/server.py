@@ -34,7 +34,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from mara.serve.drain import DRAIN
 
-__all__ = ["DEFAULT_DRAIN_DELAY_S", "DEFAULT_GRACE_S", "DrainingServer", "run"]
+__all__ = ["DEFAULT_DRAIN_DELAY_S", "DEFAULT_GRACE_S", "DrainingServer", "run", "usable_cores"]
 
 log = logging.getLogger("mara.serve")
 
@@ -108,6 +108,18 @@ def drop_new_connections(sock: socket.socket | Any) -> None:
         sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, program)
     except OSError as exc:  # not Linux: closing the listener is all there is
         log.debug("could not stop new handshakes: %s", exc)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: `mara serve`'s default number of workers.
+
+    The affinity mask, not the machine's core count: a container or `taskset` limited to 2
+    of 64 cores gets 2 workers, not 64 competing for 2 cores.
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def run(config: uvicorn.Config, *, drain_delay_s: float = DEFAULT_DRAIN_DELAY_S) -> NoReturn:

@@ -538,8 +538,9 @@ def shadow(app: App, phase: str, prob: str) -> None:
               help="Labelled rows a baking champion must answer before it is judged on them.")
 @click.option("--latency-ratio", type=click.FloatRange(min=1), default=3.0, show_default=True,
               help="Roll back a baking champion this many times slower per row.")
-@click.option("--shadow/--no-shadow", default=True, show_default=True,
-              help="Shadow a challenger on live traffic before promoting it.")
+@click.option("--shadow/--no-shadow", default=False, show_default=True,
+              help="Shadow a challenger on live traffic and promote it on its labelled live "
+              "rows, instead of as soon as the gate passes.")
 @click.option("--shadow-wait", type=click.FloatRange(min=0), default=1800.0, show_default=True,
               help="Seconds a shadowed challenger may wait for its labelled evidence before "
               "a rule may replace it.")

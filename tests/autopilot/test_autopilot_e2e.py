@@ -69,7 +69,7 @@ def test_autopilot_stages_shadows_promotes_and_rolls_back(tmp_path: Path):
         pilot = subprocess.Popen(
             [sys.executable, "-m", "mara", "--home", str(home), "autopilot", "--interval", "1",
              "--min-new-labels", "2000", "--min-drift-labels", "1000000", "--cooldown", "0",
-             "--estimate-every", "2",
+             "--estimate-every", "2", "--shadow",
              "--bake", "600",
              "--bake-min-rows", "200", "--shadow-rows", "300", "--holdout-tolerance", "0.02"],
             stdout=log.open("wb"), stderr=subprocess.STDOUT,

@@ -9,9 +9,10 @@ Three policies serve the same stream, each on its own home with the same first c
 - schedule: every `--every` batches, the recipe is refitted on the table plus every labelled
   row so far and promoted unconditionally (a cron job with no gate);
 - autopilot: `mara.autopilot.Autopilot.step()` after every batch, with its defaults except
-  the label thresholds scaled to the stream (`autopilot_config`): a challenger that passes
-  the gate is shadowed by the server and promoted on its labelled shadow rows;
-- autopilot, no shadow: the same, promoting as soon as the gate passes.
+  the label thresholds scaled to the stream (`autopilot_config`): a challenger is promoted
+  as soon as the gate passes;
+- autopilot --shadow: the same, but a challenger that passes the gate is shadowed by the
+  server and promoted on its labelled shadow rows.
 
 Scenarios come from benchmarks/improve/scenarios.py (a new segment with a rule of its own, a
 changed rule inside a segment, a pure covariate shift), plus "bad push": the stream has no
@@ -56,7 +57,7 @@ from mara.train.metrics import headline, score  # noqa: E402
 from mara.train.recipe import fit_model  # noqa: E402
 
 HERE = Path(__file__).parent
-POLICIES = ("never", "schedule", "autopilot", "autopilot, no shadow")
+POLICIES = ("never", "schedule", "autopilot", "autopilot --shadow")
 console = Console(width=160)
 
 
@@ -133,7 +134,7 @@ def replay(
     registry = Registry(home)
     pilot = None
     if policy.startswith("autopilot"):
-        pilot = Autopilot(home, autopilot_config(args, shadow=policy == "autopilot"))
+        pilot = Autopilot(home, autopilot_config(args, shadow=policy.endswith("--shadow")))
     serving = ServerProcess(home, extra_args=("--follow", "1", "--no-compile"), start_timeout_s=600)
     with serving as server, httpx.Client(base_url=server.url, timeout=120) as client:
         for number, start in enumerate(batches):
@@ -258,7 +259,7 @@ def markdown(frame: pd.DataFrame, args: argparse.Namespace) -> str:
         f"{platform.node()}: {args.rows} rows per kind, batches of {args.batch}, labels "
         f"{args.lag} batches late, schedule every {args.every} batches",
         "",
-        "| kind | scenario | never | schedule | autopilot | autopilot, no shadow "
+        "| kind | scenario | never | schedule | autopilot | autopilot --shadow "
         "| autopilot's decisions (batch) |",
         "| --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]

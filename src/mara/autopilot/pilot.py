@@ -73,7 +73,10 @@ class Autopilot:
         """Look at every problem, wait `interval_s`, again, until `stop` (or `looks` rounds)."""
         done = 0
         while not stop.is_set() and (looks is None or done < looks):
-            self.step()
+            try:
+                self.step()
+            except MaraError as exc:  # the store is down: look again next time
+                log.error("could not look at the problems: %s", exc)
             done += 1
             stop.wait(self.config.interval_s)
 
@@ -85,6 +88,8 @@ class Autopilot:
                 decisions += self._look(mv.phase, mv.prob)
             except MaraError as exc:  # one problem's trouble must not stop the others
                 log.error("%s/%s: %s", mv.phase, mv.prob, exc)
+            except Exception:  # nor a bug met on one problem's data: it is logged whole
+                log.exception("%s/%s: the look failed", mv.phase, mv.prob)
         return decisions
 
     def _state(self, phase: str, prob: str) -> _Problem:

@@ -15,7 +15,7 @@ import httpx
 
 from mara.errors import MaraError
 
-__all__ = ["ServerProcess", "free_port"]
+__all__ = ["ServerProcess", "free_port", "terminate"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -98,14 +98,7 @@ class ServerProcess:
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """Ask the server to shut down cleanly (SIGTERM); kill it if it will not."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        return terminate(self.process, timeout_s)
 
     def __enter__(self) -> ServerProcess:
         return self.start()
@@ -114,3 +107,16 @@ class ServerProcess:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def terminate(process: subprocess.Popen | None, timeout_s: float) -> int | None:
+    """SIGTERM a child and wait `timeout_s` for it, then kill it; its exit code (None if never
+    started)."""
+    if process is None or process.poll() is not None:
+        return None if process is None else process.returncode
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from mara.errors import MaraError
-from mara.serve.process import free_port
+from mara.serve.process import free_port, terminate
 
 __all__ = ["LOOPBACK_ENV", "LocalRayCluster"]
 
@@ -83,14 +83,7 @@ class LocalRayCluster:
 
     def stop(self, timeout_s: float = 60.0) -> int | None:
         """SIGTERM the head, which shuts down the Ray processes it started; kill it if stuck."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        return terminate(self.process, timeout_s)
 
     def __enter__(self) -> LocalRayCluster:
         return self.start()

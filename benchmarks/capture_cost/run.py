@@ -16,29 +16,19 @@ import argparse
 import logging
 import os
 import platform
+import sys
 from pathlib import Path
 
 import httpx
 import orjson
 
 from mara.bench import BenchRequest, run_bench
-from mara.data import DEFAULT_ROWS, make_problem
-from mara.registry import Registry
 from mara.serve.process import ServerProcess
-from mara.train import TrainConfig, train_problem
 
 HERE = Path(__file__).parent
-PHASE, PROB = "phase-1", "prob-1"
-
-
-def prepare(home: Path) -> list[dict]:
-    """The fraud problem trained once in `home` (the soak's home by default); its batches."""
-    requests = home / "data" / "requests" / PHASE / PROB / "requests.jsonl"
-    served = {(m.phase, m.prob) for m in Registry(home).served_models()}
-    if (PHASE, PROB) not in served or not requests.exists():
-        make_problem(home, "fraud", phase=PHASE, prob=PROB, rows=DEFAULT_ROWS["fraud"], seed=0)
-        train_problem(home, PHASE, PROB, config=TrainConfig(compile=True))
-    return [orjson.loads(line) for line in requests.read_bytes().split(b"\n") if line.strip()]
+# The soak's problem and home: one `prepare` trains it for both benchmarks.
+sys.path.insert(0, str(HERE.parent / "soak"))
+from run import PHASE, PROB, prepare  # noqa: E402
 
 
 def batches(bodies: list[dict], rows: int) -> list[BenchRequest]:

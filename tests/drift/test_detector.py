@@ -161,3 +161,37 @@ def test_misuse_is_reported():
         DriftDetector().fit(train[:30], feature_names=NAMES, categorical=CATEGORICAL)
     with pytest.raises(ValueError, match="n_null_batches"):
         DriftDetector(n_null_batches=50).fit(train, feature_names=NAMES, categorical=CATEGORICAL)
+
+
+def long_tail_rows(levels: np.ndarray, known: dict, rng: np.random.Generator) -> np.ndarray:
+    """A numeric feature and a long-tail category coded as the Preprocessor codes it."""
+    codes = np.array([known.get(level, len(known)) for level in levels], dtype=float)
+    return np.column_stack([rng.normal(size=len(levels)), codes])
+
+
+def zipf_levels(rng: np.random.Generator, n: int) -> np.ndarray:
+    # Shop ids, zip codes: a few common levels and thousands seen once or never.
+    return rng.zipf(1.3, size=n)
+
+
+def test_a_long_tail_category_is_not_drift_when_served_rows_bring_unseen_levels():
+    rng = np.random.default_rng(5)
+    train_levels = zipf_levels(rng, 3_000)
+    known = {level: code for code, level in enumerate(np.unique(train_levels))}
+    detector = DriftDetector(batch_sizes=(10, 100, 250, 1000)).fit(
+        long_tail_rows(train_levels, known, rng),
+        feature_names=["x", "shop"],
+        categorical=[False, True],
+        n_categories=[len(known)],
+    )
+    served = long_tail_rows(zipf_levels(rng, 400_000), known, rng)
+    assert (served[:, 1] == len(known)).mean() > 0.05  # the tail does bring unseen levels
+    for n in (250, 1000):
+        flags = [detector.score(X).drift for X in batches(served, n, NULL_BATCHES, seed=n)]
+        assert np.mean(flags) <= FPR_BOUND
+    # A flood of new levels, far above the tail's own rate, is still drift, and located.
+    flooded = served[:1000].copy()
+    flooded[::2, 1] = len(known)
+    report = detector.score(flooded)
+    assert report.drift == 1
+    assert max(report.feature_scores, key=report.feature_scores.get) == "shop"

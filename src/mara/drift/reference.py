@@ -143,7 +143,7 @@ def fit_reference(
 
     # Per categorical feature, a map from code (0..K-1, K unseen, K+1 missing) to a local bin.
     max_code = np.asarray(n_categories, dtype=np.intp)
-    code_maps = []
+    code_maps, doubletons = [], []
     for j, k in zip(cat_columns, max_code, strict=True):
         codes = X[:, j]
         seen = np.bincount(codes[(codes >= 0) & (codes < k)].astype(np.intp), minlength=k)
@@ -153,6 +153,11 @@ def fit_reference(
         has_rare = n_frequent < k
         local[~frequent] = n_frequent
         tail = n_frequent + has_rare
+        # A long tail of levels keeps bringing levels training never saw. A level seen once
+        # stands for them (Good-Turing): it shares the unseen bin, so batches drawn from the
+        # training rows in calibration land there about as often as served batches do.
+        local[seen == 1] = tail
+        doubletons.append(int(np.count_nonzero(seen == 2)))
         code_maps.append(np.concatenate([local, [tail, tail + 1]]))
 
     sizes = np.zeros(len(is_categorical), dtype=np.intp)
@@ -187,6 +192,10 @@ def fit_reference(
         scale=np.zeros(n_bins_total),
     )
     train_counts = binning.counts(X)
+    # Served rows reach the unseen bin with the levels seen once too: by Good-Turing, their
+    # share is about twice the number of levels seen twice, over the rows.
+    unseen_bin = binning.code_bin[binning.code_start + max_code]
+    train_counts[unseen_bin] += 2 * np.asarray(doubletons, dtype=float)
     frequency = _frequency(train_counts, bin_start)
     location, scale = np.zeros(n_bins_total), np.zeros(n_bins_total)
     for j, n_values in zip(numeric, n_value_bins, strict=True):

@@ -14,13 +14,14 @@ traffic is captured (through mara's CaptureWriter) and, where the scenario has t
   retrained and always promoted;
 - self-training: captured rows the champion is at least 90% sure of, with its labels;
 - mara improve: the gate decides (traffic weight 1 and a refit once the gate passes, the
-  defaults; then weight 3 and 10, and no refit, to measure what each does).
+  defaults; then the weight chosen on the older traffic, weight 3 and 10, and no refit, to
+  measure what each does).
 
 Then, on one kind, the promotion under load: a real `mara serve`, four clients sending later
 traffic, `mara improve` run beside it: failed requests, p99 before and during, and the time
 from improve's decision to the new version answering.
 
-    .venv/bin/python benchmarks/improve/run.py [--kinds fraud credit] [--rows 16000]
+    .venv/bin/python benchmarks/improve/run.py [--kinds fraud credit] [--rows 12000]
 """
 
 from __future__ import annotations
@@ -178,6 +179,8 @@ def evaluate(root: Path, scenario: Scenario, seed: int) -> list[dict]:
             "always",
         )
     variants = {"mara improve": ImproveConfig()}
+    if scenario.labelled:
+        variants["mara improve, traffic weight auto"] = ImproveConfig(traffic_weight=None)
     if scenario.labelled and scenario.name.startswith("new"):
         variants |= {
             "mara improve, traffic weight 3": ImproveConfig(traffic_weight=3.0),
@@ -186,14 +189,18 @@ def evaluate(root: Path, scenario: Scenario, seed: int) -> list[dict]:
         }
     if scenario.name.startswith("changed"):
         # The original holdout shows the old rule: judge on recent traffic alone.
-        variants["mara improve, holdout tolerance 1"] = ImproveConfig(
-            gate=GateRule(holdout_tolerance=1.0)
+        anything = GateRule(holdout_tolerance=1.0)
+        variants["mara improve, holdout tolerance 1"] = ImproveConfig(gate=anything)
+        variants["mara improve, traffic weight auto, holdout tolerance 1"] = ImproveConfig(
+            traffic_weight=None, gate=anything
         )
     registry = Registry(home)
     for name, config in variants.items():
         result = improve_problem(home, spec.phase, spec.prob, registry=registry, config=config)
         served = registry.load(spec.name, result.challenger) if result.promoted else champion
         found[name] = (later_score(served, scenario), "yes" if result.promoted else "no")
+        if result.weight is not None:
+            console.print(f"  {name}: {result.weight.reason}")
         if result.promoted:  # the next variant is judged against the same first champion
             registry.promote(spec.name, "1", by="rollback", reason="benchmark reset")
     console.print(f"{scenario.kind} / {scenario.name}: {time.perf_counter() - started:.0f} s")
@@ -282,7 +289,7 @@ def promotion_under_load(root: Path, scenario: Scenario, clients: int, seed: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kinds", nargs="+", default=list(KINDS))
-    parser.add_argument("--rows", type=int, default=16_000)
+    parser.add_argument("--rows", type=int, default=12_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()

@@ -392,6 +392,23 @@ def label(app: App, phase: str, prob: str, files: tuple[Path, ...]) -> None:
         click.echo(f"{labels.source}:\n" + labels.write(ledger).summary())
 
 
+class TrafficWeight(click.ParamType):
+    """A positive number, or 'auto' (None: improve chooses it)."""
+
+    name = "weight|auto"
+
+    def convert(self, value: object, param: object, ctx: object) -> float | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+            return None
+        try:
+            weight = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+        if not weight > 0 or weight == float("inf"):
+            self.fail(f"{value!r} must be a positive finite number", param, ctx)
+        return weight
+
+
 def improve_options(command: Callable[..., None]) -> Callable[..., None]:
     """The gate's and the challenger's options, shared by `improve` and `autopilot`."""
     options = [
@@ -419,10 +436,11 @@ def improve_options(command: Callable[..., None]) -> Callable[..., None]:
         ),
         click.option(
             "--traffic-weight",
-            type=float,
-            default=1.0,
+            type=TrafficWeight(),
+            default="1",
             show_default=True,
-            help="Weight of a labelled traffic row against a training row.",
+            help="Weight of a labelled traffic row against a training row, or 'auto': "
+            "1, 3 or 10, chosen on the older labelled traffic.",
         ),
         click.option(
             "--refit/--no-refit",
@@ -450,7 +468,7 @@ def improve_config(
     min_gain: float,
     holdout_tolerance: float,
     recent_share: float,
-    traffic_weight: float,
+    traffic_weight: float | None,
     refit: bool,
     shadow_rows: int,
     seed: int,

@@ -81,6 +81,11 @@ def test_improve_and_rollback_report_clear_errors(tmp_path: Path):
     assert "Traceback" not in untrained.stderr
     bad = mara(tmp_path, "improve", "--phase", "p", "--prob", "q", "--recent-share", "1.5")
     assert bad.returncode == 2 and "--recent-share" in bad.stderr
+    for weight in ("heavy", "0", "-2", "inf"):
+        bad = mara(tmp_path, "improve", "--phase", "p", "--prob", "q", "--traffic-weight", weight)
+        assert bad.returncode == 2 and "--traffic-weight" in bad.stderr, bad.stderr
+    auto = mara(tmp_path, "improve", "--phase", "p", "--prob", "q", "--traffic-weight", "AUTO")
+    assert auto.returncode == 1 and "no champion to improve on" in auto.stderr
 
 
 def test_a_staged_challenger_is_judged_on_its_shadow_rows_and_retired_if_worse(tmp_path: Path):

@@ -13,6 +13,7 @@ from mara.errors import RegistryError
 from mara.improve.data import ImproveData, split_recent
 from mara.improve.gate import GateDecision, GateRule, MetricDifference, paired_bootstrap
 from mara.improve.shadow import ShadowEvidence, shadow_evidence
+from mara.improve.weight import WeightChoice, choose_traffic_weight
 from mara.labels import training_classes
 from mara.registry import CHALLENGER, Registry
 from mara.spec import ProblemSpec, load_spec
@@ -32,10 +33,11 @@ class ImproveConfig:
     # The newest share of labelled rows is the recent set the gate judges on.
     recent_share: float = 0.3
     min_recent_rows: int = 200
-    # Weight of a labelled traffic row against a training-table row. benchmarks/improve: 3
-    # and 10 were never better than 1 on later traffic, and leaked a new segment's rule into
-    # the old traffic (fraud: -0.035 AUC on the original holdout at 3), so 1.
-    traffic_weight: float = 1.0
+    # Weight of a labelled traffic row against a training-table row; None chooses it on the
+    # older traffic (mara.improve.weight). benchmarks/improve: on a new segment 3 and 10 were
+    # never better than 1 and leaked its rule into the old traffic (fraud: -0.035 AUC on the
+    # original holdout at 3); on a changed rule they were better.
+    traffic_weight: float | None = 1.0
     # Once the gate passes, fit again on the recent rows too, and serve that model.
     refit: bool = True
     # Stage: a challenger that passes the gate is shadowed on live traffic (alias
@@ -66,6 +68,8 @@ class ImproveResult:
     shadow: ShadowEvidence | None = None
     # The challenger passed the gate and waits in shadow for its promotion.
     staged: bool = False
+    # How the traffic weight was chosen, when it was (ImproveConfig.traffic_weight None).
+    weight: WeightChoice | None = None
 
     def summary(self) -> str:
         """A few lines for the terminal: the evidence, then the decision."""
@@ -77,6 +81,8 @@ class ImproveResult:
             lines.append(f"capture window {start} .. {end}")
         if self.shadow is not None:
             lines.append(self.shadow.summary())
+        if self.weight is not None:
+            lines.append(self.weight.reason)
         for name, diff in ((self.judged_on, self.recent), ("original holdout", self.holdout)):
             if diff is not None:
                 lines.append(
@@ -139,7 +145,19 @@ def improve_problem(
         return ImproveResult(spec, champion, None, False, reason, rows=rows)
 
     table = load_training_table(home, spec, holdout=config.train.holdout, seed=config.train.seed)
-    data = ImproveData(spec, table, older, recent, config.traffic_weight)
+    weight = config.traffic_weight
+    choice = None
+    if weight is None:
+        log.info("%s: choosing the traffic weight", spec.name)
+        choice = choose_traffic_weight(
+            ImproveData(spec, table, older, recent, 1.0),
+            share=config.recent_share,
+            train=config.train,
+            resamples=config.resamples,
+            confidence=config.confidence,
+        )
+        weight = choice.weight
+    data = ImproveData(spec, table, older, recent, weight)
     frame, labels, weights = data.training_rows()
     rows["table"] = len(table.train)
     log.info("%s: training a challenger on %d rows", spec.name, len(frame))
@@ -210,6 +228,7 @@ def improve_problem(
         rows,
         data.window(),
         staged=staged,
+        weight=choice,
     )
 
 
@@ -274,7 +293,8 @@ def _register(
         params = {
             "recent_share": config.recent_share,
             "refit": config.refit,
-            "traffic_weight": config.traffic_weight,
+            "traffic_weight": data.traffic_weight,
+            "traffic_weight_chosen": config.traffic_weight is None,
             "min_gain": config.gate.min_gain,
             "holdout_tolerance": config.gate.holdout_tolerance,
             "confidence": config.confidence,

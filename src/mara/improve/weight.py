@@ -1,0 +1,88 @@
+"""How much a labelled traffic row weighs against a table row, chosen on the traffic itself.
+
+A changed rule inside a segment is contradicted by the table's rows, and the challenger
+serves later traffic better the more the traffic weighs (benchmarks/improve); a new segment
+the table never had is learned as well at weight 1, and a higher weight leaks its rule into
+the old traffic. So the weight is chosen where it matters, on time: the older labelled rows
+are cut once more, each candidate weight learns from the table and the earlier part, and is
+scored on the later part. A weight above 1 is taken only if it beats weight 1 there with
+confidence (a paired bootstrap), as the recipe keeps LightGBM's default shape unless another
+beats it: a best-of-three on a few hundred rows is partly luck.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mara.improve.data import ImproveData, split_recent
+from mara.improve.gate import MetricDifference, paired_bootstrap
+from mara.train.config import TrainConfig
+from mara.train.recipe import fit_model
+
+__all__ = ["WEIGHT_CANDIDATES", "WeightChoice", "choose_traffic_weight"]
+
+WEIGHT_CANDIDATES = (1.0, 3.0, 10.0)
+# Rows of the later part below which the choice stays at weight 1: too few to tell.
+_MIN_CHECK_ROWS = 100
+
+
+@dataclass
+class WeightChoice:
+    """The chosen weight, and each candidate's gain over weight 1 on the later part."""
+
+    weight: float
+    reason: str
+    gains: dict[float, MetricDifference] = field(default_factory=dict)
+
+
+def choose_traffic_weight(
+    data: ImproveData,
+    *,
+    share: float,
+    train: TrainConfig,
+    resamples: int,
+    confidence: float,
+    candidates: tuple[float, ...] = WEIGHT_CANDIDATES,
+) -> WeightChoice:
+    """The traffic weight among `candidates` that serves the newest older rows best.
+
+    `data.older` is cut by time as the recent set was (`share` newest rows to score on); the
+    recent set itself is not looked at, so the gate still judges on rows nothing chose on.
+    """
+    earlier, later = split_recent(data.older, share)
+    if len(later) < _MIN_CHECK_ROWS or later["label"].nunique() < 2:
+        return WeightChoice(1.0, f"{len(later)} rows to choose on: weight 1")
+    classes = data.table.classes
+    truth = later["label"].tolist()
+    features = later.reindex(columns=list(data.spec.features))
+    predictions = {}
+    for weight in sorted(set(candidates) | {1.0}):
+        trial = ImproveData(data.spec, data.table, earlier, data.recent, weight)
+        frame, labels, weights = trial.training_rows()
+        model = fit_model(data.spec, frame, labels, classes, config=train, weights=weights)
+        predictions[weight] = model.predict_frame(features)
+    gains = {
+        weight: paired_bootstrap(
+            predictions[1.0],
+            predicted,
+            truth,
+            classes,
+            resamples=resamples,
+            confidence=confidence,
+            seed=4,
+        )
+        for weight, predicted in predictions.items()
+        if weight != 1.0
+    }
+    sure = {w: g for w, g in gains.items() if g.low > 0}
+    if not sure:
+        return WeightChoice(1.0, _reason(1.0, gains, len(later)), gains)
+    best = max(sure, key=lambda w: sure[w].difference)
+    return WeightChoice(best, _reason(best, gains, len(later)), gains)
+
+
+def _reason(weight: float, gains: dict[float, MetricDifference], rows: int) -> str:
+    shown = ", ".join(
+        f"{w:g}: {g.difference:+.4f} [{g.low:+.4f}, {g.high:+.4f}]" for w, g in gains.items()
+    )
+    return f"traffic weight {weight:g}, chosen on {rows} later older rows (gain over 1: {shown})"

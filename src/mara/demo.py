@@ -1,4 +1,4 @@
-"""The demo: four generated problems, trained, registered, served and replayed."""
+"""The demo: four problems generated, trained, served, replayed, labelled, improved, watched."""
 
 from __future__ import annotations
 
@@ -87,6 +87,17 @@ def run_demo(home: Path, *, rows_scale: float = 1.0, console: Console | None = N
         console.print(table)
         console.rule("late labels arrive: POST /<phase>/<prob>/labels, then mara improve")
         console.print(_label_and_improve(home, server.url, trained))
+        console.rule("performance estimated without labels, beside the realized one")
+        console.print(_estimates(home, trained))
+        console.rule("drift: the same batch as sent, then with every numeric column moved a little")
+        console.print(_drifted(home, server.url, trained))
+        console.rule("monitoring")
+        for path in _reports(home, trained):
+            console.print(f"report written: {path}")
+        console.print(
+            f"dashboard (while a server runs): {server.url}/dashboard; "
+            f"metrics: {server.url}/metrics; `mara serve --home {home}` to look again"
+        )
     return table
 
 
@@ -135,6 +146,86 @@ def _label_and_improve(home: Path, url: str, trained: dict) -> Table:
                 + ("" if recent is not None else f": {result.reason}"),
             )
     return table
+
+
+def _estimates(home: Path, trained: dict) -> Table:
+    """Each champion's metric on all its traffic, estimated as if no label had come."""
+    from mara.estimate import estimate_performance
+    from mara.registry import Registry
+
+    registry = Registry(home)
+    table = Table(title="mara estimate: what the champion scores, before labels and after")
+    for column in ("problem", "version", "rows", "estimated", "95% band", "realized", "region"):
+        table.add_column(column, justify="left" if column == "problem" else "right")
+    for problem in trained:
+        name = f"{problem.phase}_{problem.prob}"
+        version = registry.champion_version(name)
+        found = estimate_performance(home, problem.phase, problem.prob, version, registry=registry)
+        table.add_row(
+            f"{problem.phase}/{problem.prob}",
+            f"v{version}",
+            f"{found.n_rows:,}",
+            f"{found.metric} {found.estimate:.4f}",
+            f"[{found.low:.4f}, {found.high:.4f}]",
+            "-" if found.realized is None else f"{found.realized:.4f}",
+            "in" if found.in_region else "out",
+        )
+    return table
+
+
+def _drifted(home: Path, url: str, trained: dict) -> Table:
+    """The first replayed batch, as sent and with its numeric columns moved by a quarter sd."""
+    import httpx
+    import numpy as np
+    import orjson
+
+    from mara.spec import load_spec
+
+    table = Table(title="the drift flag: one batch, as sent and moved")
+    for column in ("problem", "rows", "drift as sent", "drift moved by 0.25 sd"):
+        table.add_column(column, justify="left" if column == "problem" else "right")
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for problem, (files, _) in trained.items():
+            spec = load_spec(home, problem.phase, problem.prob)
+            with files.requests.open("rb") as lines:
+                body = orjson.loads(lines.readline())
+            body.pop("labels", None)
+            moved = [list(row) for row in body["rows"]]
+            for name in spec.numeric:
+                j = body["columns"].index(name)
+                values = [row[j] for row in moved if isinstance(row[j], int | float)]
+                spread = 0.25 * float(np.std(values)) if values else 0.0
+                for row in moved:
+                    if isinstance(row[j], int | float):
+                        row[j] += spread
+            route = f"/{problem.phase}/{problem.prob}/predict"
+            flags = [
+                client.post(route, json=body | {"id": f"{body['id']}-{tag}", "rows": rows})
+                .json()["drift"]
+                for tag, rows in (("again", body["rows"]), ("moved", moved))
+            ]
+            table.add_row(f"{problem.phase}/{problem.prob}", str(len(moved)), *map(str, flags))
+    return table
+
+
+def _reports(home: Path, trained: dict) -> list[Path]:
+    """One self-contained HTML report per problem, as `mara report` writes it."""
+    from mara.monitor.report import build_report, write_report
+    from mara.registry import Registry
+
+    registry = Registry(home)
+    paths = []
+    for problem in trained:
+        name = f"{problem.phase}_{problem.prob}"
+
+        def champion(name: str = name) -> tuple:
+            version = registry.champion_version(name)
+            return registry.load(name, version), version
+
+        path = home / "reports" / f"{problem.phase}-{problem.prob}.html"
+        write_report(build_report(home, problem.phase, problem.prob, champion=champion), path)
+        paths.append(path)
+    return paths
 
 
 def _ms(value: float | None) -> str:

@@ -140,3 +140,28 @@ def test_checked_labels_are_written_whole_or_not_at_all(home: Path):
     first.write(LabelLedger(home, "p", "q"))
     folder = LabelLedger(home, "p", "q").folder
     assert [p.name.startswith("labels-") for p in folder.iterdir()] == [True]  # no partial file
+
+
+def test_the_ledger_reads_each_file_once_and_keeps_the_order_files_sort_in(tmp_path: Path):
+    ledger = LabelLedger(tmp_path, "p", "q")
+
+    def record(label: int, at: float) -> dict:
+        return {"key": "k", "rows": [0], "labels": [label], "labelled_at": at, "source": "t"}
+
+    ledger.append([record(0, 1.0)])
+    assert ledger.read()["label"].tolist() == [0]
+    # Another process's ledger object: it sees what this one wrote, and vice versa.
+    LabelLedger(tmp_path, "p", "q").append([record(1, 2.0)])
+    assert ledger.read()["label"].tolist() == [1]
+    # A file from a process whose clock ran behind sorts among those already read: the
+    # labels are merged again in file order, so the later file's label still wins.
+    early = ledger.folder / f"labels-{0:020d}-1.jsonl"
+    early.write_bytes(b'{"key": "k", "rows": [0], "labels": [0], "labelled_at": 0.5, '
+                      b'"source": "t"}\n{"key": "k", "rows": [1], "labels": [1], '
+                      b'"labelled_at": 0.5, "source": "t"}\n')
+    latest = ledger.read().set_index("row")["label"]
+    assert latest.to_dict() == {0: 1, 1: 1}
+    # What a caller does to the frame it got does not change what the next read gives.
+    mine = ledger.read()
+    mine["label"] = "changed"
+    assert ledger.read().set_index("row")["label"].to_dict() == {0: 1, 1: 1}

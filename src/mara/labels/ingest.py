@@ -177,7 +177,9 @@ def _shape_problem(entry: LabelEntry, n_rows: int) -> str | None:
 
 def _relabelled(ledger: LabelLedger, records: list[dict[str, Any]]) -> int:
     """Rows labelled before (in the ledger, or earlier in these records)."""
-    seen = set(zip(*(ledger.read()[c] for c in ("key", "row")), strict=True))
+    before = ledger.read()
+    before = before[before["key"].isin({record["key"] for record in records})]
+    seen = set(zip(before["key"], before["row"], strict=True))
     count = 0
     for record in records:
         for row in record["rows"]:

@@ -9,6 +9,7 @@ label wins.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -49,24 +50,61 @@ class LabelLedger:
         return sorted(self.folder.glob("labels-*.jsonl"))
 
     def read(self) -> pd.DataFrame:
-        """One row per labelled (batch key, row): the latest label given to it."""
-        keys, rows, labels, times = [], [], [], []
-        for path in self.files():
-            for line in path.read_bytes().split(b"\n"):
-                if not line:
-                    continue
-                record = orjson.loads(line)
-                n = len(record["rows"])
-                keys.extend([record["key"]] * n)
-                rows.extend(record["rows"])
-                labels.extend(record["labels"])
-                times.extend([record["labelled_at"]] * n)
-        frame = pd.DataFrame(
-            {
-                "key": pd.Series(keys, dtype=object),
-                "row": pd.Series(rows, dtype="int64"),
-                "label": pd.Series(labels, dtype=object),
-                "labelled_at": pd.Series(times, dtype=float),
-            }
-        )
-        return frame.drop_duplicates(["key", "row"], keep="last").reset_index(drop=True)
+        """One row per labelled (batch key, row): the latest label given to it.
+
+        Ledger files never change once in place, so each is parsed once per process: the
+        merged labels are kept and only files written since are read. A file that sorts
+        among those already read (another process's clock) makes it read them all again.
+        """
+        files = self.files()
+        names = tuple(path.name for path in files)
+        with _merged_lock:
+            known, frame, keys = _merged.get(self.folder, ((), _empty(), frozenset()))
+            if names[: len(known)] != known:
+                known, frame, keys = (), _empty(), frozenset()
+            if len(names) > len(known):
+                fresh = _parse(files[len(known) :])
+                frame = pd.concat([frame, fresh], ignore_index=True)
+                fresh_keys = set(fresh["key"])
+                # Only a row labelled again needs the merge; most sets label new batches.
+                if not keys.isdisjoint(fresh_keys) or fresh.duplicated(["key", "row"]).any():
+                    frame = frame.drop_duplicates(["key", "row"], keep="last")
+                    frame = frame.reset_index(drop=True)
+                keys = keys | fresh_keys
+                _merged[self.folder] = (names, frame, keys)
+        return frame.copy(deep=False)
+
+
+# Per ledger folder: the files merged so far, their latest label per row, the batch keys.
+_merged: dict[Path, tuple[tuple[str, ...], pd.DataFrame, frozenset]] = {}
+_merged_lock = threading.Lock()
+
+
+def _parse(paths: list[Path]) -> pd.DataFrame:
+    keys, rows, labels, times = [], [], [], []
+    for path in paths:
+        for line in path.read_bytes().split(b"\n"):
+            if not line:
+                continue
+            record = orjson.loads(line)
+            n = len(record["rows"])
+            keys.extend([record["key"]] * n)
+            rows.extend(record["rows"])
+            labels.extend(record["labels"])
+            times.extend([record["labelled_at"]] * n)
+    return _frame(keys, rows, labels, times)
+
+
+def _empty() -> pd.DataFrame:
+    return _frame([], [], [], [])
+
+
+def _frame(keys: list, rows: list, labels: list, times: list) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "key": pd.Series(keys, dtype=object),
+            "row": pd.Series(rows, dtype="int64"),
+            "label": pd.Series(labels, dtype=object),
+            "labelled_at": pd.Series(times, dtype=float),
+        }
+    )

@@ -46,7 +46,7 @@ def test_a_version_trained_with_another_seed_is_calibrated_on_its_own_holdout(tm
                   ["channel", "region"])
     train_problem(tmp_path, *BINARY, config=TrainConfig(seed=3, budget=1))
     ready = ready_version(tmp_path, *BINARY, "1")
-    assert ready.holdout_split == {"holdout": 400.0, "seed": 3.0}
+    assert ready.holdout_split == {"holdout": 0.2, "seed": 3.0}
     assert ready.estimator.baseline_ == pytest.approx(ready.bundle.metrics["auc"])
 
 

@@ -105,8 +105,9 @@ def forget_loaded() -> None:
 
 
 def _holdout_split(params: dict[str, Any]) -> dict[str, float]:
-    # `mara improve` logs its TrainConfig prefixed with train_; `mara train` logs it as is,
-    # but its row counts overwrite `holdout` with the holdout's size, which splits the same.
+    # `mara improve` logs its TrainConfig prefixed with train_; `mara train` logs it as is
+    # (versions trained before rows were logged as rows_* have the holdout's size there,
+    # which splits the same).
     default = TrainConfig()
     holdout = float(params.get("train_holdout", params.get("holdout", default.holdout)))
     seed = params.get("train_seed", params.get("seed", default.seed))

@@ -90,7 +90,8 @@ def train_problem(
     with registry.run(spec.name, f"train {spec.name}"):
         registry.log(
             params=asdict(config)
-            | {"classes": len(classes), **rows}
+            | {"classes": len(classes)}
+            | {f"rows_{k}": v for k, v in rows.items()}
             | {f"recipe_{k}": v for k, v in bundle.recipe.items()},
             metrics=metrics,
             tags={"phase": phase, "prob": prob, "mara.kind": "train"},

@@ -77,3 +77,25 @@ def test_a_burst_is_skipped_beyond_the_queue_not_waited_for(trained_home, tmp_pa
 def test_agreement_is_the_same_decision():
     assert agreed_rows([0.2, 0.7, 0.5], [0.4, 0.3, 0.9]) == 2
     assert agreed_rows(["a", "b"], ["a", "c"]) == 1
+
+
+def test_the_shadow_stream_is_read_as_it_grows(tmp_path):
+    folder = tmp_path / "data" / "captured_data" / "p" / "q" / "shadow"
+    folder.mkdir(parents=True)
+    path = folder / "shadow-1.jsonl"
+
+    def line(batch_id: str, predictions: list) -> bytes:
+        record = {"id": batch_id, "version": "2", "champion_version": "1",
+                  "predictions": predictions}
+        return orjson.dumps(record) + b"\n"
+
+    path.write_bytes(line("a", [0.1, 0.2]) + b"{damaged\n" + line("b", [0.3])[:-5])
+    first = shadow_scores(tmp_path, "p", "q")
+    assert first[["key", "row"]].values.tolist() == [["a", 0], ["a", 1]]  # b is unfinished
+    with path.open("ab") as file:  # b's line completes; a retried id keeps its first score
+        file.write(line("b", [0.3])[-5:] + line("a", [0.9, 0.9]) + line("c", [0.4]))
+    scores = shadow_scores(tmp_path, "p", "q")
+    assert scores["key"].tolist() == ["a", "a", "b", "c"]
+    assert scores["row"].tolist() == [0, 1, 0, 0]
+    assert scores["shadow_prediction"].tolist() == [0.1, 0.2, 0.3, 0.4]
+    assert set(scores["version"]) == {"2"} and set(scores["champion_version"]) == {"1"}

@@ -336,38 +336,75 @@ def shadow_scores(home: Path, phase: str, prob: str) -> pd.DataFrame:
     `champion_version` (what answered) and `shadow_prediction`, in capture order.
 
     A batch scored more than once by a version (a retried id) keeps its first score, as the
-    capture keeps a batch's first answer. Unfinished and unreadable lines are left out.
+    capture keeps a batch's first answer. Unfinished and unreadable lines are left out. Each
+    file's complete lines are parsed once per process; a later call reads what was appended.
     """
-    parts = []
+    keys, versions, champions, predictions = [], [], [], []
     seen: set[tuple[str, str]] = set()
     for path in sorted((captured_dir(home, phase, prob) / "shadow").glob("*.jsonl")):
-        for line in path.read_bytes().split(b"\n")[:-1]:
-            try:
-                record = orjson.loads(line)
-                key, version = batch_key(record["id"]), str(record["version"])
-                predictions = list(record["predictions"])
-                champion = str(record["champion_version"])
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                continue
+        for key, version, champion, predicted in _shadow_records(path):
             if (key, version) in seen:
                 continue
             seen.add((key, version))
-            n = len(predictions)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "key": [key] * n,
-                        "row": np.arange(n),
-                        "version": [version] * n,
-                        "champion_version": [champion] * n,
-                        "shadow_prediction": predictions,
-                    }
-                )
-            )
-    if not parts:
-        columns = ["key", "row", "version", "champion_version", "shadow_prediction"]
-        return pd.DataFrame(columns=columns)
-    return pd.concat(parts, ignore_index=True)
+            keys.append(key)
+            versions.append(version)
+            champions.append(champion)
+            predictions.append(predicted)
+    sizes = np.fromiter(map(len, predictions), dtype=np.intp, count=len(predictions))
+
+    def per_row(values: list[str]) -> pd.Series:
+        return pd.Series(np.repeat(np.asarray(values, dtype=object), sizes), dtype=object)
+
+    rows = [np.arange(n) for n in sizes]
+    return pd.DataFrame(
+        {
+            "key": per_row(keys),
+            "row": np.concatenate(rows) if rows else np.empty(0, dtype=np.int64),
+            "version": per_row(versions),
+            "champion_version": per_row(champions),
+            "shadow_prediction": pd.Series(
+                [p for batch in predictions for p in batch], dtype=object
+            ),
+        }
+    )
+
+
+# Per shadow file: the bytes parsed so far and the records in them (files only grow).
+_shadow_read: dict[Path, tuple[int, list[tuple[str, str, str, list]]]] = {}
+_shadow_lock = threading.Lock()
+
+
+def _shadow_records(path: Path) -> list[tuple[str, str, str, list]]:
+    """(key, version, champion_version, predictions) of each complete line of one file."""
+    with _shadow_lock:
+        offset, records = _shadow_read.get(path, (0, []))
+        size = path.stat().st_size
+        if size < offset:  # not the file parsed before
+            offset, records = 0, []
+        if size > offset:
+            with path.open("rb") as file:
+                file.seek(offset)
+                data = file.read(size - offset)
+            complete = data.rfind(b"\n") + 1
+            records = records + [
+                record for line in data[:complete].split(b"\n")[:-1]
+                if (record := _shadow_record(line)) is not None
+            ]
+            _shadow_read[path] = (offset + complete, records)
+        return records
+
+
+def _shadow_record(line: bytes) -> tuple[str, str, str, list] | None:
+    try:
+        record = orjson.loads(line)
+        return (
+            batch_key(record["id"]),
+            str(record["version"]),
+            str(record["champion_version"]),
+            list(record["predictions"]),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
 
 
 def shadowed_traffic(

@@ -85,6 +85,29 @@ def test_a_search_stays_within_its_budget():
     assert used[3000.0]["rounds"] >= used[3000.0]["cv_rounds"]  # converged: its own rounds
 
 
+def test_a_flat_curve_keeps_the_default_rounds():
+    # One cut separates the classes: every round after the first few scores the same, so the
+    # best round is luck, and LightGBM's default rounds are refitted (unscaled, as its own).
+    frame = binary_frame(1200, 3).assign(label=lambda f: (f.amount > 20).astype(int))
+    bundle = fit(BINARY, frame, config=TrainConfig(budget=2.0, missing_augment=0))
+    assert bundle.recipe["default_rounds"]
+    assert bundle.recipe["cv_rounds"] == bundle.recipe["rounds"] == DEFAULT_ROUNDS
+    assert bundle.booster.current_iteration() == DEFAULT_ROUNDS
+
+
+def test_rounds_that_beat_the_default_fold_by_fold_replace_it():
+    # A smooth additive signal: small trees keep improving long after 100 rounds.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 8))
+    spec = ProblemSpec("p", "a", tuple(f"x{i}" for i in range(8)), (), "label")
+    frame = pd.DataFrame(x, columns=spec.numeric)
+    frame["label"] = (rng.random(3000) < 1 / (1 + np.exp(-x.sum(axis=1)))).astype(int)
+    recipe = fit(spec, frame, config=TrainConfig(budget=10.0)).recipe
+    assert not recipe["default_rounds"]
+    assert recipe["cv_rounds"] > DEFAULT_ROUNDS
+    assert recipe["rounds"] == round(recipe["cv_rounds"] / 0.8)  # 5 folds: a fold has 80%
+
+
 def test_weights_are_honoured():
     frame = binary_frame(1500, 6)
     labels = frame["label"].to_numpy()

@@ -71,6 +71,9 @@ class Trial:
     fold_scores: tuple[float, ...]
     seconds: float
     cut_by_budget: bool
+    # The rounds are LightGBM's default (for this learning rate): the best round did not beat
+    # them by more than the folds' noise.
+    default_rounds: bool = False
 
     def label(self) -> str:
         """The candidate in a few words, for progress lines and logs."""
@@ -111,6 +114,7 @@ class Search:
             "cv_repeats": self.repeats,
             "candidates": len(self.trials),
             "default_kept": self.chosen is self.trials[0],
+            "default_rounds": self.chosen.default_rounds,
             "search_seconds": round(self.seconds, 2),
         }
 
@@ -178,7 +182,7 @@ def search(
     def run(params: dict[str, Any]) -> Trial | None:
         if result.trials and _estimate(result.trials, params, config) > budget.remaining():
             return None
-        trial = _cross_validate(dataset, lgb_folds, base | params, config, budget)
+        trial = _cross_validate(dataset, lgb_folds, base | params, config, budget, per_split)
         result.trials.append(trial)
         if progress is not None:
             cut = " (cut at the deadline)" if trial.cut_by_budget else ""
@@ -223,13 +227,16 @@ def choose(trials: list[Trial], per_split: int, *, evidence: float) -> Trial:
     return min(ties, key=lambda t: (t.trees, t.params["num_leaves"], t is not best))
 
 
-def _gain_in_stderrs(a: Trial, b: Trial, per_split: int) -> float:
-    """How many standard errors `a` scores above `b`, paired fold by fold.
+def _gain_in_stderrs(
+    a: Trial | list[float], b: Trial | list[float], per_split: int
+) -> float:
+    """How many standard errors `a` scores above `b` (trials or their fold scores), paired
+    fold by fold.
 
     Repeats of a k-fold split reuse the same rows, so the error is taken over k folds, not
     over every fold: the spread of the differences divided by the square root of k.
     """
-    gains = np.subtract(a.fold_scores, b.fold_scores)
+    gains = np.subtract(*(t.fold_scores if isinstance(t, Trial) else t for t in (a, b)))
     mean = float(gains.mean())
     spread = float(gains.std(ddof=1)) if len(gains) > 1 else 0.0
     if spread == 0.0:
@@ -253,14 +260,21 @@ def _refit_rounds(chosen: Trial, folds: list[tuple[np.ndarray, np.ndarray]], n_r
     The refit learns from every row, a fold from a share of them: more rows carry more
     rounds before they overfit, in proportion. A candidate cut at the deadline had not
     stopped improving: it gets at least LightGBM's default rounds (at its learning rate),
-    never a forest cut short because the machine was slow.
+    never a forest cut short because the machine was slow. A candidate that kept the default
+    rounds is refitted with them, as LightGBM's defaults would be.
     """
+    if chosen.default_rounds:
+        return chosen.rounds
     share = np.mean([len(fit) for fit, _ in folds]) / n_rows
     rounds = max(1, round(chosen.rounds / share))
     if chosen.cut_by_budget:
-        rate = chosen.params["learning_rate"]
-        rounds = max(rounds, round(DEFAULT_ROUNDS * _DEFAULT_RATE / rate))
+        rounds = max(rounds, _default_rounds(chosen.params["learning_rate"]))
     return rounds
+
+
+def _default_rounds(rate: float) -> int:
+    """LightGBM's default rounds, scaled to a learning rate: halving the rate doubles them."""
+    return round(DEFAULT_ROUNDS * _DEFAULT_RATE / rate)
 
 
 def _estimate(trials: list[Trial], params: dict[str, Any], config: TrainConfig) -> float:
@@ -282,9 +296,17 @@ def _cross_validate(
     params: dict[str, Any],
     config: TrainConfig,
     budget: Budget,
+    per_split: int,
 ) -> Trial:
+    """Boost every fold at once until the mean score stops improving; the rounds then kept.
+
+    The rounds are those of the best mean score if it beats LightGBM's default rounds fold
+    by fold by more than `config.evidence` standard errors, else the default rounds: on a
+    flat curve the best round is the luckiest, as much as the best.
+    """
     started = budget.clock()
-    stop = _EarlyStop(config.early_stopping, budget)
+    default = min(_default_rounds(params["learning_rate"]), config.max_rounds)
+    stop = _EarlyStop(config.early_stopping, budget, at_least=default)
     lgb.cv(
         params,
         dataset,
@@ -296,46 +318,60 @@ def _cross_validate(
     multiclass = params["objective"] == "multiclass"
     # Accuracy is one minus multi_error; AUC is a score already.
     score = (lambda error: 1.0 - error) if multiclass else (lambda auc: auc)
-    rounds = stop.best_iteration + 1
+    rounds, mean, folds = stop.best_iteration + 1, stop.best_mean, stop.best_folds
+    keep_default = bool(stop.default_folds) and rounds != default and _gain_in_stderrs(
+        [score(v) for v in folds], [score(v) for v in stop.default_folds], per_split
+    ) <= config.evidence
+    if keep_default:
+        rounds, mean, folds = default, stop.default_mean, stop.default_folds
     return Trial(
         params={k: params[k] for k in _SEARCHED if k in params},
         rounds=rounds,
         trees=rounds * (params["num_class"] if multiclass else 1),
-        score=score(stop.best_mean),
-        fold_scores=tuple(score(v) for v in stop.best_folds),
+        score=score(mean),
+        fold_scores=tuple(score(v) for v in folds),
         seconds=budget.clock() - started,
         cut_by_budget=stop.cut,
+        default_rounds=keep_default,
     )
 
 
 class _EarlyStop:
-    """Stops a cross-validated run `patience` rounds after its best, or at the deadline.
+    """Stops a cross-validated run `patience` rounds after its best, not before `at_least`
+    rounds, or at the deadline.
 
     Either way the run keeps its best iteration so far, as `lightgbm.early_stopping` does,
-    and each fold's score at it.
+    and each fold's score at it and at round `at_least`.
     """
 
     order = 30
 
-    def __init__(self, patience: int, budget: Budget):
+    def __init__(self, patience: int, budget: Budget, *, at_least: int = 1):
         self.patience = patience
         self.budget = budget
+        self.at_least = at_least
         self.best_iteration = 0
         self.best_mean = float("nan")
         self.best_folds: list[float] = []
         self.best_results: list = []
+        self.default_mean = float("nan")
+        self.default_folds: list[float] = []
         self.cut = False
 
     def __call__(self, env: lgb.callback.CallbackEnv) -> None:
         _, _, mean, maximize, _ = env.evaluation_result_list[0]
         improved = mean > self.best_mean if maximize else mean < self.best_mean
+        # lightgbm.cv reports only the folds' mean and spread; the paired comparisons need
+        # each fold's own score (computed only when it improves, and at round `at_least`).
+        if env.iteration + 1 == self.at_least:
+            self.default_mean = mean
+            self.default_folds = [fold[0][2] for fold in env.model.eval_valid()]
         if not self.best_results or improved:
             self.best_iteration, self.best_mean = env.iteration, mean
             self.best_results = list(env.evaluation_result_list)
-            # lightgbm.cv reports only the folds' mean and spread; the paired comparison of
-            # candidates needs each fold's own score (recomputed only when it improves).
             self.best_folds = [fold[0][2] for fold in env.model.eval_valid()]
-        if env.iteration - self.best_iteration >= self.patience:
+        waited = env.iteration - self.best_iteration >= self.patience
+        if waited and env.iteration + 1 >= self.at_least:
             raise lgb.callback.EarlyStopException(self.best_iteration, self.best_results)
         if self.budget.exhausted():
             self.cut = True

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,9 +17,10 @@ from mara.preprocess import Preprocessor
 from mara.registry import Registry
 from mara.spec import ProblemSpec
 from mara.train import TrainConfig, train_problem
+from mara.train.budget import Budget
 from mara.train.data import label_values, load_training_table
 from mara.train.recipe import fit_model, with_masked_copy
-from mara.train.search import DEFAULT_ROUNDS, DEFAULT_SHAPE, Trial, choose, cv_folds
+from mara.train.search import DEFAULT_ROUNDS, DEFAULT_SHAPE, Trial, choose, cv_folds, search
 
 BINARY = ProblemSpec("p", "q", ("amount", "age", "noise"), ("channel", "region"), "label")
 MULTICLASS = ProblemSpec("p", "m", ("x", "y"), ("proto",), "kind")
@@ -142,6 +144,26 @@ def test_small_tables_are_folded_again_reshuffled():
     assert len(cv_folds(np.tile([0, 1], 1000), config)) == 5  # 2,000 rows: 5 folds, once
     assert len(cv_folds(np.tile([0, 1], 3000), config)) == 3  # 6,000 rows: 3 folds
     assert len(cv_folds(np.tile([0, 1], 15000), config)) == 1  # 30,000 rows: one split
+
+
+def test_a_single_split_is_scored_in_parts():
+    # Above `large_rows` one 80/20 split: its validation rows, scored in five interleaved
+    # parts, give the spread that folds give on smaller tables.
+    frame = binary_frame(3000, 9)
+    config = TrainConfig(large_rows=1000)
+    y = frame["label"].to_numpy()
+    folds = cv_folds(y, config)
+    assert len(folds) == 1
+    x = Preprocessor(BINARY).fit(frame).transform(frame)
+    dataset = lgb.Dataset(x, y, params={"verbosity": -1, "feature_pre_filter": False},
+                          free_raw_data=False)
+    base = {"objective": "binary", "metric": "auc", "verbosity": -1, "num_threads": 1}
+    found = search(dataset, folds, base, n_rows=3000, with_copies=False, minority_share=0.4,
+                   config=config, budget=Budget(3.0))
+    for candidate in found.trials:
+        assert len(candidate.fold_scores) == 5
+        assert len(set(candidate.fold_scores)) > 1
+        assert candidate.score == pytest.approx(np.mean(candidate.fold_scores))
 
 
 def trial(name: str, fold_scores: list[float], trees: int = 100) -> Trial:

@@ -6,7 +6,8 @@ first candidate is LightGBM's default shape; a few others are tried at the same 
 rate, then the best at slower ones while the budget lasts. Another candidate replaces the
 default only when it beats it fold by fold by more than the folds' noise; among candidates
 within noise of the chosen one, the one with the fewest trees wins: each tree costs latency
-on every request.
+on every request. A large table has one validation split, scored in interleaved parts that
+stand in for folds.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ _IMBALANCED = 0.2
 _SLOWEST = 0.25
 # LightGBM's default learning rate, at which DEFAULT_ROUNDS are its default.
 _DEFAULT_RATE = 0.1
+# A single validation split is scored in this many interleaved parts, so candidates and
+# rounds are compared by the noise of their scores there too.
+_PARTS = 5
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,7 @@ def search(
     its best round so far, so a small budget gives a smaller model, never a late one.
     """
     multiclass = base["objective"] == "multiclass"
-    per_split = _folds_per_split(folds, n_rows)
+    per_split = _PARTS if len(folds) == 1 else _folds_per_split(folds, n_rows)
     result = Search(
         metric="accuracy" if multiclass else "auc",
         folds=len(folds),
@@ -217,8 +221,8 @@ def choose(trials: list[Trial], per_split: int, *, evidence: float) -> Trial:
     errors may replace it, the best-scoring of them: the best of several noisy scores is the
     luckiest as much as the best, and the default has no luck to undo. Then, among
     candidates within a quarter standard error of the one chosen, the one with the fewest
-    trees (then leaves) wins, and the chosen one at equal cost. With a single validation
-    split there is no fold-to-fold spread: the best is taken.
+    trees (then leaves) wins, and the chosen one at equal cost. `per_split` is the number of
+    folds in one k-fold split (or parts of a single validation split).
     """
     first = trials[0]
     proven = [t for t in trials[1:] if _gain_in_stderrs(t, first, per_split) > evidence]
@@ -307,14 +311,27 @@ def _cross_validate(
     started = budget.clock()
     default = min(_default_rounds(params["learning_rate"]), config.max_rounds)
     stop = _EarlyStop(config.early_stopping, budget, at_least=default)
-    lgb.cv(
-        params,
-        dataset,
-        num_boost_round=config.max_rounds,
-        folds=folds,
-        callbacks=[stop],
-        eval_train_metric=False,
-    )
+    if len(folds) == 1:
+        # One split gives no fold-to-fold spread: its validation rows are scored in parts.
+        fit, valid = folds[0]
+        parts = [dataset.subset(np.sort(valid[i::_PARTS])) for i in range(_PARTS)]
+        lgb.train(
+            params,
+            dataset.subset(np.sort(fit)),
+            num_boost_round=config.max_rounds,
+            valid_sets=parts,
+            valid_names=[f"part{i}" for i in range(_PARTS)],
+            callbacks=[stop],
+        )
+    else:
+        lgb.cv(
+            params,
+            dataset,
+            num_boost_round=config.max_rounds,
+            folds=folds,
+            callbacks=[stop],
+            eval_train_metric=False,
+        )
     multiclass = params["objective"] == "multiclass"
     # Accuracy is one minus multi_error; AUC is a score already.
     score = (lambda error: 1.0 - error) if multiclass else (lambda auc: auc)
@@ -359,23 +376,41 @@ class _EarlyStop:
         self.cut = False
 
     def __call__(self, env: lgb.callback.CallbackEnv) -> None:
-        _, _, mean, maximize, _ = env.evaluation_result_list[0]
+        mean, maximize = _mean_score(env)
         improved = mean > self.best_mean if maximize else mean < self.best_mean
-        # lightgbm.cv reports only the folds' mean and spread; the paired comparisons need
-        # each fold's own score (computed only when it improves, and at round `at_least`).
         if env.iteration + 1 == self.at_least:
             self.default_mean = mean
-            self.default_folds = [fold[0][2] for fold in env.model.eval_valid()]
+            self.default_folds = _fold_scores(env)
         if not self.best_results or improved:
             self.best_iteration, self.best_mean = env.iteration, mean
             self.best_results = list(env.evaluation_result_list)
-            self.best_folds = [fold[0][2] for fold in env.model.eval_valid()]
+            self.best_folds = _fold_scores(env)
         waited = env.iteration - self.best_iteration >= self.patience
         if waited and env.iteration + 1 >= self.at_least:
             raise lgb.callback.EarlyStopException(self.best_iteration, self.best_results)
         if self.budget.exhausted():
             self.cut = True
             raise lgb.callback.EarlyStopException(self.best_iteration, self.best_results)
+
+
+def _mean_score(env: lgb.callback.CallbackEnv) -> tuple[float, bool]:
+    """The mean validation score of this round (over folds or parts), and whether higher is
+    better."""
+    first = env.evaluation_result_list[0]
+    if first[0] == "cv_agg":  # lightgbm.cv: the folds' mean
+        return first[2], first[3]
+    return float(np.mean([result[2] for result in env.evaluation_result_list])), first[3]
+
+
+def _fold_scores(env: lgb.callback.CallbackEnv) -> list[float]:
+    """Each fold's (or part's) score at this round.
+
+    lightgbm.cv reports only the folds' mean and spread, so each fold's score is asked for;
+    callers do so only when they need it (a new best round, the default round).
+    """
+    if env.evaluation_result_list[0][0] == "cv_agg":
+        return [fold[0][2] for fold in env.model.eval_valid()]
+    return [result[2] for result in env.evaluation_result_list]
 
 
 _SEARCHED = (

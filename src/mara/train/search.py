@@ -129,8 +129,8 @@ def cv_folds(y: np.ndarray, config: TrainConfig) -> list[tuple[np.ndarray, np.nd
 
     Up to 1,000 rows the k folds are drawn `config.repeats` times, reshuffled: a couple of
     hundred validation rows score a candidate noisily, and every repeat validates each row
-    again. A large table's single validation fifth already scores a candidate steadily; more folds
-    there would only multiply the time.
+    again. A large table's single validation fifth already scores a candidate steadily (the
+    search scores it in parts to know how steadily); more folds would only multiply the time.
     """
     n = len(y)
     smallest = int(np.unique(y, return_counts=True)[1].min())

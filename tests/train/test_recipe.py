@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,9 +17,10 @@ from mara.preprocess import Preprocessor
 from mara.registry import Registry
 from mara.spec import ProblemSpec
 from mara.train import TrainConfig, train_problem
+from mara.train.budget import Budget
 from mara.train.data import label_values, load_training_table
 from mara.train.recipe import fit_model, with_masked_copy
-from mara.train.search import DEFAULT_ROUNDS, DEFAULT_SHAPE, Trial, choose, cv_folds
+from mara.train.search import DEFAULT_ROUNDS, DEFAULT_SHAPE, Trial, choose, cv_folds, search
 
 BINARY = ProblemSpec("p", "q", ("amount", "age", "noise"), ("channel", "region"), "label")
 MULTICLASS = ProblemSpec("p", "m", ("x", "y"), ("proto",), "kind")
@@ -85,6 +87,29 @@ def test_a_search_stays_within_its_budget():
     assert used[3000.0]["rounds"] >= used[3000.0]["cv_rounds"]  # converged: its own rounds
 
 
+def test_a_flat_curve_keeps_the_default_rounds():
+    # One cut separates the classes: every round after the first few scores the same, so the
+    # best round is luck, and LightGBM's default rounds are refitted (unscaled, as its own).
+    frame = binary_frame(1200, 3).assign(label=lambda f: (f.amount > 20).astype(int))
+    bundle = fit(BINARY, frame, config=TrainConfig(budget=2.0, missing_augment=0))
+    assert bundle.recipe["default_rounds"]
+    assert bundle.recipe["cv_rounds"] == bundle.recipe["rounds"] == DEFAULT_ROUNDS
+    assert bundle.booster.current_iteration() == DEFAULT_ROUNDS
+
+
+def test_rounds_that_beat_the_default_fold_by_fold_replace_it():
+    # A smooth additive signal: small trees keep improving long after 100 rounds.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 8))
+    spec = ProblemSpec("p", "a", tuple(f"x{i}" for i in range(8)), (), "label")
+    frame = pd.DataFrame(x, columns=spec.numeric)
+    frame["label"] = (rng.random(3000) < 1 / (1 + np.exp(-x.sum(axis=1)))).astype(int)
+    recipe = fit(spec, frame, config=TrainConfig(budget=10.0)).recipe
+    assert not recipe["default_rounds"]
+    assert recipe["cv_rounds"] > DEFAULT_ROUNDS
+    assert recipe["rounds"] == round(recipe["cv_rounds"] / 0.8)  # 5 folds: a fold has 80%
+
+
 def test_weights_are_honoured():
     frame = binary_frame(1500, 6)
     labels = frame["label"].to_numpy()
@@ -119,6 +144,26 @@ def test_small_tables_are_folded_again_reshuffled():
     assert len(cv_folds(np.tile([0, 1], 1000), config)) == 5  # 2,000 rows: 5 folds, once
     assert len(cv_folds(np.tile([0, 1], 3000), config)) == 3  # 6,000 rows: 3 folds
     assert len(cv_folds(np.tile([0, 1], 15000), config)) == 1  # 30,000 rows: one split
+
+
+def test_a_single_split_is_scored_in_parts():
+    # Above `large_rows` one 80/20 split: its validation rows, scored in five interleaved
+    # parts, give the spread that folds give on smaller tables.
+    frame = binary_frame(3000, 9)
+    config = TrainConfig(large_rows=1000)
+    y = frame["label"].to_numpy()
+    folds = cv_folds(y, config)
+    assert len(folds) == 1
+    x = Preprocessor(BINARY).fit(frame).transform(frame)
+    dataset = lgb.Dataset(x, y, params={"verbosity": -1, "feature_pre_filter": False},
+                          free_raw_data=False)
+    base = {"objective": "binary", "metric": "auc", "verbosity": -1, "num_threads": 1}
+    found = search(dataset, folds, base, n_rows=3000, with_copies=False, minority_share=0.4,
+                   config=config, budget=Budget(3.0))
+    for candidate in found.trials:
+        assert len(candidate.fold_scores) == 5
+        assert len(set(candidate.fold_scores)) > 1
+        assert candidate.score == pytest.approx(np.mean(candidate.fold_scores))
 
 
 def trial(name: str, fold_scores: list[float], trees: int = 100) -> Trial:

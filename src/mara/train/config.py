@@ -24,7 +24,7 @@ class TrainConfig:
     # Reshuffled repeats of the folds on tables up to 1,000 rows.
     repeats: int = 3
     # Standard errors (fold by fold) by which a candidate must beat LightGBM's default
-    # shape to replace it.
+    # shape to replace it, and a best round LightGBM's default rounds.
     evidence: float = 1.0
     # The search's fast learning rate; slower ones are tried while the budget lasts.
     learning_rate: float = 0.1

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from mara.data.dirty import dirty_rows, frame_rows
 from mara.model import ModelBundle
+from mara.spec import ProblemSpec
 from mara.train.metrics import score
 
-__all__ = ["clean_and_dirty_scores"]
+__all__ = ["clean_and_dirty_batches", "clean_and_dirty_scores"]
+
+
+def clean_and_dirty_batches(
+    spec: ProblemSpec, frame: pd.DataFrame, *, fraction: float, seed: int = 0
+) -> dict[str, dict[str, Sequence[object]]]:
+    """`frame`'s feature cells as a request sends them ("clean"), and with `fraction` of
+    them dirtied by `mara.data.dirty` ("dirty"): JSON-native columns by name."""
+    columns = [c for c in frame.columns if c != spec.target]
+    rows = frame_rows(frame, columns)
+    dirtied = dirty_rows(rows, columns, spec, fraction=fraction, seed=seed)
+    return {
+        name: dict(zip(columns, zip(*batch, strict=True), strict=True))
+        for name, batch in (("clean", rows), ("dirty", dirtied))
+    }
 
 
 def clean_and_dirty_scores(
@@ -18,14 +35,10 @@ def clean_and_dirty_scores(
 
     Both go through the serving path: JSON-native rows, then the bundle's Preprocessor.
     """
-    spec = bundle.spec
-    columns = [c for c in frame.columns if c != spec.target]
-    labels = frame[spec.target].tolist()
-    rows = frame_rows(frame, columns)
-    dirtied = dirty_rows(rows, columns, spec, fraction=fraction, seed=seed)
+    labels = frame[bundle.spec.target].tolist()
     scores = {}
-    for name, batch in (("clean", rows), ("dirty", dirtied)):
-        by_name = dict(zip(columns, zip(*batch, strict=True), strict=True))
-        matrix, _ = bundle.prepare(by_name, len(batch))
+    batches = clean_and_dirty_batches(bundle.spec, frame, fraction=fraction, seed=seed)
+    for name, by_name in batches.items():
+        matrix, _ = bundle.prepare(by_name, len(frame))
         scores[name] = score(bundle.predict_matrix(matrix), labels, bundle.classes)
     return scores

@@ -6,7 +6,8 @@ first candidate is LightGBM's default shape; a few others are tried at the same 
 rate, then the best at slower ones while the budget lasts. Another candidate replaces the
 default only when it beats it fold by fold by more than the folds' noise; among candidates
 within noise of the chosen one, the one with the fewest trees wins: each tree costs latency
-on every request.
+on every request. A large table has one validation split, scored in interleaved parts that
+stand in for folds.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ _IMBALANCED = 0.2
 _SLOWEST = 0.25
 # LightGBM's default learning rate, at which DEFAULT_ROUNDS are its default.
 _DEFAULT_RATE = 0.1
+# A single validation split is scored in this many interleaved parts, so candidates and
+# rounds are compared by the noise of their scores there too.
+_PARTS = 5
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class Trial:
     fold_scores: tuple[float, ...]
     seconds: float
     cut_by_budget: bool
+    # The rounds are LightGBM's default (for this learning rate): the best round did not beat
+    # them by more than the folds' noise.
+    default_rounds: bool = False
 
     def label(self) -> str:
         """The candidate in a few words, for progress lines and logs."""
@@ -111,6 +118,7 @@ class Search:
             "cv_repeats": self.repeats,
             "candidates": len(self.trials),
             "default_kept": self.chosen is self.trials[0],
+            "default_rounds": self.chosen.default_rounds,
             "search_seconds": round(self.seconds, 2),
         }
 
@@ -121,8 +129,8 @@ def cv_folds(y: np.ndarray, config: TrainConfig) -> list[tuple[np.ndarray, np.nd
 
     Up to 1,000 rows the k folds are drawn `config.repeats` times, reshuffled: a couple of
     hundred validation rows score a candidate noisily, and every repeat validates each row
-    again. A large table's single validation fifth already scores a candidate steadily; more folds
-    there would only multiply the time.
+    again. A large table's single validation fifth already scores a candidate steadily (the
+    search scores it in parts to know how steadily); more folds would only multiply the time.
     """
     n = len(y)
     smallest = int(np.unique(y, return_counts=True)[1].min())
@@ -160,7 +168,7 @@ def search(
     its best round so far, so a small budget gives a smaller model, never a late one.
     """
     multiclass = base["objective"] == "multiclass"
-    per_split = _folds_per_split(folds, n_rows)
+    per_split = _PARTS if len(folds) == 1 else _folds_per_split(folds, n_rows)
     result = Search(
         metric="accuracy" if multiclass else "auc",
         folds=len(folds),
@@ -178,7 +186,7 @@ def search(
     def run(params: dict[str, Any]) -> Trial | None:
         if result.trials and _estimate(result.trials, params, config) > budget.remaining():
             return None
-        trial = _cross_validate(dataset, lgb_folds, base | params, config, budget)
+        trial = _cross_validate(dataset, lgb_folds, base | params, config, budget, per_split)
         result.trials.append(trial)
         if progress is not None:
             cut = " (cut at the deadline)" if trial.cut_by_budget else ""
@@ -213,8 +221,8 @@ def choose(trials: list[Trial], per_split: int, *, evidence: float) -> Trial:
     errors may replace it, the best-scoring of them: the best of several noisy scores is the
     luckiest as much as the best, and the default has no luck to undo. Then, among
     candidates within a quarter standard error of the one chosen, the one with the fewest
-    trees (then leaves) wins, and the chosen one at equal cost. With a single validation
-    split there is no fold-to-fold spread: the best is taken.
+    trees (then leaves) wins, and the chosen one at equal cost. `per_split` is the number of
+    folds in one k-fold split (or parts of a single validation split).
     """
     first = trials[0]
     proven = [t for t in trials[1:] if _gain_in_stderrs(t, first, per_split) > evidence]
@@ -223,13 +231,16 @@ def choose(trials: list[Trial], per_split: int, *, evidence: float) -> Trial:
     return min(ties, key=lambda t: (t.trees, t.params["num_leaves"], t is not best))
 
 
-def _gain_in_stderrs(a: Trial, b: Trial, per_split: int) -> float:
-    """How many standard errors `a` scores above `b`, paired fold by fold.
+def _gain_in_stderrs(
+    a: Trial | list[float], b: Trial | list[float], per_split: int
+) -> float:
+    """How many standard errors `a` scores above `b` (trials or their fold scores), paired
+    fold by fold.
 
     Repeats of a k-fold split reuse the same rows, so the error is taken over k folds, not
     over every fold: the spread of the differences divided by the square root of k.
     """
-    gains = np.subtract(a.fold_scores, b.fold_scores)
+    gains = np.subtract(*(t.fold_scores if isinstance(t, Trial) else t for t in (a, b)))
     mean = float(gains.mean())
     spread = float(gains.std(ddof=1)) if len(gains) > 1 else 0.0
     if spread == 0.0:
@@ -253,14 +264,21 @@ def _refit_rounds(chosen: Trial, folds: list[tuple[np.ndarray, np.ndarray]], n_r
     The refit learns from every row, a fold from a share of them: more rows carry more
     rounds before they overfit, in proportion. A candidate cut at the deadline had not
     stopped improving: it gets at least LightGBM's default rounds (at its learning rate),
-    never a forest cut short because the machine was slow.
+    never a forest cut short because the machine was slow. A candidate that kept the default
+    rounds is refitted with them, as LightGBM's defaults would be.
     """
+    if chosen.default_rounds:
+        return chosen.rounds
     share = np.mean([len(fit) for fit, _ in folds]) / n_rows
     rounds = max(1, round(chosen.rounds / share))
     if chosen.cut_by_budget:
-        rate = chosen.params["learning_rate"]
-        rounds = max(rounds, round(DEFAULT_ROUNDS * _DEFAULT_RATE / rate))
+        rounds = max(rounds, _default_rounds(chosen.params["learning_rate"]))
     return rounds
+
+
+def _default_rounds(rate: float) -> int:
+    """LightGBM's default rounds, scaled to a learning rate: halving the rate doubles them."""
+    return round(DEFAULT_ROUNDS * _DEFAULT_RATE / rate)
 
 
 def _estimate(trials: list[Trial], params: dict[str, Any], config: TrainConfig) -> float:
@@ -282,64 +300,117 @@ def _cross_validate(
     params: dict[str, Any],
     config: TrainConfig,
     budget: Budget,
+    per_split: int,
 ) -> Trial:
+    """Boost every fold at once until the mean score stops improving; the rounds then kept.
+
+    The rounds are those of the best mean score if it beats LightGBM's default rounds fold
+    by fold by more than `config.evidence` standard errors, else the default rounds: on a
+    flat curve the best round is the luckiest, as much as the best.
+    """
     started = budget.clock()
-    stop = _EarlyStop(config.early_stopping, budget)
-    lgb.cv(
-        params,
-        dataset,
-        num_boost_round=config.max_rounds,
-        folds=folds,
-        callbacks=[stop],
-        eval_train_metric=False,
-    )
+    default = min(_default_rounds(params["learning_rate"]), config.max_rounds)
+    stop = _EarlyStop(config.early_stopping, budget, at_least=default)
+    if len(folds) == 1:
+        # One split gives no fold-to-fold spread: its validation rows are scored in parts.
+        fit, valid = folds[0]
+        parts = [dataset.subset(np.sort(valid[i::_PARTS])) for i in range(_PARTS)]
+        lgb.train(
+            params,
+            dataset.subset(np.sort(fit)),
+            num_boost_round=config.max_rounds,
+            valid_sets=parts,
+            valid_names=[f"part{i}" for i in range(_PARTS)],
+            callbacks=[stop],
+        )
+    else:
+        lgb.cv(
+            params,
+            dataset,
+            num_boost_round=config.max_rounds,
+            folds=folds,
+            callbacks=[stop],
+            eval_train_metric=False,
+        )
     multiclass = params["objective"] == "multiclass"
     # Accuracy is one minus multi_error; AUC is a score already.
     score = (lambda error: 1.0 - error) if multiclass else (lambda auc: auc)
-    rounds = stop.best_iteration + 1
+    rounds, mean, folds = stop.best_iteration + 1, stop.best_mean, stop.best_folds
+    keep_default = bool(stop.default_folds) and rounds != default and _gain_in_stderrs(
+        [score(v) for v in folds], [score(v) for v in stop.default_folds], per_split
+    ) <= config.evidence
+    if keep_default:
+        rounds, mean, folds = default, stop.default_mean, stop.default_folds
     return Trial(
         params={k: params[k] for k in _SEARCHED if k in params},
         rounds=rounds,
         trees=rounds * (params["num_class"] if multiclass else 1),
-        score=score(stop.best_mean),
-        fold_scores=tuple(score(v) for v in stop.best_folds),
+        score=score(mean),
+        fold_scores=tuple(score(v) for v in folds),
         seconds=budget.clock() - started,
         cut_by_budget=stop.cut,
+        default_rounds=keep_default,
     )
 
 
 class _EarlyStop:
-    """Stops a cross-validated run `patience` rounds after its best, or at the deadline.
+    """Stops a cross-validated run `patience` rounds after its best, not before `at_least`
+    rounds, or at the deadline.
 
     Either way the run keeps its best iteration so far, as `lightgbm.early_stopping` does,
-    and each fold's score at it.
+    and each fold's score at it and at round `at_least`.
     """
 
     order = 30
 
-    def __init__(self, patience: int, budget: Budget):
+    def __init__(self, patience: int, budget: Budget, *, at_least: int = 1):
         self.patience = patience
         self.budget = budget
+        self.at_least = at_least
         self.best_iteration = 0
         self.best_mean = float("nan")
         self.best_folds: list[float] = []
         self.best_results: list = []
+        self.default_mean = float("nan")
+        self.default_folds: list[float] = []
         self.cut = False
 
     def __call__(self, env: lgb.callback.CallbackEnv) -> None:
-        _, _, mean, maximize, _ = env.evaluation_result_list[0]
+        mean, maximize = _mean_score(env)
         improved = mean > self.best_mean if maximize else mean < self.best_mean
+        if env.iteration + 1 == self.at_least:
+            self.default_mean = mean
+            self.default_folds = _fold_scores(env)
         if not self.best_results or improved:
             self.best_iteration, self.best_mean = env.iteration, mean
             self.best_results = list(env.evaluation_result_list)
-            # lightgbm.cv reports only the folds' mean and spread; the paired comparison of
-            # candidates needs each fold's own score (recomputed only when it improves).
-            self.best_folds = [fold[0][2] for fold in env.model.eval_valid()]
-        if env.iteration - self.best_iteration >= self.patience:
+            self.best_folds = _fold_scores(env)
+        waited = env.iteration - self.best_iteration >= self.patience
+        if waited and env.iteration + 1 >= self.at_least:
             raise lgb.callback.EarlyStopException(self.best_iteration, self.best_results)
         if self.budget.exhausted():
             self.cut = True
             raise lgb.callback.EarlyStopException(self.best_iteration, self.best_results)
+
+
+def _mean_score(env: lgb.callback.CallbackEnv) -> tuple[float, bool]:
+    """The mean validation score of this round (over folds or parts), and whether higher is
+    better."""
+    first = env.evaluation_result_list[0]
+    if first[0] == "cv_agg":  # lightgbm.cv: the folds' mean
+        return first[2], first[3]
+    return float(np.mean([result[2] for result in env.evaluation_result_list])), first[3]
+
+
+def _fold_scores(env: lgb.callback.CallbackEnv) -> list[float]:
+    """Each fold's (or part's) score at this round.
+
+    lightgbm.cv reports only the folds' mean and spread, so each fold's score is asked for;
+    callers do so only when they need it (a new best round, the default round).
+    """
+    if env.evaluation_result_list[0][0] == "cv_agg":
+        return [fold[0][2] for fold in env.model.eval_valid()]
+    return [result[2] for result in env.evaluation_result_list]
 
 
 _SEARCHED = (

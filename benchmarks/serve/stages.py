@@ -1,23 +1,27 @@
 """Where a request's time goes: each stage of the request path in process, and the whole over HTTP.
 
 Trains (or reuses) the generated network problem (41 features), then, for batches of 1, 100,
-1,000 and 10,000 rows, alternates two measurements round after round, so both meet the same
+1,000 and 10,000 rows, alternates three measurements round after round, so all meet the same
 neighbours on this shared machine:
 
-- in process, the functions the predict handler calls, one stage at a time: parse, matrix,
-  forest, drift, answer (the JSON response), capture (header and body to a real capture file),
-  logging (the per-request line, through the queue the server logs through), metrics
-  (Prometheus), summary (the dashboard's line, queued to its writer thread) and free (the
-  parsed request's Python objects given back, as when the handler returns);
+- in process, the functions the predict handler calls, one stage at a time, in its order:
+  parse, matrix, forest, drift, answer (the JSON response), capture (header and body to a real
+  capture file), then what the server does once the answer is sent: metrics (Prometheus),
+  summary (the dashboard's line, queued to its writer thread), logging (the per-request line,
+  through the queue the server logs through) and free (the parsed request's Python objects
+  given back);
 - over HTTP, the same body posted to a real `mara serve --workers 1` on loopback, capture on,
-  by one client with a kept-alive connection; the handler's own time (`server_ms`) is read
+  by two clients on kept-alive connections, in turn (which goes first alternates by round):
+  httpx, as most Python users would, and a lean client (one `sendall` of a request encoded
+  before the clock starts, then reading `Content-Length` bytes), whose figure is the server's
+  floor. The handler's own time (`server_ms`, from its start to the capture written) is read
   back from the capture through mara's capture reader.
 
-Wall time on a shared machine includes waiting for a core, for the client and the server
-alike, so CPU time is reported beside it: the in-process run's own (its thread's), and the
-server's (every thread of the server process, from the kernel's per-thread run time), from
-the start of one request to the start of the next, so work done after the answer (the
-summary's thread, the log's) counts too.
+Wall time on a shared machine includes waiting for a core, for the clients and the server
+alike, so CPU time is reported beside it: the in-process run's own (its thread's), each
+client's (its thread's, per request), and the server's (every thread of the server process,
+from the kernel's per-thread run time, from before one size's two requests to before the
+next size's, halved), so work done after the answer counts too.
 
 Writes benchmarks/serve/stages.md and stages.svg.
 
@@ -36,7 +40,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import orjson
 import traffic
+from lean_client import LeanClient
 from rich.progress import Progress
 
 from mara.capture import CaptureIndex, CaptureWriter
@@ -51,8 +57,11 @@ from mara.serve.models import ServedModel
 from mara.serve.process import ServerProcess
 
 HERE = Path(__file__).parent
-STAGES = ("parse", "matrix", "forest", "drift", "answer", "capture", "logging", "metrics",
-          "summary", "free")
+STAGES = ("parse", "matrix", "forest", "drift", "answer", "capture", "metrics", "summary",
+          "logging", "free")
+AFTER_THE_ANSWER = ("metrics", "summary", "logging", "free")
+CLIENTS = ("lean", "httpx")
+SETTLE_S = 0.12
 log = logging.getLogger("mara.serve")
 
 
@@ -90,9 +99,6 @@ class InProcess:
         }
         self.capture.append_request(traffic.PHASE, traffic.PROB, header, body)
         marks.append(clock())
-        log.info("%s id=%s rows=%d drift=%d ms=%.2f quality=%s", traffic.MODEL, batch.id,
-                 batch.n_rows, report.drift, 1.0, header["quality"])
-        marks.append(clock())
         telemetry.observe_batch(traffic.PHASE, traffic.PROB, 0.001, quality, report, self.served)
         telemetry.observe_capture(traffic.PHASE, traffic.PROB, len(body), 0.001)
         marks.append(clock())
@@ -101,6 +107,9 @@ class InProcess:
             quality=quality, report=report, predictions=predictions, binary=bundle.is_binary,
         )
         self.summaries.record(record, detector=bundle.drift, matrix=matrix, report=report)
+        marks.append(clock())
+        log.info("%s id=%s rows=%d drift=%d ms=%.2f quality=%s", traffic.MODEL, batch.id,
+                 batch.n_rows, report.drift, 1.0, header["quality"])
         marks.append(clock())
         del batch  # the summary's thread still holds the matrix and predictions, not the rows
         marks.append(clock())
@@ -127,54 +136,83 @@ def main() -> None:
     # The server logs each request at INFO to its log file: so does the in-process run.
     logging.basicConfig(level=logging.INFO, filename=scratch / "stages.log")
     in_process = InProcess(args.home, scratch)
+    path = f"/{traffic.PHASE}/{traffic.PROB}/predict"
     stages: dict[int, list[dict[str, float]]] = defaultdict(list)
-    over_http: dict[int, list[float]] = defaultdict(list)
+    wall: dict[tuple[int, str], list[float]] = defaultdict(list)
+    client_cpu: dict[tuple[int, str], list[float]] = defaultdict(list)
     server_cpu: dict[int, list[float]] = defaultdict(list)
     server = ServerProcess(args.home, workers=1, extra_args=("--follow", "0"))
     with (
         logging_off_the_request_path(),
         server,
         httpx.Client(base_url=server.url, timeout=120) as client,
+        LeanClient(server.host, server.port) as lean,
         Progress() as progress,
     ):
+
+        def post(name: str, size: int, batch_id: str, columns: list[str], rows: list) -> bytes:
+            """One timed request of `size` rows by one client; the answer's body."""
+            body = traffic.encode(batch_id, columns, rows)
+            request = lean.request(path, body)  # encoded before the clock starts
+            cpu, started = time.thread_time(), time.perf_counter()
+            if name == "lean":
+                status, answer = lean.send(request)
+            else:
+                response = client.post(path, content=body,
+                                       headers={"content-type": "application/json"})
+                status, answer = response.status_code, response.content
+            wall[size, name].append((time.perf_counter() - started) * 1000)
+            client_cpu[size, name].append((time.thread_time() - cpu) * 1000)
+            if status != 200:
+                raise SystemExit(f"{name}: HTTP {status}: {answer[:200]!r}")
+            return answer
+
         task = progress.add_task("rounds", total=args.rounds)
         previous: tuple[int, int, float] | None = None
         for round_ in range(-2, args.rounds):  # two rounds to warm up, not counted
+            order = CLIENTS if round_ % 2 == 0 else CLIENTS[::-1]
             for size, (columns, rows) in batches.items():
-                body = traffic.encode(f"{size}-{round_}", columns, rows)
-                timed = in_process.run(body)
+                timed = in_process.run(traffic.encode(f"{size}-{round_}-in", columns, rows))
+                # The summary's and the log's threads (every 50 ms) take what this run queued
+                # now, not while a client in this process waits for the interpreter lock.
+                time.sleep(SETTLE_S)
                 cpu_now = cpu_ms(server.process.pid)
                 if previous is not None and previous[1] >= 0:
-                    server_cpu[previous[0]].append(cpu_now - previous[2])
+                    server_cpu[previous[0]].append((cpu_now - previous[2]) / len(CLIENTS))
                 previous = (size, round_, cpu_now)
-                started = time.perf_counter()
-                response = client.post(f"/{traffic.PHASE}/{traffic.PROB}/predict", content=body,
-                                       headers={"content-type": "application/json"})
-                elapsed = (time.perf_counter() - started) * 1000
-                response.raise_for_status()
-                if len(response.json()["predictions"]) != size:
-                    raise SystemExit(f"{size} rows sent, a different number answered")
+                for name in order:
+                    answer = post(name, size, f"{size}-{round_}-{name}", columns, rows)
+                    if len(orjson.loads(answer)["predictions"]) != size:
+                        raise SystemExit(f"{size} rows sent, a different number answered")
                 if round_ >= 0:
                     stages[size].append(timed)
-                    over_http[size].append(elapsed)
+                else:  # warm-up: not counted
+                    for name in CLIENTS:
+                        wall[size, name].pop()
+                        client_cpu[size, name].pop()
             if round_ >= 0:
                 progress.advance(task)
         time.sleep(0.5)  # the last request's work after its answer
-        server_cpu[previous[0]].append(cpu_ms(server.process.pid) - previous[2])
+        server_cpu[previous[0]].append((cpu_ms(server.process.pid) - previous[2]) / len(CLIENTS))
     in_process.close()
     handler = server_ms(args.home)
     rows = []
     for size in batches:
         medians = {s: statistics.median(t[s] for t in stages[size]) for s in (*STAGES, "cpu")}
         total = sum(medians[s] for s in STAGES)
-        http = np.asarray(over_http[size])
-        rows.append({
+        row = {
             "rows": size, **medians, "sum": total,
+            "before": total - sum(medians[s] for s in AFTER_THE_ANSWER),
             "server_cpu": statistics.median(server_cpu[size]),
             "handler": statistics.median(handler[size]) if handler[size] else float("nan"),
-            "http_p50": float(np.percentile(http, 50)), "http_p99": float(np.percentile(http, 99)),
-            "ratio": float(np.percentile(http, 50)) / total,
-        })
+        }
+        for name in CLIENTS:
+            times = np.asarray(wall[size, name])
+            row[f"{name}_p50"] = float(np.percentile(times, 50))
+            row[f"{name}_p99"] = float(np.percentile(times, 99))
+            row[f"{name}_ratio"] = row[f"{name}_p50"] / total
+            row[f"{name}_cpu"] = statistics.median(client_cpu[size, name])
+        rows.append(row)
     write_results(rows, args.rounds)
 
 
@@ -194,29 +232,48 @@ def server_ms(home: Path) -> dict[int, list[float]]:
     batches = CaptureIndex(home, traffic.PHASE, traffic.PROB).refresh().batches()
     found: dict[int, list[float]] = defaultdict(list)
     for batch_id, ms in zip(batches["id"], batches["server_ms"], strict=True):
-        size, round_ = (int(part) for part in str(batch_id).split("-", 1))
+        size, round_ = (int(part) for part in str(batch_id).rsplit("-", 1)[0].split("-", 1))
         if round_ >= 0:
             found[size].append(float(ms))
     return found
 
 
 def write_results(rows: list[dict], rounds: int) -> None:
-    head = " | ".join(STAGES)
+    after = ", ".join(AFTER_THE_ANSWER)
     lines = [
         f"Network problem (41 features, 3 categorical), median ms over {rounds} rounds, in "
-        f"process and over HTTP alternately; one `mara serve` worker, capture on, one client "
-        f"on the same machine ({traffic.machine()}).",
+        f"process and over HTTP alternately; one `mara serve` worker, capture on, clients on "
+        f"the same machine ({traffic.machine()}).",
         "",
-        f"| rows | {head} | in-process sum | handler (server_ms) | HTTP p50 | HTTP p99 "
-        "| HTTP / in-process | in-process CPU | server CPU | server / in-process CPU |",
-        "| ---: " * (len(STAGES) + 1) + "| ---: " * 8 + "|",
+        f"Stages in process (the server runs {after} once the answer is sent):",
+        "",
+        f"| rows | {' | '.join(STAGES)} | in-process sum | of which before the answer "
+        "| in-process CPU |",
+        "| ---: " * (len(STAGES) + 4) + "|",
     ]
     for row in rows:
         cells = " | ".join(f"{row[s]:.3f}" for s in STAGES)
         lines.append(
-            f"| {row['rows']:,} | {cells} | {row['sum']:.2f} | {row['handler']:.2f} | "
-            f"{row['http_p50']:.2f} | {row['http_p99']:.2f} | {row['ratio']:.2f}x | "
-            f"{row['cpu']:.2f} | {row['server_cpu']:.2f} | {row['server_cpu'] / row['cpu']:.2f}x |"
+            f"| {row['rows']:,} | {cells} | {row['sum']:.2f} | {row['before']:.2f} "
+            f"| {row['cpu']:.2f} |"
+        )
+    lines += [
+        "",
+        "The whole request over HTTP, by client (lean: a pre-encoded request on one socket):",
+        "",
+        "| rows | in-process sum | handler (server_ms) | lean p50 / p99 | httpx p50 / p99 "
+        "| lean / in-process | httpx / in-process | lean client CPU | httpx client CPU "
+        "| server CPU | server / in-process CPU |",
+        "| ---: " * 11 + "|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['rows']:,} | {row['sum']:.2f} | {row['handler']:.2f} "
+            f"| {row['lean_p50']:.2f} / {row['lean_p99']:.2f} "
+            f"| {row['httpx_p50']:.2f} / {row['httpx_p99']:.2f} "
+            f"| {row['lean_ratio']:.2f}x | {row['httpx_ratio']:.2f}x "
+            f"| {row['lean_cpu']:.2f} | {row['httpx_cpu']:.2f} "
+            f"| {row['server_cpu']:.2f} | {row['server_cpu'] / row['cpu']:.2f}x |"
         )
     (HERE / "stages.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -236,11 +293,13 @@ def plot(rows: list[dict]) -> None:
         for stage in STAGES:
             ax.bar("in process", row[stage], bottom=bottom, label=stage)
             bottom += row[stage]
-        ax.bar("HTTP p50", row["http_p50"], color="0.4")
-        ax.set_title(f"{row['rows']:,} rows ({row['ratio']:.2f}x)")
+        ax.bar("lean\nHTTP p50", row["lean_p50"], color="0.25")
+        ax.bar("httpx\nHTTP p50", row["httpx_p50"], color="0.6")
+        ax.set_title(f"{row['rows']:,} rows (lean {row['lean_ratio']:.2f}x)", fontsize=10)
         ax.set_ylabel("ms")
     axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    figure.suptitle("Request path by stage, in process, against the whole request over HTTP")
+    figure.suptitle("Request path by stage in process, against the whole request over HTTP "
+                    "(two clients)")
     figure.tight_layout()
     figure.savefig(HERE / "stages.svg")
 

@@ -9,7 +9,8 @@ neighbours on this shared machine:
   capture file), then what the server does once the answer is sent: metrics (Prometheus),
   summary (the dashboard's line, queued to its writer thread), logging (the per-request line,
   through the queue the server logs through) and free (the parsed request's Python objects
-  given back);
+  given back), with the garbage collector's threshold the server sets, and again with
+  Python's own, to show what the threshold saves;
 - over HTTP, the same body posted to a real `mara serve --workers 1` on loopback, capture on,
   by two clients on kept-alive connections, in turn (which goes first alternates by round):
   httpx, as most Python users would, and a lean client (one `sendall` of a request encoded
@@ -31,6 +32,7 @@ Writes benchmarks/serve/stages.md and stages.svg.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import statistics
 import tempfile
@@ -50,6 +52,7 @@ from mara.compiled import compiled_cache
 from mara.monitor import SummaryWriter, batch_record
 from mara.registry import Registry
 from mara.serve import telemetry
+from mara.serve.app import YOUNG_GC_THRESHOLD
 from mara.serve.batch import parse_batch
 from mara.serve.errors import json_response
 from mara.serve.logs import logging_off_the_request_path
@@ -62,6 +65,7 @@ STAGES = ("parse", "matrix", "forest", "drift", "answer", "capture", "metrics", 
 AFTER_THE_ANSWER = ("metrics", "summary", "logging", "free")
 CLIENTS = ("lean", "httpx")
 SETTLE_S = 0.12
+PYTHON_GC = gc.get_threshold()  # Python's own thresholds, before anything changes them
 log = logging.getLogger("mara.serve")
 
 
@@ -76,9 +80,15 @@ class InProcess:
         self.served = ServedModel(traffic.MODEL, version, bundle)
         self.capture = CaptureWriter(scratch)
         self.summaries = SummaryWriter(scratch)
+        gc.collect()  # as the server does once its models are loaded
+        gc.freeze()
 
-    def run(self, body: bytes) -> dict[str, float]:
-        """Milliseconds per stage for one request body, and their thread's CPU time ("cpu")."""
+    def run(self, body: bytes, *, young_gc: int = YOUNG_GC_THRESHOLD) -> dict[str, float]:
+        """Milliseconds per stage for one request body, and their thread's CPU time ("cpu").
+
+        `young_gc` is the collector's threshold for the run (the server's by default).
+        """
+        gc.set_threshold(young_gc, *PYTHON_GC[1:])
         bundle, clock = self.served.bundle, time.perf_counter
         cpu = time.thread_time()
         marks = [clock()]
@@ -114,9 +124,9 @@ class InProcess:
         del batch  # the summary's thread still holds the matrix and predictions, not the rows
         marks.append(clock())
         spans = np.diff(marks) * 1000
-        return dict(zip(STAGES, spans.tolist(), strict=True)) | {
-            "cpu": (time.thread_time() - cpu) * 1000
-        }
+        cpu = (time.thread_time() - cpu) * 1000
+        gc.set_threshold(YOUNG_GC_THRESHOLD, *PYTHON_GC[1:])  # the clients run as the server
+        return dict(zip(STAGES, spans.tolist(), strict=True)) | {"cpu": cpu}
 
     def close(self) -> None:
         self.capture.close()
@@ -138,6 +148,7 @@ def main() -> None:
     in_process = InProcess(args.home, scratch)
     path = f"/{traffic.PHASE}/{traffic.PROB}/predict"
     stages: dict[int, list[dict[str, float]]] = defaultdict(list)
+    python_gc: dict[int, list[dict[str, float]]] = defaultdict(list)
     wall: dict[tuple[int, str], list[float]] = defaultdict(list)
     client_cpu: dict[tuple[int, str], list[float]] = defaultdict(list)
     server_cpu: dict[int, list[float]] = defaultdict(list)
@@ -170,9 +181,12 @@ def main() -> None:
         task = progress.add_task("rounds", total=args.rounds)
         previous: tuple[int, int, float] | None = None
         for round_ in range(-2, args.rounds):  # two rounds to warm up, not counted
-            order = CLIENTS if round_ % 2 == 0 else CLIENTS[::-1]
             for size, (columns, rows) in batches.items():
-                timed = in_process.run(traffic.encode(f"{size}-{round_}-in", columns, rows))
+                # The stages with the server's collector threshold and with Python's, in turn.
+                timed = {}
+                for young_gc in order_of(round_, (YOUNG_GC_THRESHOLD, PYTHON_GC[0])):
+                    body = traffic.encode(f"{size}-{round_}-in", columns, rows)
+                    timed[young_gc] = in_process.run(body, young_gc=young_gc)
                 # The summary's and the log's threads (every 50 ms) take what this run queued
                 # now, not while a client in this process waits for the interpreter lock.
                 time.sleep(SETTLE_S)
@@ -180,12 +194,13 @@ def main() -> None:
                 if previous is not None and previous[1] >= 0:
                     server_cpu[previous[0]].append((cpu_now - previous[2]) / len(CLIENTS))
                 previous = (size, round_, cpu_now)
-                for name in order:
+                for name in order_of(round_, CLIENTS):
                     answer = post(name, size, f"{size}-{round_}-{name}", columns, rows)
                     if len(orjson.loads(answer)["predictions"]) != size:
                         raise SystemExit(f"{size} rows sent, a different number answered")
                 if round_ >= 0:
-                    stages[size].append(timed)
+                    stages[size].append(timed[YOUNG_GC_THRESHOLD])
+                    python_gc[size].append(timed[PYTHON_GC[0]])
                 else:  # warm-up: not counted
                     for name in CLIENTS:
                         wall[size, name].pop()
@@ -205,6 +220,9 @@ def main() -> None:
             "before": total - sum(medians[s] for s in AFTER_THE_ANSWER),
             "server_cpu": statistics.median(server_cpu[size]),
             "handler": statistics.median(handler[size]) if handler[size] else float("nan"),
+            "python_gc": statistics.median(sum(t[s] for s in STAGES) for t in python_gc[size]),
+            "server_gc": statistics.median(sum(t[s] for s in STAGES) for t in stages[size]),
+            "python_gc_cpu": statistics.median(t["cpu"] for t in python_gc[size]),
         }
         for name in CLIENTS:
             times = np.asarray(wall[size, name])
@@ -214,6 +232,11 @@ def main() -> None:
             row[f"{name}_cpu"] = statistics.median(client_cpu[size, name])
         rows.append(row)
     write_results(rows, args.rounds)
+
+
+def order_of(round_: int, pair: tuple) -> tuple:
+    """The pair as given in even rounds, reversed in odd ones: neither always goes first."""
+    return pair if round_ % 2 == 0 else pair[::-1]
 
 
 def cpu_ms(pid: int) -> float:
@@ -274,6 +297,22 @@ def write_results(rows: list[dict], rounds: int) -> None:
             f"| {row['lean_ratio']:.2f}x | {row['httpx_ratio']:.2f}x "
             f"| {row['lean_cpu']:.2f} | {row['httpx_cpu']:.2f} "
             f"| {row['server_cpu']:.2f} | {row['server_cpu'] / row['cpu']:.2f}x |"
+        )
+    lines += [
+        "",
+        f"The collector: every stage in process (median of each run's total, and its CPU "
+        f"time) with Python's threshold for young objects ({PYTHON_GC[0]:,}) and with the "
+        f"server's ({YOUNG_GC_THRESHOLD:,}), in turn:",
+        "",
+        f"| rows | ms at {PYTHON_GC[0]:,} | ms at {YOUNG_GC_THRESHOLD:,} "
+        f"| CPU ms at {PYTHON_GC[0]:,} | CPU ms at {YOUNG_GC_THRESHOLD:,} | CPU saved |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        saved = 1 - row["cpu"] / row["python_gc_cpu"]
+        lines.append(
+            f"| {row['rows']:,} | {row['python_gc']:.2f} | {row['server_gc']:.2f} "
+            f"| {row['python_gc_cpu']:.2f} | {row['cpu']:.2f} | {100 * saved:.0f} % |"
         )
     (HERE / "stages.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

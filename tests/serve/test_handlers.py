@@ -7,6 +7,7 @@ trained home, so the order of the messages it sends and of what it writes can be
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import shutil
 from pathlib import Path
@@ -70,7 +71,10 @@ def call(app: Any, body: bytes, events: list[tuple[str, Any]], capture: Path) ->
         async with app.router.lifespan_context(app):
             await app(scope, receive, send)
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    finally:
+        gc.unfreeze()  # the lifespan froze this test process's objects
 
 
 def test_the_batch_is_captured_before_the_answer_and_counted_and_logged_after(

@@ -19,10 +19,11 @@ neighbours on this shared machine:
   back from the capture through mara's capture reader.
 
 Wall time on a shared machine includes waiting for a core, for the clients and the server
-alike, so CPU time is reported beside it: the in-process run's own (its thread's), each
-client's (its thread's, per request), and the server's (every thread of the server process,
-from the kernel's per-thread run time, from before one size's two requests to before the
-next size's, halved), so work done after the answer counts too.
+alike, so CPU time is reported beside it: the in-process run's (every thread of this
+process, until the summary's and the log's threads have done their part), each client's (its
+thread's, per request), and the server's (every thread of the server process, from the
+kernel's per-thread run time, from before one size's two requests to before the next size's,
+halved), so work done after the answer counts on both sides.
 
 Writes benchmarks/serve/stages.md and stages.svg.
 
@@ -84,13 +85,16 @@ class InProcess:
         gc.freeze()
 
     def run(self, body: bytes, *, young_gc: int = YOUNG_GC_THRESHOLD) -> dict[str, float]:
-        """Milliseconds per stage for one request body, and their thread's CPU time ("cpu").
+        """Milliseconds per stage for one request body, and the CPU time it cost ("cpu").
 
-        `young_gc` is the collector's threshold for the run (the server's by default).
+        `young_gc` is the collector's threshold for the run (the server's by default). The
+        CPU time is the whole process's until the summary's and the log's threads (which wake
+        every 50 ms) have done what the run queued, as the server's is counted; waiting for
+        them also keeps them from taking the interpreter lock from a client later.
         """
         gc.set_threshold(young_gc, *PYTHON_GC[1:])
         bundle, clock = self.served.bundle, time.perf_counter
-        cpu = time.thread_time()
+        cpu = time.process_time()
         marks = [clock()]
         batch = parse_batch(body)
         marks.append(clock())
@@ -124,8 +128,9 @@ class InProcess:
         del batch  # the summary's thread still holds the matrix and predictions, not the rows
         marks.append(clock())
         spans = np.diff(marks) * 1000
-        cpu = (time.thread_time() - cpu) * 1000
         gc.set_threshold(YOUNG_GC_THRESHOLD, *PYTHON_GC[1:])  # the clients run as the server
+        time.sleep(SETTLE_S)
+        cpu = (time.process_time() - cpu) * 1000
         return dict(zip(STAGES, spans.tolist(), strict=True)) | {"cpu": cpu}
 
     def close(self) -> None:
@@ -158,7 +163,7 @@ def main() -> None:
         server,
         httpx.Client(base_url=server.url, timeout=120) as client,
         LeanClient(server.host, server.port) as lean,
-        Progress() as progress,
+        Progress(auto_refresh=False) as progress,  # no thread of its own: CPU is counted
     ):
 
         def post(name: str, size: int, batch_id: str, columns: list[str], rows: list) -> bytes:
@@ -187,9 +192,6 @@ def main() -> None:
                 for young_gc in order_of(round_, (YOUNG_GC_THRESHOLD, PYTHON_GC[0])):
                     body = traffic.encode(f"{size}-{round_}-in", columns, rows)
                     timed[young_gc] = in_process.run(body, young_gc=young_gc)
-                # The summary's and the log's threads (every 50 ms) take what this run queued
-                # now, not while a client in this process waits for the interpreter lock.
-                time.sleep(SETTLE_S)
                 cpu_now = cpu_ms(server.process.pid)
                 if previous is not None and previous[1] >= 0:
                     server_cpu[previous[0]].append((cpu_now - previous[2]) / len(CLIENTS))
@@ -207,6 +209,7 @@ def main() -> None:
                         client_cpu[size, name].pop()
             if round_ >= 0:
                 progress.advance(task)
+                progress.refresh()
         time.sleep(0.5)  # the last request's work after its answer
         server_cpu[previous[0]].append((cpu_ms(server.process.pid) - previous[2]) / len(CLIENTS))
     in_process.close()
@@ -320,7 +323,7 @@ def write_results(rows: list[dict], rounds: int) -> None:
 
 
 def plot(rows: list[dict]) -> None:
-    """Stacked stage times beside the HTTP latency, per batch size (log scale)."""
+    """Stacked stage times (hatched: after the answer) beside the HTTP latency, per size."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -330,7 +333,8 @@ def plot(rows: list[dict]) -> None:
     for ax, row in zip(axes, rows, strict=True):
         bottom = 0.0
         for stage in STAGES:
-            ax.bar("in process", row[stage], bottom=bottom, label=stage)
+            hatch = "//" if stage in AFTER_THE_ANSWER else None
+            ax.bar("in process", row[stage], bottom=bottom, label=stage, hatch=hatch)
             bottom += row[stage]
         ax.bar("lean\nHTTP p50", row["lean_p50"], color="0.25")
         ax.bar("httpx\nHTTP p50", row["httpx_p50"], color="0.6")

@@ -112,9 +112,9 @@ class InProcess:
             "quality": quality.as_dict(), "server_ms": 1.0,
         }
         self.capture.append_request(traffic.PHASE, traffic.PROB, header, body)
+        telemetry.observe_capture(traffic.PHASE, traffic.PROB, len(body), 0.001)
         marks.append(clock())
         telemetry.observe_batch(traffic.PHASE, traffic.PROB, 0.001, quality, report, self.served)
-        telemetry.observe_capture(traffic.PHASE, traffic.PROB, len(body), 0.001)
         marks.append(clock())
         record = batch_record(
             phase=traffic.PHASE, prob=traffic.PROB, version=self.served.version, seconds=0.001,

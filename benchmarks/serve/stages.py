@@ -1,16 +1,16 @@
 """Where a request's time goes: each stage of the request path in process, and the whole over HTTP.
 
 Trains (or reuses) the generated network problem (41 features), then, for batches of 1, 100,
-1,000 and 10,000 rows, alternates three measurements round after round, so all meet the same
+1,000 and 10,000 rows, alternates the measurements round after round, so all meet the same
 neighbours on this shared machine:
 
 - in process, the functions the predict handler calls, one stage at a time, in its order:
   parse, matrix, forest, drift, answer (the JSON response), capture (header and body to a real
-  capture file), then what the server does once the answer is sent: metrics (Prometheus),
-  summary (the dashboard's line, queued to its writer thread), logging (the per-request line,
-  through the queue the server logs through) and free (the parsed request's Python objects
-  given back), with the garbage collector's threshold the server sets, and again with
-  Python's own, to show what the threshold saves;
+  capture file, and its metric), then what the server does once the answer is sent: metrics
+  (Prometheus), summary (the dashboard's line, queued to its writer thread), logging (the
+  per-request line, through the queue the server logs through) and free (the parsed request's
+  Python objects given back); with the garbage collector's threshold the server sets, and
+  again with Python's own, to show what the threshold saves;
 - over HTTP, the same body posted to a real `mara serve --workers 1` on loopback, capture on,
   by two clients on kept-alive connections, in turn (which goes first alternates by round):
   httpx, as most Python users would, and a lean client (one `sendall` of a request encoded
@@ -18,12 +18,17 @@ neighbours on this shared machine:
   floor. The handler's own time (`server_ms`, from its start to the capture written) is read
   back from the capture through mara's capture reader.
 
+Both paths run once untimed before they are timed (each size's code and data in the caches,
+as on a server under steady traffic), and each request is followed by a pause, so it meets a
+server that has finished the previous one's work after the answer: these are latencies of a
+warm, otherwise idle server; throughput is `versus_mlflow.py`'s.
+
 Wall time on a shared machine includes waiting for a core, for the clients and the server
 alike, so CPU time is reported beside it: the in-process run's (every thread of this
 process, until the summary's and the log's threads have done their part), each client's (its
 thread's, per request), and the server's (every thread of the server process, from the
-kernel's per-thread run time, from before one size's two requests to before the next size's,
-halved), so work done after the answer counts on both sides.
+kernel's per-thread run time, from before a request to the end of the pause after it), so
+work done after the answer counts on both sides.
 
 Writes benchmarks/serve/stages.md and stages.svg.
 
@@ -66,6 +71,9 @@ STAGES = ("parse", "matrix", "forest", "drift", "answer", "capture", "metrics", 
 AFTER_THE_ANSWER = ("metrics", "summary", "logging", "free")
 CLIENTS = ("lean", "httpx")
 SETTLE_S = 0.12
+# After each request, so that its work after the answer is done before the next one arrives:
+# each is timed as it meets a server with nothing else to do, and its server CPU is its own.
+PAUSE_S = 0.05
 PYTHON_GC = gc.get_threshold()  # Python's own thresholds, before anything changes them
 log = logging.getLogger("mara.serve")
 
@@ -166,10 +174,14 @@ def main() -> None:
         Progress(auto_refresh=False) as progress,  # no thread of its own: CPU is counted
     ):
 
-        def post(name: str, size: int, batch_id: str, columns: list[str], rows: list) -> bytes:
-            """One timed request of `size` rows by one client; the answer's body."""
+        def post(
+            name: str, size: int, batch_id: str, columns: list[str], rows: list, *, count: bool
+        ) -> None:
+            """One request of `size` rows by one client, then a pause (see PAUSE_S); `count`:
+            its figures are kept."""
             body = traffic.encode(batch_id, columns, rows)
             request = lean.request(path, body)  # encoded before the clock starts
+            server_before = cpu_ms(server.process.pid)
             cpu, started = time.thread_time(), time.perf_counter()
             if name == "lean":
                 status, answer = lean.send(request)
@@ -177,41 +189,37 @@ def main() -> None:
                 response = client.post(path, content=body,
                                        headers={"content-type": "application/json"})
                 status, answer = response.status_code, response.content
-            wall[size, name].append((time.perf_counter() - started) * 1000)
-            client_cpu[size, name].append((time.thread_time() - cpu) * 1000)
+            elapsed = (time.perf_counter() - started) * 1000
+            client_ms = (time.thread_time() - cpu) * 1000
+            time.sleep(PAUSE_S)
+            if count:
+                wall[size, name].append(elapsed)
+                client_cpu[size, name].append(client_ms)
+                server_cpu[size].append(cpu_ms(server.process.pid) - server_before)
             if status != 200:
                 raise SystemExit(f"{name}: HTTP {status}: {answer[:200]!r}")
-            return answer
+            if len(orjson.loads(answer)["predictions"]) != size:
+                raise SystemExit(f"{size} rows sent, a different number answered")
 
         task = progress.add_task("rounds", total=args.rounds)
-        previous: tuple[int, int, float] | None = None
         for round_ in range(-2, args.rounds):  # two rounds to warm up, not counted
             for size, (columns, rows) in batches.items():
-                # The stages with the server's collector threshold and with Python's, in turn.
+                # Each path once untimed first, so both are timed as warm as a busy server is.
+                in_process.run(traffic.encode(f"{size}-{round_}-in", columns, rows))
                 timed = {}
+                # The stages with the server's collector threshold and with Python's, in turn.
                 for young_gc in order_of(round_, (YOUNG_GC_THRESHOLD, PYTHON_GC[0])):
                     body = traffic.encode(f"{size}-{round_}-in", columns, rows)
                     timed[young_gc] = in_process.run(body, young_gc=young_gc)
-                cpu_now = cpu_ms(server.process.pid)
-                if previous is not None and previous[1] >= 0:
-                    server_cpu[previous[0]].append((cpu_now - previous[2]) / len(CLIENTS))
-                previous = (size, round_, cpu_now)
+                post("lean", size, f"{size}-{round_}-warm", columns, rows, count=False)
                 for name in order_of(round_, CLIENTS):
-                    answer = post(name, size, f"{size}-{round_}-{name}", columns, rows)
-                    if len(orjson.loads(answer)["predictions"]) != size:
-                        raise SystemExit(f"{size} rows sent, a different number answered")
+                    post(name, size, f"{size}-{round_}-{name}", columns, rows, count=round_ >= 0)
                 if round_ >= 0:
                     stages[size].append(timed[YOUNG_GC_THRESHOLD])
                     python_gc[size].append(timed[PYTHON_GC[0]])
-                else:  # warm-up: not counted
-                    for name in CLIENTS:
-                        wall[size, name].pop()
-                        client_cpu[size, name].pop()
             if round_ >= 0:
                 progress.advance(task)
                 progress.refresh()
-        time.sleep(0.5)  # the last request's work after its answer
-        server_cpu[previous[0]].append((cpu_ms(server.process.pid) - previous[2]) / len(CLIENTS))
     in_process.close()
     handler = server_ms(args.home)
     rows = []
@@ -261,8 +269,9 @@ def server_ms(home: Path) -> dict[int, list[float]]:
     batches = CaptureIndex(home, traffic.PHASE, traffic.PROB).refresh().batches()
     found: dict[int, list[float]] = defaultdict(list)
     for batch_id, ms in zip(batches["id"], batches["server_ms"], strict=True):
-        size, round_ = (int(part) for part in str(batch_id).rsplit("-", 1)[0].split("-", 1))
-        if round_ >= 0:
+        head, client = str(batch_id).rsplit("-", 1)
+        size, round_ = (int(part) for part in head.split("-", 1))
+        if round_ >= 0 and client in CLIENTS:
             found[size].append(float(ms))
     return found
 

@@ -28,7 +28,9 @@ alike, so CPU time is reported beside it: the in-process run's (every thread of 
 process, until the summary's and the log's threads have done their part), each client's (its
 thread's, per request), and the server's (every thread of the server process, from the
 kernel's per-thread run time, from before a request to the end of the pause after it), so
-work done after the answer counts on both sides.
+work done after the answer counts on both sides. Beside them, from the same kernel counters,
+how long the in-process thread, the server's event loop (its main thread, request and pause)
+and the lean client's thread were ready to run but waited for a core.
 
 Writes benchmarks/serve/stages.md and stages.svg.
 
@@ -40,8 +42,10 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import statistics
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -102,7 +106,7 @@ class InProcess:
         """
         gc.set_threshold(young_gc, *PYTHON_GC[1:])
         bundle, clock = self.served.bundle, time.perf_counter
-        cpu = time.process_time()
+        cpu, waited = time.process_time(), this_thread()[1]
         marks = [clock()]
         batch = parse_batch(body)
         marks.append(clock())
@@ -136,10 +140,11 @@ class InProcess:
         del batch  # the summary's thread still holds the matrix and predictions, not the rows
         marks.append(clock())
         spans = np.diff(marks) * 1000
+        waited = this_thread()[1] - waited
         gc.set_threshold(YOUNG_GC_THRESHOLD, *PYTHON_GC[1:])  # the clients run as the server
         time.sleep(SETTLE_S)
         cpu = (time.process_time() - cpu) * 1000
-        return dict(zip(STAGES, spans.tolist(), strict=True)) | {"cpu": cpu}
+        return dict(zip(STAGES, spans.tolist(), strict=True)) | {"cpu": cpu, "waited": waited}
 
     def close(self) -> None:
         self.capture.close()
@@ -164,7 +169,8 @@ def main() -> None:
     python_gc: dict[int, list[dict[str, float]]] = defaultdict(list)
     wall: dict[tuple[int, str], list[float]] = defaultdict(list)
     client_cpu: dict[tuple[int, str], list[float]] = defaultdict(list)
-    server_cpu: dict[int, list[float]] = defaultdict(list)
+    client_wait: dict[tuple[int, str], list[float]] = defaultdict(list)
+    server_cpu: dict[int, list[np.ndarray]] = defaultdict(list)  # (ran, waited) per request
     server = ServerProcess(args.home, workers=1, extra_args=("--follow", "0"))
     with (
         logging_off_the_request_path(),
@@ -181,7 +187,9 @@ def main() -> None:
             its figures are kept."""
             body = traffic.encode(batch_id, columns, rows)
             request = lean.request(path, body)  # encoded before the clock starts
-            server_before = cpu_ms(server.process.pid)
+            pid = server.process.pid
+            server_before = np.array([schedstat(pid)[0], schedstat(pid, pid)[1]])
+            client_before = this_thread()
             cpu, started = time.thread_time(), time.perf_counter()
             if name == "lean":
                 status, answer = lean.send(request)
@@ -191,11 +199,15 @@ def main() -> None:
                 status, answer = response.status_code, response.content
             elapsed = (time.perf_counter() - started) * 1000
             client_ms = (time.thread_time() - cpu) * 1000
+            client_waited = (this_thread() - client_before)[1]
             time.sleep(PAUSE_S)
             if count:
                 wall[size, name].append(elapsed)
                 client_cpu[size, name].append(client_ms)
-                server_cpu[size].append(cpu_ms(server.process.pid) - server_before)
+                client_wait[size, name].append(client_waited)
+                # Every thread's CPU; the event loop's (the main thread's) wait for a core.
+                server_now = np.array([schedstat(pid)[0], schedstat(pid, pid)[1]])
+                server_cpu[size].append(server_now - server_before)
             if status != 200:
                 raise SystemExit(f"{name}: HTTP {status}: {answer[:200]!r}")
             if len(orjson.loads(answer)["predictions"]) != size:
@@ -224,12 +236,15 @@ def main() -> None:
     handler = server_ms(args.home)
     rows = []
     for size in batches:
-        medians = {s: statistics.median(t[s] for t in stages[size]) for s in (*STAGES, "cpu")}
+        medians = {
+            s: statistics.median(t[s] for t in stages[size]) for s in (*STAGES, "cpu", "waited")
+        }
         total = sum(medians[s] for s in STAGES)
         row = {
             "rows": size, **medians, "sum": total,
             "before": total - sum(medians[s] for s in AFTER_THE_ANSWER),
-            "server_cpu": statistics.median(server_cpu[size]),
+            "server_cpu": statistics.median(ms[0] for ms in server_cpu[size]),
+            "server_wait": statistics.median(ms[1] for ms in server_cpu[size]),
             "handler": statistics.median(handler[size]) if handler[size] else float("nan"),
             "python_gc": statistics.median(sum(t[s] for s in STAGES) for t in python_gc[size]),
             "whole": statistics.median(sum(t[s] for s in STAGES) for t in stages[size]),
@@ -243,6 +258,7 @@ def main() -> None:
             row[f"{name}_ratio"] = row[f"{name}_p50"] / total
             row[f"{name}_whole_ratio"] = row[f"{name}_p50"] / row["whole"]
             row[f"{name}_cpu"] = statistics.median(client_cpu[size, name])
+            row[f"{name}_wait"] = statistics.median(client_wait[size, name])
             row[f"{name}_min"] = float(times.min())
         rows.append(row)
     write_results(rows, args.rounds)
@@ -253,15 +269,22 @@ def order_of(round_: int, pair: tuple) -> tuple:
     return pair if round_ % 2 == 0 else pair[::-1]
 
 
-def cpu_ms(pid: int) -> float:
-    """CPU milliseconds run so far by every thread of a process (Linux schedstat, in ns)."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
+def schedstat(pid: int, tid: int | None = None) -> np.ndarray:
+    """Milliseconds on a core and milliseconds waiting for one so far, summed over every
+    thread of a process, or of one thread (Linux schedstat, in ns)."""
+    tasks = Path(f"/proc/{pid}/task")
+    total = np.zeros(2)
+    for task in [tasks / str(tid)] if tid is not None else tasks.iterdir():
         try:
-            total += int((task / "schedstat").read_text().split()[0])
-        except (OSError, IndexError, ValueError):  # a thread that just ended
+            total += [int(field) for field in (task / "schedstat").read_text().split()[:2]]
+        except (OSError, ValueError):  # a thread that just ended
             continue
     return total / 1e6
+
+
+def this_thread() -> np.ndarray:
+    """`schedstat` of the calling thread."""
+    return schedstat(os.getpid(), threading.get_native_id())
 
 
 def server_ms(home: Path) -> dict[int, list[float]]:
@@ -286,14 +309,14 @@ def write_results(rows: list[dict], rounds: int) -> None:
         f"Stages in process (the server runs {after} once the answer is sent):",
         "",
         f"| rows | {' | '.join(STAGES)} | in-process sum | of which before the answer "
-        "| in-process CPU |",
-        "| ---: " * (len(STAGES) + 4) + "|",
+        "| in-process CPU | waited for a core |",
+        "| ---: " * (len(STAGES) + 5) + "|",
     ]
     for row in rows:
         cells = " | ".join(f"{row[s]:.3f}" for s in STAGES)
         lines.append(
             f"| {row['rows']:,} | {cells} | {row['sum']:.2f} | {row['before']:.2f} "
-            f"| {row['cpu']:.2f} |"
+            f"| {row['cpu']:.2f} | {row['waited']:.2f} |"
         )
     lines += [
         "",
@@ -302,8 +325,9 @@ def write_results(rows: list[dict], rounds: int) -> None:
         "",
         "| rows | in-process sum | in-process whole | handler (server_ms) | lean p50 / p99 "
         "| httpx p50 / p99 | lean / sum | lean / whole | httpx / sum | httpx / whole "
-        "| lean client CPU | httpx client CPU | server CPU | server / in-process CPU |",
-        "| ---: " * 14 + "|",
+        "| lean client CPU | httpx client CPU | server CPU | server / in-process CPU "
+        "| server's event loop waited for a core | lean client waited |",
+        "| ---: " * 16 + "|",
     ]
     for row in rows:
         lines.append(
@@ -313,7 +337,8 @@ def write_results(rows: list[dict], rounds: int) -> None:
             f"| {row['lean_ratio']:.2f}x | {row['lean_whole_ratio']:.2f}x "
             f"| {row['httpx_ratio']:.2f}x | {row['httpx_whole_ratio']:.2f}x "
             f"| {row['lean_cpu']:.2f} | {row['httpx_cpu']:.2f} "
-            f"| {row['server_cpu']:.2f} | {row['server_cpu'] / row['cpu']:.2f}x |"
+            f"| {row['server_cpu']:.2f} | {row['server_cpu'] / row['cpu']:.2f}x "
+            f"| {row['server_wait']:.2f} | {row['lean_wait']:.2f} |"
         )
     lines += [
         "",

@@ -41,9 +41,9 @@ __all__ = ["YOUNG_GC_THRESHOLD", "create_app", "app_from_env"]
 log = logging.getLogger("mara.serve")
 
 # A batch's parsed rows are thousands of lists that die with the request and hold no cycle.
-# At Python's default (700 new containers) the collector would scan them several times per
-# batch, for nothing: 0.3 ms of 3.5 at 1,000 rows and 9 ms of 55 at 10,000 on this project's
-# machine. Past this many, most of a batch is freed before a collection comes.
+# At Python's default (700 new containers) the collector scans them several times per batch,
+# for nothing (16 % of the CPU of a 10,000-row batch in `make bench-serve-stages`). Past this
+# many, most of a batch is freed before a collection comes.
 YOUNG_GC_THRESHOLD = 50_000
 
 routes = [

@@ -42,8 +42,8 @@ log = logging.getLogger("mara.serve")
 
 # A batch's parsed rows are thousands of lists that die with the request and hold no cycle.
 # At Python's default (700 new containers) the collector scans them several times per batch,
-# for nothing (16 % of the CPU of a 10,000-row batch in `make bench-serve-stages`). Past this
-# many, most of a batch is freed before a collection comes.
+# for nothing (about 15 % of the CPU of a 10,000-row batch in `make bench-serve-stages`). Past
+# this many, most of a batch is freed before a collection comes.
 YOUNG_GC_THRESHOLD = 50_000
 
 routes = [

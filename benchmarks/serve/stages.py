@@ -74,6 +74,8 @@ STAGES = ("parse", "matrix", "forest", "drift", "answer", "capture", "metrics", 
           "logging", "free")
 AFTER_THE_ANSWER = ("metrics", "summary", "logging", "free")
 CLIENTS = ("lean", "httpx")
+# After each in-process run: the summary's and the log's threads wake every 50 ms to take
+# what it queued; done by then, they neither go uncounted nor take the lock from a client.
 SETTLE_S = 0.12
 # After each request, so that its work after the answer is done before the next one arrives:
 # each is timed as it meets a server with nothing else to do, and its server CPU is its own.

@@ -273,8 +273,6 @@ def serve(
     max_replicas: int | None,
 ) -> None:
     """Serve the champion of every registered problem over HTTP; drain on SIGTERM/SIGINT."""
-    import uvicorn
-
     from mara.serve import server
 
     workers = workers or server.usable_cores()
@@ -298,7 +296,7 @@ def serve(
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    config = uvicorn.Config(
+    config = server.uvicorn_config(
         "mara.serve.app:app_from_env",
         factory=True,
         host=host,

@@ -34,7 +34,14 @@ from uvicorn.config import STARTUP_FAILURE
 
 from mara.serve.drain import DRAIN
 
-__all__ = ["DEFAULT_DRAIN_DELAY_S", "DEFAULT_GRACE_S", "DrainingServer", "run", "usable_cores"]
+__all__ = [
+    "DEFAULT_DRAIN_DELAY_S",
+    "DEFAULT_GRACE_S",
+    "DrainingServer",
+    "run",
+    "uvicorn_config",
+    "usable_cores",
+]
 
 log = logging.getLogger("mara.serve")
 
@@ -47,6 +54,10 @@ _LINGER_S = 0.2
 # A supervised worker stops accepting this long after its supervisor dropped new handshakes.
 _SUPERVISED_MARGIN_S = 0.3
 _SO_ATTACH_FILTER = 26  # Linux, <asm-generic/socket.h>
+# Named, not left to uvicorn's "auto", which falls back to the pure-Python event loop and
+# HTTP parser (asyncio, h11) without a word when these are missing: `uvicorn[standard]`
+# installs both.
+EVENT_LOOP, HTTP_PARSER = "uvloop", "httptools"
 
 
 class DrainingServer(uvicorn.Server):
@@ -120,6 +131,11 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def uvicorn_config(app: str, **options: Any) -> uvicorn.Config:
+    """uvicorn's Config for `app` on uvloop and httptools; `options` as `uvicorn.Config` takes."""
+    return uvicorn.Config(app, loop=EVENT_LOOP, http=HTTP_PARSER, **options)
 
 
 def run(config: uvicorn.Config, *, drain_delay_s: float = DEFAULT_DRAIN_DELAY_S) -> NoReturn:

@@ -22,10 +22,17 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from mara.train import train_problem
 
     home = tmp_path_factory.mktemp("home")
-    write_problem(home, "phase-1", "prob-1", binary_frame(6000, 0),
-                  ["amount", "age", "noise"], ["channel", "region"])
-    write_problem(home, "phase-1", "prob-2", multiclass_frame(6000, 1), ["x", "y"], ["proto"],
-                  target="kind")
+    write_problem(
+        home,
+        "phase-1",
+        "prob-1",
+        binary_frame(6000, 0),
+        ["amount", "age", "noise"],
+        ["channel", "region"],
+    )
+    write_problem(
+        home, "phase-1", "prob-2", multiclass_frame(6000, 1), ["x", "y"], ["proto"], target="kind"
+    )
     train_problem(home, "phase-1", "prob-1")
     train_problem(home, "phase-1", "prob-2")
     return home

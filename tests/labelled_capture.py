@@ -15,8 +15,17 @@ BINARY = ("p", "bin")
 MULTI = ("p", "multi")
 
 
-def capture(home: Path, problem: tuple[str, str], frame: pd.DataFrame, prefix: str, at: float,
-            *, classes: list, labels: bool = True, target: str = "label") -> None:
+def capture(
+    home: Path,
+    problem: tuple[str, str],
+    frame: pd.DataFrame,
+    prefix: str,
+    at: float,
+    *,
+    classes: list,
+    labels: bool = True,
+    target: str = "label",
+) -> None:
     """Serve `frame` as captured batches at time `at` (seconds), then label every row.
 
     The champion answers, as it would on the server: its predictions are kept with the batch.
@@ -28,10 +37,22 @@ def capture(home: Path, problem: tuple[str, str], frame: pd.DataFrame, prefix: s
     for number, body in enumerate(bodies):
         record = {k: v for k, v in body.items() if k != "labels"}
         sent = pd.DataFrame(record["rows"], columns=record["columns"])
-        writer.append(*problem, record | {"received_at": at + number, "model_version": "1",
-                                          "predictions": model.predict_frame(sent)})
+        writer.append(
+            *problem,
+            record
+            | {
+                "received_at": at + number,
+                "model_version": "1",
+                "predictions": model.predict_frame(sent),
+            },
+        )
     writer.close()
     if labels:
         items = [{"id": b["id"], "labels": b["labels"]} for b in bodies]
-        ingest_labels(LabelLedger(home, *problem), entries_from_objects(items), classes,
-                      CaptureIndex(home, *problem).refresh(), source="test")
+        ingest_labels(
+            LabelLedger(home, *problem),
+            entries_from_objects(items),
+            classes,
+            CaptureIndex(home, *problem).refresh(),
+            source="test",
+        )

@@ -20,9 +20,16 @@ def require(binary: str) -> str:
 def chromium(url: str, *args: str, timeout_s: float = 90.0) -> subprocess.CompletedProcess:
     """Headless Chromium on `url`; scripts run for a few seconds of virtual time first."""
     command = [
-        require("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
-        "--disable-dev-shm-usage", "--hide-scrollbars", "--no-first-run",
-        "--virtual-time-budget=4000", *args, url,
+        require("chromium"),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        "--no-first-run",
+        "--virtual-time-budget=4000",
+        *args,
+        url,
     ]
     return subprocess.run(command, capture_output=True, timeout=timeout_s, check=True)
 
@@ -55,10 +62,14 @@ class Prometheus:
         path.write_text(yaml.safe_dump(config))
         log = (self.workdir / "prometheus.log").open("wb")
         self.process = subprocess.Popen(
-            [require("prometheus"), f"--config.file={path}",
-             f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                require("prometheus"),
+                f"--config.file={path}",
+                f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -28,8 +28,13 @@ def engine_server(
     if request.param == "ray":
         cluster = request.getfixturevalue("ray_cluster")
         ray_args = ("--engine", "ray", "--ray-address", cluster.address)
-        return ServerProcess(home, port=cluster.serve_port, extra_args=(*extra_args, *ray_args),
-                             env=LOOPBACK_ENV, log_path=log_path)
+        return ServerProcess(
+            home,
+            port=cluster.serve_port,
+            extra_args=(*extra_args, *ray_args),
+            env=LOOPBACK_ENV,
+            log_path=log_path,
+        )
     return ServerProcess(home, extra_args=extra_args, log_path=log_path)
 
 

@@ -8,19 +8,35 @@ from hypothesis import strategies as st
 from mara.clean import category_key, clean_numeric, to_number
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
     st.text(max_size=12),
 )
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=4), inner, max_size=3),
-                           max_leaves=6)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 @pytest.mark.parametrize(
     ("cell", "number"),
     [
-        (1, 1.0), (2.5, 2.5), (" 3.5 ", 3.5), ("1,234.5", 1234.5), ("$12", 12.0),
-        ("€7.5", 7.5), ("15%", 15.0), (True, 1.0), (False, 0.0), ("-3", -3.0), ("1e3", 1000.0),
+        (1, 1.0),
+        (2.5, 2.5),
+        (" 3.5 ", 3.5),
+        ("1,234.5", 1234.5),
+        ("$12", 12.0),
+        ("€7.5", 7.5),
+        ("15%", 15.0),
+        (True, 1.0),
+        (False, 0.0),
+        ("-3", -3.0),
+        ("1e3", 1000.0),
     ],
 )
 def test_numbers_are_read(cell, number):
@@ -30,8 +46,26 @@ def test_numbers_are_read(cell, number):
 
 @pytest.mark.parametrize(
     "cell",
-    [None, "", "NaN", "nan", "null", "None", "n/a", "NA", "?", "-", "abc", [1], {"a": 1},
-     math.inf, -math.inf, "inf", float("nan"), 10**400],
+    [
+        None,
+        "",
+        "NaN",
+        "nan",
+        "null",
+        "None",
+        "n/a",
+        "NA",
+        "?",
+        "-",
+        "abc",
+        [1],
+        {"a": 1},
+        math.inf,
+        -math.inf,
+        "inf",
+        float("nan"),
+        10**400,
+    ],
 )
 def test_everything_else_is_missing(cell):
     assert math.isnan(to_number(cell))
@@ -45,8 +79,9 @@ def test_fast_and_slow_paths_agree_and_count():
     assert (coerced, invalid) == (0, 0)
     dirty = [1, "2", "x", None, "n/a", [3], "1,000", math.inf]
     numbers, coerced, invalid = clean_numeric(dirty)
-    assert np.array_equal(numbers, [1, 2, np.nan, np.nan, np.nan, np.nan, 1000, np.nan],
-                          equal_nan=True)
+    assert np.array_equal(
+        numbers, [1, 2, np.nan, np.nan, np.nan, np.nan, 1000, np.nan], equal_nan=True
+    )
     assert coerced == 2  # "2" and "1,000"
     assert invalid == 3  # "x", [3] and inf
 

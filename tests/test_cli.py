@@ -8,14 +8,28 @@ from mara.spec import find_problems
 
 
 def mara(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mara", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "mara", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_make_data_then_train_all(tmp_path: Path):
     for kind, prob in (("credit", "prob-1"), ("network-multiclass", "prob-2")):
-        made = mara(tmp_path, "make-data", "--kind", kind, "--phase", "phase-1", "--prob", prob,
-                    "--rows", "1500")
+        made = mara(
+            tmp_path,
+            "make-data",
+            "--kind",
+            kind,
+            "--phase",
+            "phase-1",
+            "--prob",
+            prob,
+            "--rows",
+            "1500",
+        )
         assert made.returncode == 0, made.stderr
         assert "requests.jsonl" in made.stdout
     assert find_problems(tmp_path) == [("phase-1", "prob-1"), ("phase-1", "prob-2")]

@@ -10,8 +10,10 @@ from mara.registry import Registry
 
 def test_compiled_forest_predicts_what_lightgbm_predicts(trained_home: Path, tmp_path: Path):
     registry = Registry(trained_home)
-    for name, frame in (("phase-1_prob-1", binary_frame(400, 5)),
-                        ("phase-1_prob-2", multiclass_frame(400, 5))):
+    for name, frame in (
+        ("phase-1_prob-1", binary_frame(400, 5)),
+        ("phase-1_prob-2", multiclass_frame(400, 5)),
+    ):
         bundle = registry.load(name)
         interpreted = bundle.predict_frame(frame)
         assert not is_cached(bundle.booster, tmp_path)
@@ -28,8 +30,9 @@ def test_compiled_forest_predicts_what_lightgbm_predicts(trained_home: Path, tmp
         counts = iter(bundle.preprocessor.n_categories)
         probe = probe_matrix([next(counts) if c else None for c in mask], seed=3)
         assert np.isnan(probe).any()
-        assert np.allclose(bundle.compiled.predict(probe),
-                           bundle.booster.predict(probe), rtol=0, atol=1e-9)
+        assert np.allclose(
+            bundle.compiled.predict(probe), bundle.booster.predict(probe), rtol=0, atol=1e-9
+        )
         # Native code is not pickled with the model; the cache makes reattaching instant.
         clone = pickle.loads(pickle.dumps(bundle))
         assert clone.compiled is None

@@ -13,13 +13,15 @@ SPEC = ProblemSpec("p", "q", ("a", "b"), ("c", "d"), "label")
 
 @pytest.fixture
 def fitted() -> Preprocessor:
-    frame = pd.DataFrame({
-        "a": [1.0, 2.0, 3.0, 4.0],
-        "b": ["1", "2", None, "x"],
-        "c": ["tcp", "udp", "tcp", "tcp"],
-        "d": [3, 4, 3, 5],
-        "label": [0, 1, 0, 1],
-    })
+    frame = pd.DataFrame(
+        {
+            "a": [1.0, 2.0, 3.0, 4.0],
+            "b": ["1", "2", None, "x"],
+            "c": ["tcp", "udp", "tcp", "tcp"],
+            "d": [3, 4, 3, 5],
+            "label": [0, 1, 0, 1],
+        }
+    )
     return Preprocessor(SPEC).fit(frame)
 
 
@@ -65,8 +67,11 @@ def test_frame_and_json_columns_agree(fitted):
 def test_pickle_round_trip_keeps_behaviour(fitted):
     clone = pickle.loads(pickle.dumps(fitted))
     columns = {"c": ["udp", "new"], "d": ["5", 3]}
-    assert np.array_equal(clone.transform_columns(columns, 2)[0],
-                          fitted.transform_columns(columns, 2)[0], equal_nan=True)
+    assert np.array_equal(
+        clone.transform_columns(columns, 2)[0],
+        fitted.transform_columns(columns, 2)[0],
+        equal_nan=True,
+    )
 
 
 def test_unfitted_use_is_an_error():

@@ -16,8 +16,15 @@ def write_config(home: Path, body: object) -> Path:
 
 
 def test_reads_the_organizers_config(tmp_path):
-    write_config(tmp_path, {"numeric_columns": ["a", "b"], "category_columns": ["c"],
-                            "target_column": "label", "ml_type": "classification"})
+    write_config(
+        tmp_path,
+        {
+            "numeric_columns": ["a", "b"],
+            "category_columns": ["c"],
+            "target_column": "label",
+            "ml_type": "classification",
+        },
+    )
     spec = load_spec(tmp_path, "p", "q")
     assert spec == ProblemSpec("p", "q", ("a", "b"), ("c",), "label")
     assert spec.name == "p_q"
@@ -37,11 +44,15 @@ def test_missing_file_names_the_path(tmp_path):
         ([], "JSON object"),
         ({"numeric_columns": ["a"]}, "'target_column'"),
         ({"numeric_columns": "a", "target_column": "y"}, "'numeric_columns'"),
-        ({"numeric_columns": ["a"], "category_columns": [1], "target_column": "y"},
-         "'category_columns'"),
+        (
+            {"numeric_columns": ["a"], "category_columns": [1], "target_column": "y"},
+            "'category_columns'",
+        ),
         ({"numeric_columns": [], "category_columns": [], "target_column": "y"}, "both empty"),
-        ({"numeric_columns": ["a"], "category_columns": ["a"], "target_column": "y"},
-         "listed twice"),
+        (
+            {"numeric_columns": ["a"], "category_columns": ["a"], "target_column": "y"},
+            "listed twice",
+        ),
         ({"numeric_columns": ["a"], "target_column": "a"}, "listed twice"),
         ({"numeric_columns": ["a"], "target_column": "y", "ml_type": "regression"}, "ml_type"),
     ],

@@ -84,8 +84,9 @@ def register(home: Path, scenario: Scenario, bundle: ModelBundle, by: str, reaso
     registry = Registry(home)
     name = scenario.spec.name
     with registry.run(name, f"{by} {name}"):
-        registry.log(tags={"phase": scenario.spec.phase, "prob": scenario.spec.prob,
-                           "mara.kind": by})
+        registry.log(
+            tags={"phase": scenario.spec.phase, "prob": scenario.spec.prob, "mara.kind": by}
+        )
         version = registry.log_bundle(bundle).version
     registry.promote(name, version, by=by, reason=reason)
     return version
@@ -152,8 +153,13 @@ def replay(
                 client.post(f"/{problem}/labels", json=labels).raise_for_status()
             before = registry.champion_version(spec.name)
             if number == bad_push_at:
-                register(home, scenario, refit(home, scenario, shuffle=True), "promote",
-                         "a bad push by hand")
+                register(
+                    home,
+                    scenario,
+                    refit(home, scenario, shuffle=True),
+                    "promote",
+                    "a bad push by hand",
+                )
                 result.decisions.append((number, "bad push"))
             elif policy == "schedule" and number and number % args.every == 0:
                 register(home, scenario, refit(home, scenario), "train", "fixed schedule")
@@ -203,8 +209,9 @@ def streams(kind: str, args: argparse.Namespace) -> list[tuple[Scenario, pd.Data
     for scenario in build(kind, rows=args.rows, seed=args.seed):
         if scenario.name.startswith("new segment, no labels"):
             continue
-        chosen.append((scenario, pd.concat([scenario.early, scenario.later], ignore_index=True),
-                       None))
+        chosen.append(
+            (scenario, pd.concat([scenario.early, scenario.later], ignore_index=True), None)
+        )
     calm = chosen[-1][0]  # covariate shift: P(y|x) holds, so a bad push is the only harm
     stream = pd.concat([calm.early, calm.later], ignore_index=True)
     bad = replace(calm, name="bad push by hand, no change")
@@ -220,8 +227,12 @@ def main() -> None:
     parser.add_argument("--lag", type=int, default=2, help="Batches before labels arrive.")
     parser.add_argument("--every", type=int, default=8, help="Batches between scheduled retrains.")
     parser.add_argument("--min-new-labels", type=int, default=1500)
-    parser.add_argument("--bake", type=float, default=5.0,
-                        help="Seconds a new champion bakes (the replay runs ~1 batch a second).")
+    parser.add_argument(
+        "--bake",
+        type=float,
+        default=5.0,
+        help="Seconds a new champion bakes (the replay runs ~1 batch a second).",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
@@ -241,12 +252,17 @@ def main() -> None:
                     started = time.perf_counter()
                     run = replay(home, scenario, stream, policy, args, bad_push_at=bad_push_at)
                     whole, late = scored(run, truth, classes)
-                results.append({
-                    "kind": kind, "scenario": scenario.name, "policy": policy,
-                    "score": round(whole, 4), "score_second_half": round(late, 4),
-                    "decisions": "; ".join(f"{what} @{n}" for n, what in run.decisions) or "-",
-                    "seconds": round(time.perf_counter() - started, 1),
-                })
+                results.append(
+                    {
+                        "kind": kind,
+                        "scenario": scenario.name,
+                        "policy": policy,
+                        "score": round(whole, 4),
+                        "score_second_half": round(late, 4),
+                        "decisions": "; ".join(f"{what} @{n}" for n, what in run.decisions) or "-",
+                        "seconds": round(time.perf_counter() - started, 1),
+                    }
+                )
                 progress.advance(task)
                 progress.console.log(results[-1])
     frame = pd.DataFrame(results)
@@ -267,10 +283,12 @@ def markdown(frame: pd.DataFrame, args: argparse.Namespace) -> str:
     ]
     for (kind, scenario), part in frame.groupby(["kind", "scenario"], sort=False):
         by = part.set_index("policy")
-        cells = [f"{by.loc[p, 'score']:.4f} / {by.loc[p, 'score_second_half']:.4f}"
-                 for p in POLICIES]
-        lines.append(f"| {kind} | {scenario} | {' | '.join(cells)} | "
-                     f"{by.loc['autopilot', 'decisions']} |")
+        cells = [
+            f"{by.loc[p, 'score']:.4f} / {by.loc[p, 'score_second_half']:.4f}" for p in POLICIES
+        ]
+        lines.append(
+            f"| {kind} | {scenario} | {' | '.join(cells)} | {by.loc['autopilot', 'decisions']} |"
+        )
     return "\n".join(lines)
 
 

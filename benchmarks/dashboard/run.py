@@ -66,9 +66,12 @@ def prepare(home: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     table = frame(20_000, np.random.default_rng(0))
     features = [c for c in table.columns if c != "label"]
-    config = {"numeric_columns": [c for c in features if c.startswith("num")],
-              "category_columns": [c for c in features if c.startswith("cat")],
-              "target_column": "label", "ml_type": "classification"}
+    config = {
+        "numeric_columns": [c for c in features if c.startswith("num")],
+        "category_columns": [c for c in features if c.startswith("cat")],
+        "target_column": "label",
+        "ml_type": "classification",
+    }
     (folder / CONFIG_NAME).write_text(json.dumps(config))
     table.to_parquet(folder / TRAIN_NAME)
     started = time.perf_counter()
@@ -99,9 +102,16 @@ def write_summaries(home: Path, n_batches: int, now: float) -> float:
         first, count = (130, 70) if drifted else (0, 130)
         matrix, quality, report, proba = pool[first + i % count]
         dirty = DataQuality(**{**quality.as_dict(), "cells_missing": int(rng.poisson(3))})
-        record = batch_record(phase=PHASE, prob=PROB, version="1",
-                              seconds=float(rng.gamma(4.0, 0.003)), quality=dirty,
-                              report=report, predictions=proba, binary=True)
+        record = batch_record(
+            phase=PHASE,
+            prob=PROB,
+            version="1",
+            seconds=float(rng.gamma(4.0, 0.003)),
+            quality=dirty,
+            report=report,
+            predictions=proba,
+            binary=True,
+        )
         record["t"] = float(t)
         writer.record(record, detector=bundle.drift, matrix=matrix, report=report)
     writer.close()
@@ -119,8 +129,13 @@ def time_get(client: httpx.Client, path: str, repeat: int) -> dict:
         started = time.perf_counter()
         client.get(path).raise_for_status()
         warm.append(time.perf_counter() - started)
-    return {"path": path, "first_s": cold, "median_s": statistics.median(warm),
-            "max_s": max(warm), "bytes": len(first.content)}
+    return {
+        "path": path,
+        "first_s": cold,
+        "median_s": statistics.median(warm),
+        "max_s": max(warm),
+        "bytes": len(first.content),
+    }
 
 
 def record_cost(home: Path, repeat: int = 2000) -> float:
@@ -131,8 +146,16 @@ def record_cost(home: Path, repeat: int = 2000) -> float:
     report, proba = bundle.drift.score(matrix), bundle.predict_matrix(matrix)
     started = time.perf_counter()
     for _ in range(repeat):
-        batch_record(phase=PHASE, prob=PROB, version="1", seconds=0.01, quality=quality,
-                     report=report, predictions=proba, binary=True)
+        batch_record(
+            phase=PHASE,
+            prob=PROB,
+            version="1",
+            seconds=0.01,
+            quality=quality,
+            report=report,
+            predictions=proba,
+            binary=True,
+        )
     return (time.perf_counter() - started) / repeat * 1e6
 
 
@@ -144,8 +167,16 @@ def append_live(home: Path, n_batches: int) -> None:
     report, proba = bundle.drift.score(matrix), bundle.predict_matrix(matrix)
     writer = SummaryWriter(home)
     for _ in range(n_batches):
-        record = batch_record(phase=PHASE, prob=PROB, version="1", seconds=0.01,
-                              quality=quality, report=report, predictions=proba, binary=True)
+        record = batch_record(
+            phase=PHASE,
+            prob=PROB,
+            version="1",
+            seconds=0.01,
+            quality=quality,
+            report=report,
+            predictions=proba,
+            binary=True,
+        )
         writer.record(record, detector=bundle.drift, matrix=matrix, report=report)
     writer.close()
 
@@ -164,22 +195,37 @@ def main() -> None:
     print(f"wrote {args.batches:,} summaries ({size / 2**20:.1f} MiB) in {write_s:.1f} s")
 
     pages = {}
-    with ServerProcess(home, extra_args=("--no-compile", "--no-capture")) as server, \
-            httpx.Client(base_url=server.url, timeout=120) as client:
-        for name, path in (("overview", "/dashboard?window=24h"),
-                           ("problem", f"/dashboard/{PHASE}/{PROB}"),
-                           ("feature", f"/dashboard/{PHASE}/{PROB}/features/num_03?since=24h")):
+    with (
+        ServerProcess(home, extra_args=("--no-compile", "--no-capture")) as server,
+        httpx.Client(base_url=server.url, timeout=120) as client,
+    ):
+        for name, path in (
+            ("overview", "/dashboard?window=24h"),
+            ("problem", f"/dashboard/{PHASE}/{PROB}"),
+            ("feature", f"/dashboard/{PHASE}/{PROB}/features/num_03?since=24h"),
+        ):
             pages[name] = time_get(client, path, args.repeat)
         append_live(home, LIVE_BATCHES)
         for name, page in pages.items():
             page["after_live_s"] = time_get(client, page["path"], 1)["first_s"]
             print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in page.items()})
         shot = HERE / "dashboard.png"
-        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                        "--hide-scrollbars", "--window-size=1240,2700",
-                        "--virtual-time-budget=3000", f"--screenshot={shot}",
-                        f"{server.url}/dashboard/{PHASE}/{PROB}"],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1240,2700",
+                "--virtual-time-budget=3000",
+                f"--screenshot={shot}",
+                f"{server.url}/dashboard/{PHASE}/{PROB}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
     bundle = Registry(home).load(f"{PHASE}_{PROB}")
     started = time.perf_counter()
@@ -187,44 +233,77 @@ def main() -> None:
     build_s = time.perf_counter() - started
     output = home / "report.html"
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mara", "--home", str(home), "report", "--phase",
-                    PHASE, "--prob", PROB, "-o", str(output)], check=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mara",
+            "--home",
+            str(home),
+            "report",
+            "--phase",
+            PHASE,
+            "--prob",
+            PROB,
+            "-o",
+            str(output),
+        ],
+        check=True,
+        timeout=600,
+    )
     cli_s = time.perf_counter() - started
-    report = {"build_s": build_s, "cli_s": cli_s, "bytes": output.stat().st_size,
-              "in_memory_bytes": len(html.encode())}
+    report = {
+        "build_s": build_s,
+        "cli_s": cli_s,
+        "bytes": output.stat().st_size,
+        "in_memory_bytes": len(html.encode()),
+    }
     print("report", report)
 
     record_us = record_cost(home)
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python "
-               f"{platform.python_version()}")
-    results = {"batches": args.batches, "features": N_NUMERIC + N_CATEGORICAL,
-               "summary_bytes": size, "write_s": write_s, "record_us": record_us,
-               "pages": pages, "report": report, "machine": machine}
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    results = {
+        "batches": args.batches,
+        "features": N_NUMERIC + N_CATEGORICAL,
+        "summary_bytes": size,
+        "write_s": write_s,
+        "record_us": record_us,
+        "pages": pages,
+        "report": report,
+        "machine": machine,
+    }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [
         f"# Dashboard with {args.batches:,} summarised batches, {N_NUMERIC + N_CATEGORICAL} "
-        "features", "",
+        "features",
+        "",
         f"Machine: {machine}. Summaries on disk: {size / 2**20:.1f} MiB, written by one "
         f"worker's SummaryWriter in {write_s:.1f} s ({write_s / args.batches * 1e6:.0f} µs "
         "per batch including bin counts, on the writer's thread); building a summary line "
-        f"on the request path: {record_us:.0f} µs.", "",
+        f"on the request path: {record_us:.0f} µs.",
+        "",
         "Times are over HTTP. The first request is sent as soon as `/health` answers: the "
         "server then is still reading the summaries already on disk (once, on a thread, at "
         "start-up), and that request waits for it. Then "
         f"{args.repeat} more, then one after another writer appended {LIVE_BATCHES:,} "
-        "batches (what a live refresh reads).", "",
+        "batches (what a live refresh reads).",
+        "",
         "| page | first request, during start-up reading s | then median s | then max s | "
         "after 1,000 new s | HTML KiB |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, page in pages.items():
-        lines.append(f"| {name} (`{page['path']}`) | {page['first_s']:.3f} | "
-                     f"{page['median_s']:.3f} | {page['max_s']:.3f} | "
-                     f"{page['after_live_s']:.3f} | {page['bytes'] / 1024:.0f} |")
+        lines.append(
+            f"| {name} (`{page['path']}`) | {page['first_s']:.3f} | "
+            f"{page['median_s']:.3f} | {page['max_s']:.3f} | "
+            f"{page['after_live_s']:.3f} | {page['bytes'] / 1024:.0f} |"
+        )
     lines += [
-        "", "| report | build s (summaries to HTML) | `mara report` s (with MLflow load) | "
-        "size KiB |", "| --- | ---: | ---: | ---: |",
-        f"| {PHASE}/{PROB} | {build_s:.2f} | {cli_s:.1f} | {report['bytes'] / 1024:.0f} |", "",
+        "",
+        "| report | build s (summaries to HTML) | `mara report` s (with MLflow load) | size KiB |",
+        "| --- | ---: | ---: | ---: |",
+        f"| {PHASE}/{PROB} | {build_s:.2f} | {cli_s:.1f} | {report['bytes'] / 1024:.0f} |",
+        "",
     ]
     (HERE / "results.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -62,8 +62,9 @@ console = Console(width=160)
 def streams(kind: str, rows: int, seed: int) -> tuple[ProblemSpec, pd.DataFrame, dict]:
     """The table and each scenario's traffic (WINDOWS x WINDOW_ROWS rows, true labels)."""
     rng = np.random.default_rng([seed, 5])
-    frame, spec = generate(kind, rows=rows // 2 + 4 * WINDOWS * WINDOW_ROWS, seed=seed,
-                           phase="bench", prob=kind)
+    frame, spec = generate(
+        kind, rows=rows // 2 + 4 * WINDOWS * WINDOW_ROWS, seed=seed, phase="bench", prob=kind
+    )
     frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     table, pool = frame.iloc[: rows // 2], frame.iloc[rows // 2 :].reset_index(drop=True)
     n = WINDOWS * WINDOW_ROWS
@@ -74,8 +75,9 @@ def streams(kind: str, rows: int, seed: int) -> tuple[ProblemSpec, pd.DataFrame,
         "no shift": pool.iloc[:n].reset_index(drop=True),
         "covariate shift": covariate_shift(pool.iloc[n:], spec, rng, n),
         "out of range": moved,
-        "concept shift": changed_rule(pool.iloc[2 * n : 3 * n].reset_index(drop=True), spec,
-                                      rng, share=0.3),
+        "concept shift": changed_rule(
+            pool.iloc[2 * n : 3 * n].reset_index(drop=True), spec, rng, share=0.3
+        ),
     }
     return spec, table.reset_index(drop=True), traffic
 
@@ -90,22 +92,40 @@ def serve_and_label(home: Path, spec: ProblemSpec, traffic: pd.DataFrame) -> Non
         part = traffic.iloc[first : first + BATCH]
         report = bundle.drift.score(bundle.preprocessor.transform(part[columns]))
         window = first // WINDOW_ROWS
-        writer.append(spec.phase, spec.prob, {
-            "id": f"b{number}", "received_at": 3600.0 * (window + 1) + number,
-            "model_version": "1", "columns": columns, "rows": frame_rows(part, columns),
-            "drift": report.drift, "drift_report": report.as_dict(),
-        })
+        writer.append(
+            spec.phase,
+            spec.prob,
+            {
+                "id": f"b{number}",
+                "received_at": 3600.0 * (window + 1) + number,
+                "model_version": "1",
+                "columns": columns,
+                "rows": frame_rows(part, columns),
+                "drift": report.drift,
+                "drift_report": report.as_dict(),
+            },
+        )
         items.append({"id": f"b{number}", "labels": part[spec.target].tolist()})
     writer.close()
-    ingest_labels(LabelLedger(home, spec.phase, spec.prob), entries_from_objects(items),
-                  training_classes(home, spec), CaptureIndex(home, spec.phase, spec.prob).refresh(),
-                  source="bench")
+    ingest_labels(
+        LabelLedger(home, spec.phase, spec.prob),
+        entries_from_objects(items),
+        training_classes(home, spec),
+        CaptureIndex(home, spec.phase, spec.prob).refresh(),
+        source="bench",
+    )
 
 
-def run_scenario(root: Path, kind: str, name: str, spec: ProblemSpec, table: pd.DataFrame,
-                 traffic: pd.DataFrame) -> list[dict]:
-    spec = ProblemSpec(phase="bench", prob=f"{kind}-{name.replace(' ', '-')}",
-                       numeric=spec.numeric, categorical=spec.categorical, target=spec.target)
+def run_scenario(
+    root: Path, kind: str, name: str, spec: ProblemSpec, table: pd.DataFrame, traffic: pd.DataFrame
+) -> list[dict]:
+    spec = ProblemSpec(
+        phase="bench",
+        prob=f"{kind}-{name.replace(' ', '-')}",
+        numeric=spec.numeric,
+        categorical=spec.categorical,
+        target=spec.target,
+    )
     folder = problem_dir(root, spec.phase, spec.prob)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CONFIG_NAME).write_text(json.dumps(spec.to_config()))
@@ -117,33 +137,52 @@ def run_scenario(root: Path, kind: str, name: str, spec: ProblemSpec, table: pd.
     found = []
     for method in methods:
         started = time.perf_counter()
-        windows = estimate_windows(root, spec.phase, spec.prob, "1",
-                                   calibration=None if method == "auto" else method)
+        windows = estimate_windows(
+            root, spec.phase, spec.prob, "1", calibration=None if method == "auto" else method
+        )
         seconds = (time.perf_counter() - started) / len(windows)
         for number, e in enumerate(windows):
-            found.append({
-                "kind": kind, "scenario": name, "calibration": method, "window": number,
-                "metric": e.metric, "estimate": e.estimate, "low": e.low, "high": e.high,
-                "realized": e.realized, "baseline": e.baseline, "rows": e.n_rows,
-                "chosen": e.method, "in_region": e.in_region, "outside_share": e.outside_share,
-                "effective_share": e.effective_share, "domain_auc": e.domain_auc,
-                "drift_share": e.drift_share, "seconds": seconds,
-            })
+            found.append(
+                {
+                    "kind": kind,
+                    "scenario": name,
+                    "calibration": method,
+                    "window": number,
+                    "metric": e.metric,
+                    "estimate": e.estimate,
+                    "low": e.low,
+                    "high": e.high,
+                    "realized": e.realized,
+                    "baseline": e.baseline,
+                    "rows": e.n_rows,
+                    "chosen": e.method,
+                    "in_region": e.in_region,
+                    "outside_share": e.outside_share,
+                    "effective_share": e.effective_share,
+                    "domain_auc": e.domain_auc,
+                    "drift_share": e.drift_share,
+                    "seconds": seconds,
+                }
+            )
     return found
 
 
 def summarise(frame: pd.DataFrame) -> str:
-    frame = frame.assign(error=(frame["estimate"] - frame["realized"]).abs(),
-                         covered=(frame["low"] <= frame["realized"])
-                         & (frame["realized"] <= frame["high"]))
-    lines = ["| kind | scenario | metric | realized (mean) | error: none / Platt / isotonic / "
-             "temperature | auto (chosen) | band coverage (auto) | out of region | "
-             "drift-flagged batches |",
-             "| --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: |"]
+    frame = frame.assign(
+        error=(frame["estimate"] - frame["realized"]).abs(),
+        covered=(frame["low"] <= frame["realized"]) & (frame["realized"] <= frame["high"]),
+    )
+    lines = [
+        "| kind | scenario | metric | realized (mean) | error: none / Platt / isotonic / "
+        "temperature | auto (chosen) | band coverage (auto) | out of region | "
+        "drift-flagged batches |",
+        "| --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: |",
+    ]
     for (kind, scenario), part in frame.groupby(["kind", "scenario"], sort=False):
         by = part.groupby("calibration")["error"].mean()
-        errors = " / ".join(f"{by[m]:.4f}" if m in by else "-"
-                            for m in ("none", "platt", "isotonic", "temperature"))
+        errors = " / ".join(
+            f"{by[m]:.4f}" if m in by else "-" for m in ("none", "platt", "isotonic", "temperature")
+        )
         auto = part[part["calibration"] == "auto"]
         lines.append(
             f"| {kind} | {scenario} | {auto['metric'].iloc[0]} | {auto['realized'].mean():.4f} "
@@ -152,9 +191,12 @@ def summarise(frame: pd.DataFrame) -> str:
             f"| {auto['drift_share'].mean():.0%} |"
         )
     auto = frame[frame["calibration"] == "auto"]
-    lines += ["", "| scenario | windows | mean abs error (auto) | band coverage | out of region "
-              "| outside share (mean) | effective share (mean) | drift-flagged batches |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        "| scenario | windows | mean abs error (auto) | band coverage | out of region "
+        "| outside share (mean) | effective share (mean) | drift-flagged batches |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for scenario, part in auto.groupby("scenario", sort=False):
         lines.append(
             f"| {scenario} | {len(part)} | {part['error'].mean():.4f} "
@@ -163,8 +205,11 @@ def summarise(frame: pd.DataFrame) -> str:
             f"| {part['effective_share'].mean():.2f} | {part['drift_share'].mean():.0%} |"
         )
     seconds = auto.groupby(["kind", "scenario"], sort=False)["seconds"].first()
-    lines += ["", f"Estimating one window of {WINDOW_ROWS:,} rows (read, score, calibrate, band, "
-              f"region check): median {seconds.median():.2f} s, at most {seconds.max():.2f} s."]
+    lines += [
+        "",
+        f"Estimating one window of {WINDOW_ROWS:,} rows (read, score, calibrate, band, "
+        f"region check): median {seconds.median():.2f} s, at most {seconds.max():.2f} s.",
+    ]
     return "\n".join(lines)
 
 
@@ -176,8 +221,13 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
 
     auto = frame[frame["calibration"] == "auto"]
     kinds = list(dict.fromkeys(auto["kind"]))
-    fig, axes = plt.subplots(len(kinds), len(SCENARIOS), figsize=(4 * len(SCENARIOS),
-                             2.6 * len(kinds)), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(
+        len(kinds),
+        len(SCENARIOS),
+        figsize=(4 * len(SCENARIOS), 2.6 * len(kinds)),
+        squeeze=False,
+        sharex=True,
+    )
     for row, kind in enumerate(kinds):
         for col, scenario in enumerate(SCENARIOS):
             ax = axes[row][col]
@@ -188,8 +238,15 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
             ax.plot(x, part["realized"], marker="s", color="black", label="realized")
             ax.axhline(part["baseline"].iloc[0], ls="--", color="grey", lw=1, label="holdout")
             out = part[~part["in_region"]]
-            ax.scatter(out["window"], out["estimate"], marker="x", color="red", s=60, zorder=5,
-                       label="out of region")
+            ax.scatter(
+                out["window"],
+                out["estimate"],
+                marker="x",
+                color="red",
+                s=60,
+                zorder=5,
+                label="out of region",
+            )
             ax.set_title(f"{kind}: {scenario}", fontsize=9)
             ax.set_ylabel(part["metric"].iloc[0], fontsize=8)
             ax.tick_params(labelsize=7)
@@ -220,11 +277,15 @@ def main() -> None:
     frame = pd.DataFrame(found)
     frame.to_csv(HERE / "results.csv", index=False)
     plot(frame, HERE / "estimated.png")
-    machine = (f"{platform.machine()}, {__import__('os').cpu_count()} cores, Python "
-               f"{platform.python_version()}; {time.perf_counter() - started:.0f} s in all")
-    text = (f"Estimated against realized performance, {WINDOWS} windows of {WINDOW_ROWS:,} "
-            f"rows per scenario, table of {args.rows // 2:,} rows (holdout 20%). "
-            f"{machine}.\n\n{summarise(frame)}\n")
+    machine = (
+        f"{platform.machine()}, {__import__('os').cpu_count()} cores, Python "
+        f"{platform.python_version()}; {time.perf_counter() - started:.0f} s in all"
+    )
+    text = (
+        f"Estimated against realized performance, {WINDOWS} windows of {WINDOW_ROWS:,} "
+        f"rows per scenario, table of {args.rows // 2:,} rows (holdout 20%). "
+        f"{machine}.\n\n{summarise(frame)}\n"
+    )
     (HERE / "results.md").write_text(text)
     console.print(text)
 

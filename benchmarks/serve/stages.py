@@ -70,8 +70,18 @@ from mara.serve.models import ServedModel
 from mara.serve.process import ServerProcess
 
 HERE = Path(__file__).parent
-STAGES = ("parse", "matrix", "forest", "drift", "answer", "capture", "metrics", "summary",
-          "logging", "free")
+STAGES = (
+    "parse",
+    "matrix",
+    "forest",
+    "drift",
+    "answer",
+    "capture",
+    "metrics",
+    "summary",
+    "logging",
+    "free",
+)
 AFTER_THE_ANSWER = ("metrics", "summary", "logging", "free")
 CLIENTS = ("lean", "httpx")
 # After each in-process run: the summary's and the log's threads wake every 50 ms to take
@@ -121,9 +131,14 @@ class InProcess:
         json_response({"id": batch.id, "predictions": predictions, "drift": report.drift})
         marks.append(clock())
         header = {
-            "id": batch.id, "received_at": time.time(), "model_version": self.served.version,
-            "predictions": predictions, "drift": report.drift, "drift_report": report.as_dict(),
-            "quality": quality.as_dict(), "server_ms": 1.0,
+            "id": batch.id,
+            "received_at": time.time(),
+            "model_version": self.served.version,
+            "predictions": predictions,
+            "drift": report.drift,
+            "drift_report": report.as_dict(),
+            "quality": quality.as_dict(),
+            "server_ms": 1.0,
         }
         self.capture.append_request(traffic.PHASE, traffic.PROB, header, body)
         telemetry.observe_capture(traffic.PHASE, traffic.PROB, len(body), 0.001)
@@ -131,13 +146,26 @@ class InProcess:
         telemetry.observe_batch(traffic.PHASE, traffic.PROB, 0.001, quality, report, self.served)
         marks.append(clock())
         record = batch_record(
-            phase=traffic.PHASE, prob=traffic.PROB, version=self.served.version, seconds=0.001,
-            quality=quality, report=report, predictions=predictions, binary=bundle.is_binary,
+            phase=traffic.PHASE,
+            prob=traffic.PROB,
+            version=self.served.version,
+            seconds=0.001,
+            quality=quality,
+            report=report,
+            predictions=predictions,
+            binary=bundle.is_binary,
         )
         self.summaries.record(record, detector=bundle.drift, matrix=matrix, report=report)
         marks.append(clock())
-        log.info("%s id=%s rows=%d drift=%d ms=%.2f quality=%s", traffic.MODEL, batch.id,
-                 batch.n_rows, report.drift, 1.0, header["quality"])
+        log.info(
+            "%s id=%s rows=%d drift=%d ms=%.2f quality=%s",
+            traffic.MODEL,
+            batch.id,
+            batch.n_rows,
+            report.drift,
+            1.0,
+            header["quality"],
+        )
         marks.append(clock())
         del batch  # the summary's thread still holds the matrix and predictions, not the rows
         marks.append(clock())
@@ -196,8 +224,9 @@ def main() -> None:
             if name == "lean":
                 status, answer = lean.send(request)
             else:
-                response = client.post(path, content=body,
-                                       headers={"content-type": "application/json"})
+                response = client.post(
+                    path, content=body, headers={"content-type": "application/json"}
+                )
                 status, answer = response.status_code, response.content
             elapsed = (time.perf_counter() - started) * 1000
             client_ms = (time.thread_time() - cpu) * 1000
@@ -243,7 +272,9 @@ def main() -> None:
         }
         total = sum(medians[s] for s in STAGES)
         row = {
-            "rows": size, **medians, "sum": total,
+            "rows": size,
+            **medians,
+            "sum": total,
             "before": total - sum(medians[s] for s in AFTER_THE_ANSWER),
             "server_cpu": statistics.median(ms[0] for ms in server_cpu[size]),
             "server_wait": statistics.median(ms[1] for ms in server_cpu[size]),
@@ -396,8 +427,9 @@ def plot(rows: list[dict]) -> None:
         ax.set_title(f"{row['rows']:,} rows (lean {row['lean_ratio']:.2f}x)", fontsize=10)
         ax.set_ylabel("ms")
     axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    figure.suptitle("Request path by stage in process, against the whole request over HTTP "
-                    "(two clients)")
+    figure.suptitle(
+        "Request path by stage in process, against the whole request over HTTP (two clients)"
+    )
     figure.tight_layout()
     figure.savefig(HERE / "stages.svg")
 

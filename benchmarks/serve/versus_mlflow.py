@@ -76,17 +76,30 @@ class MlflowServer:
 
     def __enter__(self) -> MlflowServer:
         command = [
-            str(Path(sys.executable).with_name("mlflow")), "models", "serve",
-            "-m", f"models:/{traffic.MODEL}@champion", "--env-manager", "local",
-            "-h", "127.0.0.1", "-p", str(self.port), "-w", str(self.workers),
+            str(Path(sys.executable).with_name("mlflow")),
+            "models",
+            "serve",
+            "-m",
+            f"models:/{traffic.MODEL}@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-w",
+            str(self.workers),
         ]
         # As in an activated environment: MLflow starts `uvicorn` from PATH.
         bin_dir = str(Path(sys.executable).parent)
-        env = os.environ | {"MLFLOW_TRACKING_URI": tracking_uri(self.home),
-                            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env = os.environ | {
+            "MLFLOW_TRACKING_URI": tracking_uri(self.home),
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                            env=env, start_new_session=True)
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -178,10 +191,10 @@ async def _throughput(
     and the server's CPU milliseconds per batch meanwhile."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+
         async def one_client() -> None:
             for _ in range(requests):
-                response = await client.post(predict_path(target), content=body,
-                                             headers=_HEADERS)
+                response = await client.post(predict_path(target), content=body, headers=_HEADERS)
                 response.raise_for_status()
 
         await asyncio.gather(*(one_client() for _ in range(clients)))  # connections warm
@@ -206,8 +219,7 @@ def throughput(
             requests = max(4, 64 // clients)
             for target in targets if round_ % 2 else targets[::-1]:
                 body = target.body(f"t-{round_}-{clients}", columns, rows)
-                rate, cpu_ms = asyncio.run(_throughput(target, body, clients, requests,
-                                                       target.pid))
+                rate, cpu_ms = asyncio.run(_throughput(target, body, clients, requests, target.pid))
                 found[(target.name, clients)].append(rate)
                 cpu[(target.name, clients)].append(cpu_ms)
             progress.advance(task)
@@ -236,19 +248,20 @@ def main() -> None:
         mara = ServerProcess(args.home, workers=workers, extra_args=("--follow", "0"))
         mlflow = MlflowServer(args.home, workers=workers, log_path=logs / "mlflow-serve.log")
         with mara, mlflow, Progress() as progress, httpx.Client(timeout=300) as client:
-            targets = [Target("mara", mara.url, mara.process.pid),
-                       Target("mlflow", mlflow.url, mlflow.process.pid)]
+            targets = [
+                Target("mara", mara.url, mara.process.pid),
+                Target("mlflow", mlflow.url, mlflow.process.pid),
+            ]
             columns, rows = batches[1_000]
-            first, second = (predictions(t, client, t.body("same", columns, rows))
-                             for t in targets)
+            first, second = (predictions(t, client, t.body("same", columns, rows)) for t in targets)
             gap = float(np.max(np.abs(np.asarray(first) - np.asarray(second))))
             if gap > 1e-9:
                 raise SystemExit(f"the two servers disagree by {gap}: not the same model")
             times = latency(targets, batches, args.rounds, progress)
-            rates, cpu = throughput(targets, batches[THROUGHPUT_ROWS], args.throughput_rounds,
-                                    progress)
-        results.append({"workers": workers, "gap": gap, "times": times, "rates": rates,
-                        "cpu": cpu})
+            rates, cpu = throughput(
+                targets, batches[THROUGHPUT_ROWS], args.throughput_rounds, progress
+            )
+        results.append({"workers": workers, "gap": gap, "times": times, "rates": rates, "cpu": cpu})
     write_results(results, args.rounds, batches)
 
 
@@ -267,8 +280,10 @@ def write_results(results: list[dict], rounds: int, batches: dict) -> None:
         for size in batches:
             mara = np.asarray(result["times"][("mara", size)])
             mlflow = np.asarray(result["times"][("mlflow", size)])
-            p = {name: (np.percentile(x, 50), np.percentile(x, 99))
-                 for name, x in (("mara", mara), ("mlflow", mlflow))}
+            p = {
+                name: (np.percentile(x, 50), np.percentile(x, 99))
+                for name, x in (("mara", mara), ("mlflow", mlflow))
+            }
             lines.append(
                 f"| {result['workers']} | {size:,} | {p['mara'][0]:.1f} / {p['mara'][1]:.1f} | "
                 f"{p['mlflow'][0]:.1f} / {p['mlflow'][1]:.1f} | "
@@ -284,12 +299,16 @@ def write_results(results: list[dict], rounds: int, batches: dict) -> None:
         for clients in CLIENTS:
             mara, mlflow = result["rates"][("mara", clients)], result["rates"][("mlflow", clients)]
             c_mara, c_mlflow = result["cpu"][("mara", clients)], result["cpu"][("mlflow", clients)]
-            lines.append(f"| {result['workers']} | {clients} | {mara:,.0f} | {mlflow:,.0f} | "
-                         f"{mara / mlflow:.1f}x | {c_mara:.1f} | {c_mlflow:.1f} | "
-                         f"{c_mlflow / c_mara:.1f}x |")
+            lines.append(
+                f"| {result['workers']} | {clients} | {mara:,.0f} | {mlflow:,.0f} | "
+                f"{mara / mlflow:.1f}x | {c_mara:.1f} | {c_mlflow:.1f} | "
+                f"{c_mlflow / c_mara:.1f}x |"
+            )
     gaps = ", ".join(f"{r['gap']:.1e}" for r in results)
-    lines += ["", f"Largest difference between the two servers' predictions on the same 1,000 "
-              f"rows: {gaps}."]
+    lines += [
+        "",
+        f"Largest difference between the two servers' predictions on the same 1,000 rows: {gaps}.",
+    ]
     (HERE / "versus_mlflow.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot(results)
@@ -302,12 +321,13 @@ def plot(results: list[dict]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 3.8),
-                                squeeze=False)
+    figure, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 3.8), squeeze=False)
     for ax, result in zip(axes[0], results, strict=True):
         x = np.arange(len(CLIENTS))
-        for offset, name, label in ((-0.2, "mara", "mara serve"),
-                                    (0.2, "mlflow", "mlflow models serve")):
+        for offset, name, label in (
+            (-0.2, "mara", "mara serve"),
+            (0.2, "mlflow", "mlflow models serve"),
+        ):
             ax.bar(x + offset, [result["rates"][(name, c)] for c in CLIENTS], 0.4, label=label)
         ax.set_xticks(x, [str(c) for c in CLIENTS])
         ax.set_xlabel("clients")

@@ -46,14 +46,16 @@ VARIANTS = ("copy", "cells missing", "two forests")
 def holes(x: np.ndarray, preprocessor: Preprocessor) -> np.ndarray:
     """Each row's missing cells and unseen categories, as one column."""
     hole = np.isnan(x)
-    for j, unseen in zip(np.flatnonzero(preprocessor.categorical_mask),
-                         preprocessor.n_categories, strict=True):
+    for j, unseen in zip(
+        np.flatnonzero(preprocessor.categorical_mask), preprocessor.n_categories, strict=True
+    ):
         hole[:, j] |= x[:, j] == unseen
     return hole.sum(axis=1, keepdims=True).astype(float)
 
 
-def defaults(x: np.ndarray, y: np.ndarray, w: np.ndarray, categorical: list[int],
-             n_classes: int) -> lgb.Booster:
+def defaults(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, categorical: list[int], n_classes: int
+) -> lgb.Booster:
     """`lightgbm.train` at its default parameters."""
     params: dict[str, Any] = {"objective": "binary", "verbosity": -1, "num_threads": 1}
     if n_classes > 2:
@@ -72,8 +74,9 @@ def evaluate(table: Table, seed: int) -> dict[str, dict[str, float]]:
     n = len(classes)
     none = defaults(x, y, w, categorical, n)
     copy = defaults(rows, targets, weights, categorical, n)
-    counted = defaults(np.hstack([rows, holes(rows, preprocessor)]), targets, weights,
-                       categorical, n)
+    counted = defaults(
+        np.hstack([rows, holes(rows, preprocessor)]), targets, weights, categorical, n
+    )
     truth = test[table.spec.target].tolist()
 
     def metric(proba: np.ndarray) -> float:
@@ -108,9 +111,7 @@ def main() -> None:
         for table in all_tables(seed=seed):
             results.setdefault(table.name, []).append(evaluate(table, seed))
             print(f"{table.name} seed {seed} done", flush=True)
-    header = ["table", "complete rows clean / dirty"] + [
-        f"{v} clean / dirty" for v in VARIANTS
-    ]
+    header = ["table", "complete rows clean / dirty"] + [f"{v} clean / dirty" for v in VARIANTS]
     lines = [
         f"LightGBM's defaults; gain over no copy (clean) and over the copy (dirty), mean of "
         f"seeds {args.seeds}; 20% of test cells dirtied.",

@@ -66,7 +66,12 @@ def split(table: Table, seed: int) -> tuple[pd.DataFrame, pd.Series, pd.DataFram
 
 
 def fit_defaults(
-    table: Table, frame: pd.DataFrame, labels: pd.Series, classes: list[Any], *, mask: bool,
+    table: Table,
+    frame: pd.DataFrame,
+    labels: pd.Series,
+    classes: list[Any],
+    *,
+    mask: bool,
     config: TrainConfig,
 ) -> ModelBundle:
     """LightGBM at its defaults on mara's matrix, optionally with the masked copy (made and
@@ -109,27 +114,33 @@ def evaluate(table: Table, *, seed: int, budget: float, fraction: float) -> list
             bundle = fit_model(table.spec, frame, labels, classes, config=config)
         else:
             bundle = fit_defaults(
-                table, frame, labels, classes, mask=model == "defaults+mask",
+                table,
+                frame,
+                labels,
+                classes,
+                mask=model == "defaults+mask",
                 config=TrainConfig(seed=seed),
             )
         seconds = time.perf_counter() - started
         scores = clean_and_dirty_scores(bundle, test, fraction=fraction, seed=seed)
         metric = headline(scores["clean"])
-        results.append({
-            "table": table.name,
-            "source": table.source,
-            "rows": len(table.frame),
-            "classes": len(classes),
-            "seed": seed,
-            "model": model,
-            "metric": metric,
-            "clean": scores["clean"][metric],
-            "dirty": scores["dirty"][metric],
-            "train_s": seconds,
-            "predict_ms_1000": predict_ms(bundle, test),
-            "trees": bundle.booster.num_trees(),
-            "chosen": bundle.recipe.get("rounds", ""),
-        })
+        results.append(
+            {
+                "table": table.name,
+                "source": table.source,
+                "rows": len(table.frame),
+                "classes": len(classes),
+                "seed": seed,
+                "model": model,
+                "metric": metric,
+                "clean": scores["clean"][metric],
+                "dirty": scores["dirty"][metric],
+                "train_s": seconds,
+                "predict_ms_1000": predict_ms(bundle, test),
+                "trees": bundle.booster.num_trees(),
+                "chosen": bundle.recipe.get("rounds", ""),
+            }
+        )
         row = results[-1]
         print(
             f"{table.name:20s} seed {seed} {model:14s} {metric} clean {row['clean']:.4f} "
@@ -149,18 +160,27 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
     for name, group in frame.groupby("table", sort=False):
         first = group.iloc[0]
         d, m, s = (mean.loc[(name, model)] for model in MODELS)
-        lines.append({
-            "table": name, "rows": first["rows"], "classes": first["classes"],
-            "metric": first["metric"],
-            "defaults clean": d["clean"], "mara clean": s["clean"],
-            "clean gain": s["clean"] - d["clean"],
-            "defaults+mask dirty": m["dirty"], "mara dirty": s["dirty"],
-            "dirty gain": s["dirty"] - m["dirty"],
-            "defaults dirty": d["dirty"],
-            "defaults s": d["train_s"], "mara s": s["train_s"],
-            "defaults ms/1000": d["predict_ms_1000"], "mara ms/1000": s["predict_ms_1000"],
-            "defaults trees": d["trees"], "mara trees": s["trees"],
-        })
+        lines.append(
+            {
+                "table": name,
+                "rows": first["rows"],
+                "classes": first["classes"],
+                "metric": first["metric"],
+                "defaults clean": d["clean"],
+                "mara clean": s["clean"],
+                "clean gain": s["clean"] - d["clean"],
+                "defaults+mask dirty": m["dirty"],
+                "mara dirty": s["dirty"],
+                "dirty gain": s["dirty"] - m["dirty"],
+                "defaults dirty": d["dirty"],
+                "defaults s": d["train_s"],
+                "mara s": s["train_s"],
+                "defaults ms/1000": d["predict_ms_1000"],
+                "mara ms/1000": s["predict_ms_1000"],
+                "defaults trees": d["trees"],
+                "mara trees": s["trees"],
+            }
+        )
     return pd.DataFrame(lines)
 
 

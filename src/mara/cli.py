@@ -287,8 +287,17 @@ def serve(
     os.environ["MARA_SHADOW_SAMPLE"] = str(shadow_sample)
     os.environ["MARA_SHADOW_CPU"] = str(shadow_cpu)
     if engine == "ray":
-        _serve_on_ray(app.home.resolve(), host, port, workers, max_in_flight, grace,
-                      ray_address, replicas, max_replicas)
+        _serve_on_ray(
+            app.home.resolve(),
+            host,
+            port,
+            workers,
+            max_in_flight,
+            grace,
+            ray_address,
+            replicas,
+            max_replicas,
+        )
         return
     if workers > 1:
         # Workers are separate processes: Prometheus counters must be shared through files.
@@ -309,8 +318,15 @@ def serve(
 
 
 def _serve_on_ray(
-    home: Path, host: str, port: int, workers: int, max_in_flight: int, grace: float,
-    address: str | None, replicas: int, max_replicas: int | None,
+    home: Path,
+    host: str,
+    port: int,
+    workers: int,
+    max_in_flight: int,
+    grace: float,
+    address: str | None,
+    replicas: int,
+    max_replicas: int | None,
 ) -> None:
     from click.core import ParameterSource
 
@@ -533,35 +549,92 @@ def shadow(app: App, phase: str, prob: str) -> None:
 
 
 @cli.command()
-@click.option("--interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="Seconds between looks at each problem.")
-@click.option("--min-new-labels", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Improve when this many labelled rows arrived since the last run.")
-@click.option("--drift", "drift_rule", default="3/10", show_default=True,
-              help="K/M: improve when K of the last M judged batches drifted (and "
-              "--min-drift-labels rows arrived).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between looks at each problem.",
+)
+@click.option(
+    "--min-new-labels",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Improve when this many labelled rows arrived since the last run.",
+)
+@click.option(
+    "--drift",
+    "drift_rule",
+    default="3/10",
+    show_default=True,
+    help="K/M: improve when K of the last M judged batches drifted (and "
+    "--min-drift-labels rows arrived).",
+)
 @click.option("--min-drift-labels", type=click.IntRange(min=0), default=200, show_default=True)
-@click.option("--estimate-window", type=click.FloatRange(min=1), default=3600.0,
-              show_default=True,
-              help="Seconds of recent traffic the champion's estimated performance covers.")
-@click.option("--estimate-every", type=click.FloatRange(min=0), default=300.0,
-              show_default=True, help="Seconds between estimates of a problem's performance.")
-@click.option("--cooldown", type=click.FloatRange(min=0), default=600.0, show_default=True,
-              help="Seconds between improve runs of a problem.")
-@click.option("--bake", type=click.FloatRange(min=0), default=600.0, show_default=True,
-              help="Seconds a new champion is watched against its predecessor.")
-@click.option("--bake-min-rows", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Labelled rows a baking champion must answer before it is judged on them.")
-@click.option("--latency-ratio", type=click.FloatRange(min=1), default=3.0, show_default=True,
-              help="Roll back a baking champion this many times slower per row.")
-@click.option("--shadow/--no-shadow", default=False, show_default=True,
-              help="Shadow a challenger on live traffic and promote it on its labelled live "
-              "rows, instead of as soon as the gate passes.")
-@click.option("--shadow-wait", type=click.FloatRange(min=0), default=1800.0, show_default=True,
-              help="Seconds a shadowed challenger may wait for its labelled evidence before "
-              "a rule may replace it.")
-@click.option("--looks", type=click.IntRange(min=1), default=None,
-              help="Stop after this many looks (default: run until SIGINT/SIGTERM).")
+@click.option(
+    "--estimate-window",
+    type=click.FloatRange(min=1),
+    default=3600.0,
+    show_default=True,
+    help="Seconds of recent traffic the champion's estimated performance covers.",
+)
+@click.option(
+    "--estimate-every",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds between estimates of a problem's performance.",
+)
+@click.option(
+    "--cooldown",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds between improve runs of a problem.",
+)
+@click.option(
+    "--bake",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds a new champion is watched against its predecessor.",
+)
+@click.option(
+    "--bake-min-rows",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Labelled rows a baking champion must answer before it is judged on them.",
+)
+@click.option(
+    "--latency-ratio",
+    type=click.FloatRange(min=1),
+    default=3.0,
+    show_default=True,
+    help="Roll back a baking champion this many times slower per row.",
+)
+@click.option(
+    "--shadow/--no-shadow",
+    default=False,
+    show_default=True,
+    help="Shadow a challenger on live traffic and promote it on its labelled live "
+    "rows, instead of as soon as the gate passes.",
+)
+@click.option(
+    "--shadow-wait",
+    type=click.FloatRange(min=0),
+    default=1800.0,
+    show_default=True,
+    help="Seconds a shadowed challenger may wait for its labelled evidence before "
+    "a rule may replace it.",
+)
+@click.option(
+    "--looks",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many looks (default: run until SIGINT/SIGTERM).",
+)
 @improve_options
 @click.pass_obj
 def autopilot(

@@ -200,8 +200,9 @@ def _drifted(home: Path, url: str, trained: dict) -> Table:
                         row[j] += spread
             route = f"/{problem.phase}/{problem.prob}/predict"
             flags = [
-                client.post(route, json=body | {"id": f"{body['id']}-{tag}", "rows": rows})
-                .json()["drift"]
+                client.post(route, json=body | {"id": f"{body['id']}-{tag}", "rows": rows}).json()[
+                    "drift"
+                ]
                 for tag, rows in (("again", body["rows"]), ("moved", moved))
             ]
             table.add_row(f"{problem.phase}/{problem.prob}", str(len(moved)), *map(str, flags))

@@ -12,14 +12,16 @@ def test_decisions_are_kept_on_disk_and_in_mlflow(tmp_path: Path):
     registry = Registry(tmp_path)
     audit = AuditLog(tmp_path, registry)
     audit.record("p", "q", "improve", "1200 newly labelled rows", labelled_rows=1200)
-    audit.record("p", "q", "rollback", "autopilot: slower", to="1", latency_ratio=4.2,
-                 gain_low=float("nan"))
+    audit.record(
+        "p", "q", "rollback", "autopilot: slower", to="1", latency_ratio=4.2, gain_low=float("nan")
+    )
     # A line torn by a crash is the file's last; it is not a decision.
     with audit.path("p", "q").open("ab") as file:
         file.write(b'{"at": 1, "act')
     entries = audit.read("p", "q")
     assert [(e["action"], e["reason"]) for e in entries] == [
-        ("improve", "1200 newly labelled rows"), ("rollback", "autopilot: slower"),
+        ("improve", "1200 newly labelled rows"),
+        ("rollback", "autopilot: slower"),
     ]
     assert entries[1]["evidence"]["to"] == "1"
     runs = mlflow.search_runs(

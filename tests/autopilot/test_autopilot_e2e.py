@@ -26,9 +26,7 @@ from mara.train import train_problem
 pytestmark = pytest.mark.e2e
 
 
-def wait_until(
-    what: str, check: Callable[[], bool], log: Path, timeout_s: float = 240.0
-) -> None:
+def wait_until(what: str, check: Callable[[], bool], log: Path, timeout_s: float = 240.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():
@@ -51,28 +49,58 @@ def post_labels(client: httpx.Client, bodies: list[dict], labels: list[list] | N
 
 def test_autopilot_stages_shadows_promotes_and_rolls_back(tmp_path: Path):
     home = tmp_path
-    write_problem(home, "p", "q", binary_frame(6000, 0), ["amount", "age", "noise"],
-                  ["channel", "region"])
+    write_problem(
+        home, "p", "q", binary_frame(6000, 0), ["amount", "age", "noise"], ["channel", "region"]
+    )
     train_problem(home, "p", "q")
     registry = Registry(home)
     first, second, shadowed, baked = (
         request_bodies(new_segment_frame(rows, seed), 250, name)
-        for rows, seed, name in ((3000, 1, "first"), (3000, 2, "second"), (1500, 3, "shadowed"),
-                                 (1500, 4, "baked"))
+        for rows, seed, name in (
+            (3000, 1, "first"),
+            (3000, 2, "second"),
+            (1500, 3, "shadowed"),
+            (1500, 4, "baked"),
+        )
     )
     rng = np.random.default_rng(0)
     shuffled = rng.permutation([y for b in first for y in b["labels"]]).tolist()
 
     log = home / "autopilot.log"
-    with ServerProcess(home, extra_args=("--follow", "1", "--no-compile")) as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+    with (
+        ServerProcess(home, extra_args=("--follow", "1", "--no-compile")) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         pilot = subprocess.Popen(
-            [sys.executable, "-m", "mara", "--home", str(home), "autopilot", "--interval", "1",
-             "--min-new-labels", "2000", "--min-drift-labels", "1000000", "--cooldown", "0",
-             "--estimate-every", "2", "--shadow",
-             "--bake", "600",
-             "--bake-min-rows", "200", "--shadow-rows", "300", "--holdout-tolerance", "0.02"],
-            stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "mara",
+                "--home",
+                str(home),
+                "autopilot",
+                "--interval",
+                "1",
+                "--min-new-labels",
+                "2000",
+                "--min-drift-labels",
+                "1000000",
+                "--cooldown",
+                "0",
+                "--estimate-every",
+                "2",
+                "--shadow",
+                "--bake",
+                "600",
+                "--bake-min-rows",
+                "200",
+                "--shadow-rows",
+                "300",
+                "--holdout-tolerance",
+                "0.02",
+            ],
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
@@ -126,8 +154,16 @@ def test_autopilot_stages_shadows_promotes_and_rolls_back(tmp_path: Path):
             pilot.send_signal(signal.SIGTERM)
             assert pilot.wait(60) == 0, log.read_text()
 
-    assert actions(home) == ["improve", "keep", "improve", "stage", "improve", "promote", "bake",
-                             "rollback"]
+    assert actions(home) == [
+        "improve",
+        "keep",
+        "improve",
+        "stage",
+        "improve",
+        "promote",
+        "bake",
+        "rollback",
+    ]
     history = mara(home, "history", "--phase", "p", "--prob", "q").stdout.strip().splitlines()
     moves = [line.split()[2:7] for line in history]
     assert moves == [

@@ -15,16 +15,25 @@ from mara.spec import load_spec
 
 def batches(versions: list[str], server_ms: list[float], drift: list[int]) -> pd.DataFrame:
     n = len(versions)
-    return pd.DataFrame({
-        "key": [f"b{i}" for i in range(n)], "id": [f"b{i}" for i in range(n)],
-        "received_at": np.arange(n, dtype=float), "model_version": versions,
-        "n_rows": [100] * n, "drift": drift,
-        "drift_statistic": [1.0] * n, "drift_threshold": [3.0] * n, "server_ms": server_ms,
-    }, columns=list(BATCH_COLUMNS))
+    return pd.DataFrame(
+        {
+            "key": [f"b{i}" for i in range(n)],
+            "id": [f"b{i}" for i in range(n)],
+            "received_at": np.arange(n, dtype=float),
+            "model_version": versions,
+            "n_rows": [100] * n,
+            "drift": drift,
+            "drift_statistic": [1.0] * n,
+            "drift_threshold": [3.0] * n,
+            "server_ms": server_ms,
+        },
+        columns=list(BATCH_COLUMNS),
+    )
 
 
-NO_LABELS = pd.DataFrame(columns=["key", "row", "received_at", "model_version", "prediction",
-                                  "label"])
+NO_LABELS = pd.DataFrame(
+    columns=["key", "row", "received_at", "model_version", "prediction", "label"]
+)
 # Enough labelled rows for improve to train at all (667 at its defaults).
 LABELLED = pd.DataFrame({"key": ["k"] * 1000, "row": range(1000), "label": [0, 1] * 500})
 
@@ -72,18 +81,18 @@ def test_a_champion_worse_on_the_rows_it_answered_is_rolled_back(binary):
     spec, predecessor = binary
     frame = binary_frame(600, 9)
     good = predecessor.predict_frame(frame)
-    labelled = frame.assign(
-        key="k", row=range(600), received_at=40.0, model_version="2"
-    )
+    labelled = frame.assign(key="k", row=range(600), received_at=40.0, model_version="2")
     bake = Bake("2", "1", since=30.0)
     config = AutopilotConfig(bake_min_rows=200)
     calm = batches(["1"] * 30, [5.0] * 30, [0] * 30)
-    same = judge_bake(bake, Watch(calm, labelled.assign(prediction=good)), spec, predecessor,
-                      [0, 1], config)
+    same = judge_bake(
+        bake, Watch(calm, labelled.assign(prediction=good)), spec, predecessor, [0, 1], config
+    )
     assert not same.rollback and "gain +0.0000" in same.reason
     inverted = [1 - p for p in good]
-    worse = judge_bake(bake, Watch(calm, labelled.assign(prediction=inverted)), spec,
-                       predecessor, [0, 1], config)
+    worse = judge_bake(
+        bake, Watch(calm, labelled.assign(prediction=inverted)), spec, predecessor, [0, 1], config
+    )
     assert worse.rollback and "worse than its predecessor" in worse.reason
     assert worse.evidence["labelled_rows"] == 600
     # Rows answered before the promotion, or by another version, are not its evidence.
@@ -94,8 +103,19 @@ def test_a_champion_worse_on_the_rows_it_answered_is_rolled_back(binary):
 def estimate(version: str, value: float, half_width: float, *, in_region: bool = True):
     from mara.estimate import PerformanceEstimate
 
-    return PerformanceEstimate(version, "auc", 500, value, value - half_width, value + half_width,
-                               0.85, in_region, "", None, None)
+    return PerformanceEstimate(
+        version,
+        "auc",
+        500,
+        value,
+        value - half_width,
+        value + half_width,
+        0.85,
+        in_region,
+        "",
+        None,
+        None,
+    )
 
 
 def test_an_estimated_drop_judges_before_any_label(binary):

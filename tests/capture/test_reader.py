@@ -89,13 +89,19 @@ def test_labels_join_by_id_and_row_and_a_retried_id_counts_once(tmp_path: Path):
     )
     ledger = LabelLedger(tmp_path, "p", "q")
     ledger.append([{"key": "a", "rows": [0, 2], "labels": [1, 0], "labelled_at": 7.0}])
-    ledger.append([{"key": "a", "rows": [2], "labels": [1], "labelled_at": 8.0},
-                   {"key": "b", "rows": [0], "labels": [0], "labelled_at": 8.0}])
+    ledger.append(
+        [
+            {"key": "a", "rows": [2], "labels": [1], "labelled_at": 8.0},
+            {"key": "b", "rows": [0], "labels": [0], "labelled_at": 8.0},
+        ]
+    )
     traffic, index = labelled_traffic(tmp_path, "p", "q", ["a", "b"])
     assert len(index) == 3
     # Oldest capture first; the later label of a row wins; the retry is not read.
     assert traffic[["key", "row", "label", "b"]].values.tolist() == [
-        ["b", 0, 0, 4], ["a", 0, 1, 1], ["a", 2, 1, 3],
+        ["b", 0, 0, 4],
+        ["a", 0, 1, 1],
+        ["a", 2, 1, 3],
     ]
 
 
@@ -141,12 +147,18 @@ def capture_requests(home: Path, *batches: tuple[dict, bytes]) -> None:
 def test_a_request_body_kept_as_sent_reads_back_like_a_whole_record(tmp_path: Path):
     # Pretty-printed (newlines between tokens), with a newline escaped inside a string, a
     # NaN as Python's json writes it, and a key the server ignores: all kept as sent.
-    body = (b'{\n  "id": "r",\n  "columns": ["b", "a"],\n  "rows": [[1, "x\\ny"], [NaN, null]],'
-            b'\n  "extra": {"k": [1, 2]}\n}\n')
-    header = {key: value for key, value in record("r", [], 3.0).items() if key not in (
-        "columns", "rows")} | {"predictions": [0.25, 0.75]}
-    capture_requests(tmp_path, (header, body), (record("s", [], 4.0) | {"id": 9}, b'{"id": 9,'
-                     b' "columns": ["a"], "rows": [["z"]]}'))
+    body = (
+        b'{\n  "id": "r",\n  "columns": ["b", "a"],\n  "rows": [[1, "x\\ny"], [NaN, null]],'
+        b'\n  "extra": {"k": [1, 2]}\n}\n'
+    )
+    header = {
+        key: value for key, value in record("r", [], 3.0).items() if key not in ("columns", "rows")
+    } | {"predictions": [0.25, 0.75]}
+    capture_requests(
+        tmp_path,
+        (header, body),
+        (record("s", [], 4.0) | {"id": 9}, b'{"id": 9, "columns": ["a"], "rows": [["z"]]}'),
+    )
     capture(tmp_path, record("t", [[5, "w"]], 5.0))
     index = CaptureIndex(tmp_path, "p", "q").refresh()
     assert index.skipped == 0 and index.torn_lines == 0

@@ -14,18 +14,31 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A binary and a multiclass problem, trained, each with three hours of traffic like the
     table's (labelled) and, in the binary one, a fourth hour far outside the table's range."""
     home = tmp_path_factory.mktemp("estimate")
-    write_problem(home, *BINARY, binary_frame(5000, 0), ["amount", "age", "noise"],
-                  ["channel", "region"])
-    write_problem(home, *MULTI, multiclass_frame(5000, 1), ["x", "y"], ["proto"],
-                  target="kind")
+    write_problem(
+        home, *BINARY, binary_frame(5000, 0), ["amount", "age", "noise"], ["channel", "region"]
+    )
+    write_problem(home, *MULTI, multiclass_frame(5000, 1), ["x", "y"], ["proto"], target="kind")
     # A budget the search never reaches: the same models whatever the machine's load.
     train_problem(home, *BINARY, config=TrainConfig(budget=60))
     train_problem(home, *MULTI, config=TrainConfig(budget=60))
     for hour in range(3):
-        capture(home, BINARY, binary_frame(1000, 10 + hour), f"same{hour}", 3600.0 * (hour + 1),
-                classes=[0, 1])
-        capture(home, MULTI, multiclass_frame(1000, 20 + hour), f"same{hour}",
-                3600.0 * (hour + 1), classes=["attack", "normal", "probe"], target="kind")
+        capture(
+            home,
+            BINARY,
+            binary_frame(1000, 10 + hour),
+            f"same{hour}",
+            3600.0 * (hour + 1),
+            classes=[0, 1],
+        )
+        capture(
+            home,
+            MULTI,
+            multiclass_frame(1000, 20 + hour),
+            f"same{hour}",
+            3600.0 * (hour + 1),
+            classes=["attack", "normal", "probe"],
+            target="kind",
+        )
     far = binary_frame(1000, 30)
     far["amount"] *= 1000
     far["age"] += 100

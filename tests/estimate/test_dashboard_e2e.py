@@ -16,16 +16,19 @@ from mara.serve.process import ServerProcess
 
 
 @pytest.mark.e2e
-def test_the_dashboard_shows_the_estimate_beside_the_realized_metric(
-    home: Path, tmp_path: Path
-):
+def test_the_dashboard_shows_the_estimate_beside_the_realized_metric(home: Path, tmp_path: Path):
     served = tmp_path / "served"
-    shutil.copytree(home, served, ignore=shutil.ignore_patterns(
-        "captured_data", "labels", "estimates", "monitor", "logs"))
+    shutil.copytree(
+        home,
+        served,
+        ignore=shutil.ignore_patterns("captured_data", "labels", "estimates", "monitor", "logs"),
+    )
     frame = binary_frame(1000, 60)
     bodies = request_bodies(frame, 250, "live")
-    with ServerProcess(served, extra_args=("--no-compile",)) as server, \
-            httpx.Client(base_url=server.url, timeout=60) as client:
+    with (
+        ServerProcess(served, extra_args=("--no-compile",)) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
         for body in bodies:
             sent = {k: v for k, v in body.items() if k != "labels"}
             assert client.post("/p/bin/predict", content=orjson.dumps(sent)).is_success
@@ -35,9 +38,12 @@ def test_the_dashboard_shows_the_estimate_beside_the_realized_metric(
         while time.monotonic() < deadline:
             page = client.get("/dashboard/p/bin")
             assert page.status_code == 200  # never held up by the estimate being computed
-            section = page.text[page.text.index('<section id="performance">'):]
-            if "no labels yet" not in section and "being computed" not in section \
-                    and "<tbody><tr>" in section:
+            section = page.text[page.text.index('<section id="performance">') :]
+            if (
+                "no labels yet" not in section
+                and "being computed" not in section
+                and "<tbody><tr>" in section
+            ):
                 break
             time.sleep(1)
         else:

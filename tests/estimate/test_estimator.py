@@ -22,8 +22,7 @@ def test_expected_auc_is_the_realized_auc_when_the_labels_are_certain():
     rng = np.random.default_rng(0)
     scores = rng.random(500).round(2)  # with ties
     labels = rng.random(500) < scores
-    assert expected_auc(scores, labels.astype(float)) == pytest.approx(
-        realized_auc(scores, labels))
+    assert expected_auc(scores, labels.astype(float)) == pytest.approx(realized_auc(scores, labels))
 
 
 def test_expected_auc_is_the_mean_of_auc_over_drawn_labels():

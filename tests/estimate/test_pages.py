@@ -16,7 +16,11 @@ def test_estimates_per_version_and_hour_of_served_traffic(home: Path):
     found, note = estimated_rows(home, *BINARY)
     assert note == ""
     assert [(e.version, e.start_ns // 10**9) for e in found] == [
-        ("1", 3600), ("1", 7200), ("1", 10800), ("1", 18000)]
+        ("1", 3600),
+        ("1", 7200),
+        ("1", 10800),
+        ("1", 18000),
+    ]
     assert [e.in_region for e in found] == [True, True, True, False]
     assert all(e.n_rows == 1000 and e.realized is not None for e in found)
 
@@ -26,7 +30,7 @@ def test_the_page_puts_estimated_and_realized_side_by_side(home: Path):
     realized = RealizedPerformance(home).rows(*BINARY, [0, 1])
     view = problem_view(SummaryStore(home), "p/bin", since=0.0, now=20000.0)
     html = problem_sections(view, None, realized, estimated=found, estimate_note="a note")
-    section = html[html.index('<section id="performance">'):]
+    section = html[html.index('<section id="performance">') :]
     assert section.count("<tr") == 1 + 4  # the header, then one row per hour
     first = found[0]
     assert f"<td>{first.estimate:.4f}</td>" in section
@@ -50,6 +54,11 @@ def test_the_server_estimates_off_the_request_path(home: Path):
 
 def test_no_traffic_is_a_note_not_an_error(tmp_path: Path):
     assert estimated_rows(tmp_path, "p", "none") == ([], "no captured traffic yet")
-    html = problem_sections(problem_view(SummaryStore(tmp_path), "p/none", since=0.0, now=10.0),
-                            None, [], estimated=[], estimate_note="no captured traffic yet")
+    html = problem_sections(
+        problem_view(SummaryStore(tmp_path), "p/none", since=0.0, now=10.0),
+        None,
+        [],
+        estimated=[],
+        estimate_note="no captured traffic yet",
+    )
     assert "no estimate is available" in html and "no captured traffic yet" in html

@@ -42,8 +42,9 @@ def test_fitted_on_the_holdout_never_on_training_rows(home: Path):
 
 
 def test_a_version_trained_with_another_seed_is_calibrated_on_its_own_holdout(tmp_path: Path):
-    write_problem(tmp_path, *BINARY, binary_frame(2000, 3), ["amount", "age", "noise"],
-                  ["channel", "region"])
+    write_problem(
+        tmp_path, *BINARY, binary_frame(2000, 3), ["amount", "age", "noise"], ["channel", "region"]
+    )
     train_problem(tmp_path, *BINARY, config=TrainConfig(seed=3, budget=1))
     ready = ready_version(tmp_path, *BINARY, "1")
     assert ready.holdout_split == {"holdout": 0.2, "seed": 3.0}
@@ -102,8 +103,9 @@ def test_an_unknown_version_is_a_clear_error(home: Path):
 
 
 def test_labels_of_one_class_leave_the_realized_metric_empty(tmp_path: Path):
-    write_problem(tmp_path, *BINARY, binary_frame(2000, 4), ["amount", "age", "noise"],
-                  ["channel", "region"])
+    write_problem(
+        tmp_path, *BINARY, binary_frame(2000, 4), ["amount", "age", "noise"], ["channel", "region"]
+    )
     train_problem(tmp_path, *BINARY, config=TrainConfig(budget=1))
     window = binary_frame(300, 40)
     window["label"] = 0
@@ -124,6 +126,5 @@ def test_the_cli_prints_one_line_per_window_and_fails_in_one_line(home: Path):
     unknown = mara(home, "estimate", "--phase", "p", "--prob", "bin", "--version", "9")
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
     assert "p_bin has no version 9" in unknown.stderr
-    binary = mara(home, "estimate", "--phase", "p", "--prob", "bin", "--calibration",
-                  "temperature")
+    binary = mara(home, "estimate", "--phase", "p", "--prob", "bin", "--calibration", "temperature")
     assert binary.returncode == 2 and "calibrations are none, platt, isotonic" in binary.stderr

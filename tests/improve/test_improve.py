@@ -25,8 +25,13 @@ def capture_and_label(home: Path, bodies: list[dict], labels: list[list]) -> Non
         writer.append("p", "q", record | {"received_at": 1000.0 + number, "model_version": "1"})
     writer.close()
     items = [{"id": b["id"], "labels": y} for b, y in zip(bodies, labels, strict=True)]
-    ingest_labels(LabelLedger(home, "p", "q"), entries_from_objects(items), [0, 1],
-                  CaptureIndex(home, "p", "q").refresh(), source="test")
+    ingest_labels(
+        LabelLedger(home, "p", "q"),
+        entries_from_objects(items),
+        [0, 1],
+        CaptureIndex(home, "p", "q").refresh(),
+        source="test",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,17 +110,33 @@ def test_a_staged_challenger_is_judged_on_its_shadow_rows_and_retired_if_worse(t
     writer, shadow = CaptureWriter(tmp_path), CaptureWriter(tmp_path, stream="shadow")
     for number, body in enumerate(live):
         record = {k: v for k, v in body.items() if k != "labels"}
-        served = {"received_at": 5000.0 + number, "model_version": "1",
-                  "predictions": [0.9 if y else 0.1 for y in body["labels"]]}
+        served = {
+            "received_at": 5000.0 + number,
+            "model_version": "1",
+            "predictions": [0.9 if y else 0.1 for y in body["labels"]],
+        }
         writer.append("p", "q", record | served)
-        shadow.append("p", "q", {"id": body["id"], "received_at": 5000.0 + number,
-                                 "champion_version": "1", "version": staged.challenger,
-                                 "predictions": [1.0 - y for y in body["labels"]]})
+        shadow.append(
+            "p",
+            "q",
+            {
+                "id": body["id"],
+                "received_at": 5000.0 + number,
+                "champion_version": "1",
+                "version": staged.challenger,
+                "predictions": [1.0 - y for y in body["labels"]],
+            },
+        )
     writer.close()
     shadow.close()
     items = [{"id": b["id"], "labels": b["labels"]} for b in live]
-    ingest_labels(LabelLedger(tmp_path, "p", "q"), entries_from_objects(items), [0, 1],
-                  CaptureIndex(tmp_path, "p", "q").refresh(), source="test")
+    ingest_labels(
+        LabelLedger(tmp_path, "p", "q"),
+        entries_from_objects(items),
+        [0, 1],
+        CaptureIndex(tmp_path, "p", "q").refresh(),
+        source="test",
+    )
 
     judged = improve_problem(tmp_path, "p", "q", config=ImproveConfig(resamples=300))
     assert judged.judged_on == "shadowed traffic" and judged.challenger == staged.challenger

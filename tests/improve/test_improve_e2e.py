@@ -19,15 +19,18 @@ pytestmark = pytest.mark.e2e
 
 def test_label_improve_swap_under_load_then_roll_back(tmp_path: Path):
     home = tmp_path
-    write_problem(home, "p", "q", binary_frame(6000, 0), ["amount", "age", "noise"],
-                  ["channel", "region"])
+    write_problem(
+        home, "p", "q", binary_frame(6000, 0), ["amount", "age", "noise"], ["channel", "region"]
+    )
     train_problem(home, "p", "q")
     traffic = request_bodies(new_segment_frame(4000, 1), 250, "traffic")
     later = new_segment_frame(2000, 2)
     before, after, back = (request_bodies(later, 500, name) for name in ("pre", "post", "back"))
 
-    with ServerProcess(home, extra_args=("--follow", "1", "--no-compile")) as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+    with (
+        ServerProcess(home, extra_args=("--follow", "1", "--no-compile")) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         for body in traffic:
             send(client, body)
         served_before = [p for body in before for p in send(client, body)]
@@ -41,15 +44,16 @@ def test_label_improve_swap_under_load_then_roll_back(tmp_path: Path):
         assert f"ids {half}: joined to captured batches {half}, not (yet) captured 0" in (
             labelled.stdout
         )
-        posted = client.post("/p/q/labels", json=[
-            {"id": b["id"], "labels": b["labels"]} for b in traffic[half:]
-        ])
+        posted = client.post(
+            "/p/q/labels", json=[{"id": b["id"], "labels": b["labels"]} for b in traffic[half:]]
+        )
         assert posted.status_code == 200, posted.text
         assert posted.json()["ids_joined"] == len(traffic) - half
 
         with SteadyTraffic(server.url, before[0]) as steady:
-            improved = mara(home, "improve", "--phase", "p", "--prob", "q",
-                            "--holdout-tolerance", "0.02")
+            improved = mara(
+                home, "improve", "--phase", "p", "--prob", "q", "--holdout-tolerance", "0.02"
+            )
             assert improved.returncode == 0, improved.stderr
             assert "promoted v2" in improved.stdout, improved.stdout
             wait_for_version(client, "2")

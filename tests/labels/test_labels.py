@@ -26,8 +26,9 @@ def home(tmp_path: Path) -> Path:
 
 def ingest(home: Path, path: Path, classes=(0, 1)):
     index = CaptureIndex(home, "p", "q").refresh()
-    return ingest_labels(LabelLedger(home, "p", "q"), read_label_file(path), list(classes), index,
-                         source=str(path))
+    return ingest_labels(
+        LabelLedger(home, "p", "q"), read_label_file(path), list(classes), index, source=str(path)
+    )
 
 
 def test_a_label_names_its_class_however_it_is_written():
@@ -40,8 +41,12 @@ def test_a_label_names_its_class_however_it_is_written():
 
 
 def test_jsonl_labels_join_and_report(home: Path):
-    path = write_lines(home / "l.jsonl", {"id": "a", "labels": [1, None, "0"]},
-                       {"id": "5", "labels": [0, 1]}, {"id": "later", "labels": [1]})
+    path = write_lines(
+        home / "l.jsonl",
+        {"id": "a", "labels": [1, None, "0"]},
+        {"id": "5", "labels": [0, 1]},
+        {"id": "later", "labels": [1]},
+    )
     report = ingest(home, path)
     assert (report.rows_labelled, report.rows_unknown) == (5, 1)
     assert (report.ids, report.ids_joined, report.ids_not_found) == (3, 2, 1)
@@ -49,7 +54,11 @@ def test_jsonl_labels_join_and_report(home: Path):
     assert report.lag_s["max"] > report.lag_s["median"] > 0
     labels = LabelLedger(home, "p", "q").read()
     assert sorted(map(tuple, labels[["key", "row", "label"]].values.tolist())) == [
-        ("5", 0, 0), ("5", 1, 1), ("a", 0, 1), ("a", 2, 0), ("later", 0, 1),
+        ("5", 0, 0),
+        ("5", 1, 1),
+        ("a", 0, 1),
+        ("a", 2, 0),
+        ("later", 0, 1),
     ]
 
 
@@ -91,8 +100,13 @@ def test_a_bad_jsonl_line_rejects_the_whole_file(home: Path, line, expected):
 
 
 def test_every_problem_is_listed_with_its_line(home: Path):
-    path = write_lines(home / "bad.jsonl", {"id": "a", "labels": [1]}, {"id": 5, "labels": [1, 1]},
-                       {"id": 5, "labels": ["x", 1]}, "[]")
+    path = write_lines(
+        home / "bad.jsonl",
+        {"id": "a", "labels": [1]},
+        {"id": 5, "labels": [1, 1]},
+        {"id": 5, "labels": ["x", 1]},
+        "[]",
+    )
     with pytest.raises(LabelError) as caught:
         ingest(home, path)
     text = str(caught.value)
@@ -156,9 +170,11 @@ def test_the_ledger_reads_each_file_once_and_keeps_the_order_files_sort_in(tmp_p
     # A file from a process whose clock ran behind sorts among those already read: the
     # labels are merged again in file order, so the later file's label still wins.
     early = ledger.folder / f"labels-{0:020d}-1.jsonl"
-    early.write_bytes(b'{"key": "k", "rows": [0], "labels": [0], "labelled_at": 0.5, '
-                      b'"source": "t"}\n{"key": "k", "rows": [1], "labels": [1], '
-                      b'"labelled_at": 0.5, "source": "t"}\n')
+    early.write_bytes(
+        b'{"key": "k", "rows": [0], "labels": [0], "labelled_at": 0.5, '
+        b'"source": "t"}\n{"key": "k", "rows": [1], "labels": [1], '
+        b'"labelled_at": 0.5, "source": "t"}\n'
+    )
     latest = ledger.read().set_index("row")["label"]
     assert latest.to_dict() == {0: 1, 1: 1}
     # What a caller does to the frame it got does not change what the next read gives.

@@ -31,19 +31,29 @@ REFUSED = 3  # 422s on phase-1/prob-1
 def served(trained_home: Path, tmp_path_factory: pytest.TempPathFactory):
     """Two workers on a copy of the trained home, after clean, shifted and refused traffic."""
     home = tmp_path_factory.mktemp("monitor-home")
-    shutil.copytree(trained_home, home, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("captured_data", "logs", "monitor"))
-    with ServerProcess(home, workers=2, log_path=home / "serve.log") as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+    shutil.copytree(
+        trained_home,
+        home,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("captured_data", "logs", "monitor"),
+    )
+    with (
+        ServerProcess(home, workers=2, log_path=home / "serve.log") as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         # Four connections at once, so both workers answer and write summaries.
         with ThreadPoolExecutor(4) as pool:
-            answers = list(pool.map(lambda i: send_binary(server.url, i),
-                                    range(SENT["phase-1/prob-1"])))
+            answers = list(
+                pool.map(lambda i: send_binary(server.url, i), range(SENT["phase-1/prob-1"]))
+            )
         assert all(answers)
         for i in range(SENT["phase-1/prob-2"]):
             frame = multiclass_frame(100, seed=200 + i)
-            body = {"id": f"m{i}", "columns": ["x", "y", "proto"],
-                    "rows": frame[["x", "y", "proto"]].astype(object).values.tolist()}
+            body = {
+                "id": f"m{i}",
+                "columns": ["x", "y", "proto"],
+                "rows": frame[["x", "y", "proto"]].astype(object).values.tolist(),
+            }
             assert client.post("/phase-1/prob-2/predict", content=orjson.dumps(body)).is_success
         for _ in range(REFUSED):
             bad = client.post("/phase-1/prob-1/predict", content=b'{"id": "x", "rows": []}')
@@ -167,10 +177,19 @@ def test_prometheus_scrapes_every_metric_and_every_rule_returns_data(served, tmp
             time.sleep(0.5)
         time.sleep(3)  # rates need two scrapes after the first
         names = {row["metric"]["__name__"] for row in prom.query('{__name__=~"mara_.+"}')}
-        assert {"mara_requests_total", "mara_rows_total", "mara_predict_seconds_bucket",
-                "mara_drift_batches_total", "mara_drift_flags_total", "mara_drift_statistic",
-                "mara_drift_threshold", "mara_feature_drift_score", "mara_cells_total",
-                "mara_model_version", "mara_model_loaded"} <= names
+        assert {
+            "mara_requests_total",
+            "mara_rows_total",
+            "mara_predict_seconds_bucket",
+            "mara_drift_batches_total",
+            "mara_drift_flags_total",
+            "mara_drift_statistic",
+            "mara_drift_threshold",
+            "mara_feature_drift_score",
+            "mara_cells_total",
+            "mara_model_version",
+            "mara_model_loaded",
+        } <= names
         requests = prom.query('sum by (code) (mara_requests_total{problem="phase-1/prob-1"})')
         by_code = {r["metric"]["code"]: float(r["value"][1]) for r in requests}
         assert by_code == {"200": SENT["phase-1/prob-1"], "422": REFUSED}  # both workers
@@ -194,8 +213,11 @@ def test_prometheus_scrapes_every_metric_and_every_rule_returns_data(served, tmp
 def test_promtool_accepts_the_deploy_files():
     promtool = require("promtool")
     folder = DEPLOY / "prometheus"
-    for args in (["check", "config", "prometheus.yml"], ["check", "rules", "rules.yml"],
-                 ["test", "rules", "rules_test.yml"]):
+    for args in (
+        ["check", "config", "prometheus.yml"],
+        ["check", "rules", "rules.yml"],
+        ["test", "rules", "rules_test.yml"],
+    ):
         done = subprocess.run([promtool, *args], cwd=folder, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
 
@@ -204,9 +226,25 @@ def test_report_is_one_self_contained_file(served, tmp_path: Path):
     _, home = served
     output = tmp_path / "report.html"
     done = subprocess.run(
-        [sys.executable, "-m", "mara", "--home", str(home), "report", "--phase", "phase-1",
-         "--prob", "prob-1", "--since", "1h", "-o", str(output)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "mara",
+            "--home",
+            str(home),
+            "report",
+            "--phase",
+            "phase-1",
+            "--prob",
+            "prob-1",
+            "--since",
+            "1h",
+            "-o",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     html = output.read_text()
@@ -217,16 +255,46 @@ def test_report_is_one_self_contained_file(served, tmp_path: Path):
     for feature in COLUMNS:
         assert f'id="f-{feature}"' in html
     refused = subprocess.run(
-        [sys.executable, "-m", "mara", "--home", str(home), "report", "--phase", "phase-1",
-         "--prob", "prob-1", "--since", "tomorrow", "-o", str(tmp_path / "x.html")],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "mara",
+            "--home",
+            str(home),
+            "report",
+            "--phase",
+            "phase-1",
+            "--prob",
+            "prob-1",
+            "--since",
+            "tomorrow",
+            "-o",
+            str(tmp_path / "x.html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert refused.returncode == 1 and "cannot read 'tomorrow'" in refused.stderr
     assert not (tmp_path / "x.html").exists()
     quiet = subprocess.run(
-        [sys.executable, "-m", "mara", "--home", str(home), "report", "--phase", "phase-1",
-         "--prob", "prob-9", "-o", str(tmp_path / "x.html")],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "mara",
+            "--home",
+            str(home),
+            "report",
+            "--phase",
+            "phase-1",
+            "--prob",
+            "prob-9",
+            "-o",
+            str(tmp_path / "x.html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert quiet.returncode == 1 and "no monitoring summary of phase-1/prob-9" in quiet.stderr
     assert not (tmp_path / "x.html").exists()

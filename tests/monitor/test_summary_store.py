@@ -21,24 +21,44 @@ NAMES = ["a", "b", "colour"]
 @pytest.fixture(scope="module")
 def detector() -> DriftDetector:
     rng = np.random.default_rng(0)
-    X = np.column_stack([rng.normal(size=4000), rng.exponential(size=4000),
-                         rng.choice([0, 1, 2], size=4000, p=[0.6, 0.3, 0.1]).astype(float)])
+    X = np.column_stack(
+        [
+            rng.normal(size=4000),
+            rng.exponential(size=4000),
+            rng.choice([0, 1, 2], size=4000, p=[0.6, 0.3, 0.1]).astype(float),
+        ]
+    )
     return DriftDetector(n_null_batches=200, batch_sizes=(10, 100, 500)).fit(
-        X, feature_names=NAMES, categorical=[False, False, True], n_categories=[3])
+        X, feature_names=NAMES, categorical=[False, False, True], n_categories=[3]
+    )
 
 
 def quality(rows: int, missing: int = 0) -> DataQuality:
-    return DataQuality(rows=rows, cells=rows * 3, cells_missing=missing, cells_coerced=1,
-                       cells_invalid=0, unseen_categories=2, columns_absent=0)
+    return DataQuality(
+        rows=rows,
+        cells=rows * 3,
+        cells_missing=missing,
+        cells_coerced=1,
+        cells_invalid=0,
+        unseen_categories=2,
+        columns_absent=0,
+    )
 
 
 def write_batches(home: Path, detector: DriftDetector, batches: list[np.ndarray]) -> None:
     writer = SummaryWriter(home)
     for i, X in enumerate(batches):
         report = detector.score(X)
-        record = batch_record(phase="p", prob="q", version="1", seconds=0.001 * (i + 1),
-                              quality=quality(len(X), missing=i), report=report,
-                              predictions=list(np.linspace(0, 1, len(X))), binary=True)
+        record = batch_record(
+            phase="p",
+            prob="q",
+            version="1",
+            seconds=0.001 * (i + 1),
+            quality=quality(len(X), missing=i),
+            report=report,
+            predictions=list(np.linspace(0, 1, len(X))),
+            binary=True,
+        )
         writer.record(record, detector=detector, matrix=X, report=report)
     writer.record(error_record(phase="p", prob="q", code=422, seconds=0.0005))
     writer.close()
@@ -46,9 +66,16 @@ def write_batches(home: Path, detector: DriftDetector, batches: list[np.ndarray]
 
 def test_the_store_reads_back_every_batch_and_its_bin_counts(tmp_path, detector):
     rng = np.random.default_rng(1)
-    batches = [np.column_stack([rng.normal(size=100), rng.exponential(size=100),
-                                rng.choice([0, 1, 2], size=100).astype(float)])
-               for _ in range(12)]
+    batches = [
+        np.column_stack(
+            [
+                rng.normal(size=100),
+                rng.exponential(size=100),
+                rng.choice([0, 1, 2], size=100).astype(float),
+            ]
+        )
+        for _ in range(12)
+    ]
     write_batches(tmp_path, detector, batches)
     store = SummaryStore(tmp_path)
     store.refresh()
@@ -71,8 +98,10 @@ def test_a_line_being_written_waits_for_the_next_refresh(tmp_path, detector):
     folder = tmp_path / "data" / "monitor"
     folder.mkdir(parents=True)
     path = folder / "batches-x.jsonl"
-    path.write_bytes(b'{"t": 1.0, "phase": "p", "prob": "q", "code": 404, "rows": 0, "ms": 1}\n'
-                     b'{"t": 2.0, "phase": "p", "prob": "q", "co')
+    path.write_bytes(
+        b'{"t": 1.0, "phase": "p", "prob": "q", "code": 404, "rows": 0, "ms": 1}\n'
+        b'{"t": 2.0, "phase": "p", "prob": "q", "co'
+    )
     store = SummaryStore(tmp_path)
     store.refresh()
     assert len(store.batches("p/q")) == 1
@@ -84,9 +113,16 @@ def test_a_line_being_written_waits_for_the_next_refresh(tmp_path, detector):
 
 def test_overview_figures_match_the_batches(tmp_path, detector):
     rng = np.random.default_rng(2)
-    calm = [np.column_stack([rng.normal(size=200), rng.exponential(size=200),
-                             rng.choice([0, 1, 2], size=200, p=[0.6, 0.3, 0.1]).astype(float)])
-            for _ in range(6)]
+    calm = [
+        np.column_stack(
+            [
+                rng.normal(size=200),
+                rng.exponential(size=200),
+                rng.choice([0, 1, 2], size=200, p=[0.6, 0.3, 0.1]).astype(float),
+            ]
+        )
+        for _ in range(6)
+    ]
     moved = [X + np.array([3.0, 0.0, 0.0]) for X in calm[:4]]
     write_batches(tmp_path, detector, calm + moved)
     store = SummaryStore(tmp_path)
@@ -109,21 +145,28 @@ def test_overview_figures_match_the_batches(tmp_path, detector):
     assert view.batches == 11
     assert np.nansum(view.throughput[0].values) * (view.end - view.start) / 5 == pytest.approx(11)
     assert np.nanmax(view.statistic[1].values) == pytest.approx(
-        max(detector.score(X).statistic for X in calm + moved), abs=1e-3)
+        max(detector.score(X).statistic for X in calm + moved), abs=1e-3
+    )
 
 
 def test_feature_views_use_the_detectors_bins(tmp_path, detector):
     rng = np.random.default_rng(3)
-    X = np.column_stack([rng.normal(size=300) + 2, rng.exponential(size=300),
-                         rng.choice([0, 1, 2], size=300).astype(float)])
+    X = np.column_stack(
+        [
+            rng.normal(size=300) + 2,
+            rng.exponential(size=300),
+            rng.choice([0, 1, 2], size=300).astype(float),
+        ]
+    )
     write_batches(tmp_path, detector, [X])
     store = SummaryStore(tmp_path)
     store.refresh()
     profiles = store.profiles("p/q")
     rows = feature_rows(profiles, detector, start=0, end=2e9)
     assert rows[0].name == "a"  # the shifted feature drifts most
-    assert [r.name for r in feature_rows(profiles, detector, start=0, end=2e9, query="COL")] \
-        == ["colour"]
+    assert [r.name for r in feature_rows(profiles, detector, start=0, end=2e9, query="COL")] == [
+        "colour"
+    ]
     view = feature_view(profiles, detector, version="1", feature="a")
     ref = detector.reference_
     first, last = int(ref.bin_start[0]), int(ref.bin_start[1])
@@ -137,8 +180,18 @@ def test_feature_views_use_the_detectors_bins(tmp_path, detector):
 
 
 def test_prediction_histograms():
-    assert prediction_histogram([0.0, 0.05, 0.5, 0.99, 1.0], binary=True) == \
-        [2, 0, 0, 0, 0, 1, 0, 0, 0, 2]
+    assert prediction_histogram([0.0, 0.05, 0.5, 0.99, 1.0], binary=True) == [
+        2,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0,
+        0,
+        0,
+        2,
+    ]
     assert prediction_histogram(["x", "y", "x", 3], binary=False) == {"x": 2, "y": 1, "3": 1}
 
 
@@ -157,12 +210,16 @@ def test_windows_read_or_refuse_clearly():
 def test_lines_from_several_workers_merge_in_time_order(tmp_path):
     folder = tmp_path / "data" / "monitor"
     folder.mkdir(parents=True)
-    line = ('{{"t": {t}, "phase": "p", "prob": "q", "v": "1", "code": 200, "rows": 1, '
-            '"ms": 1, "pred": {pred}}}\n')
+    line = (
+        '{{"t": {t}, "phase": "p", "prob": "q", "v": "1", "code": 200, "rows": 1, '
+        '"ms": 1, "pred": {pred}}}\n'
+    )
     (folder / "batches-a.jsonl").write_text(
-        line.format(t=1, pred='{"x": 1}') + line.format(t=3, pred='{"x": 2}'))
+        line.format(t=1, pred='{"x": 1}') + line.format(t=3, pred='{"x": 2}')
+    )
     (folder / "batches-b.jsonl").write_text(
-        '{"t": 0, "phase": "p", "prob": "q", "code": 503, "rows": 0, "ms": 1}\n')
+        '{"t": 0, "phase": "p", "prob": "q", "code": 503, "rows": 0, "ms": 1}\n'
+    )
     store = SummaryStore(tmp_path)
     store.refresh()
     first = store.batches("p/q")

@@ -10,9 +10,7 @@ from pathlib import Path
 from mara.serve.app import YOUNG_GC_THRESHOLD, create_app
 
 
-def test_the_collector_waits_for_more_new_objects_while_serving(
-    trained_home: Path, tmp_path: Path
-):
+def test_the_collector_waits_for_more_new_objects_while_serving(trained_home: Path, tmp_path: Path):
     home = tmp_path / "home"
     shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("captured_data", "logs"))
     app = create_app(home, compile_models=False, shadow_sample=0)

@@ -44,12 +44,18 @@ class Recorder(logging.Handler):
 def call(app: Any, body: bytes, events: list[tuple[str, Any]], capture: Path) -> None:
     """One POST through the app's lifespan and ASGI call, recording what it sends."""
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": "/phase-1/prob-1/predict",
-        "raw_path": b"/phase-1/prob-1/predict", "query_string": b"", "root_path": "",
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", b"%d" % len(body))],
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/phase-1/prob-1/predict",
+        "raw_path": b"/phase-1/prob-1/predict",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
     }
     messages = [{"type": "http.request", "body": body, "more_body": False}]
 
@@ -61,11 +67,16 @@ def call(app: Any, body: bytes, events: list[tuple[str, Any]], capture: Path) ->
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body":
-            events.append(("answered", {
-                "body": orjson.loads(message["body"]),
-                "captured": captured_ids(capture),
-                "counted": predicted_count(),
-            }))
+            events.append(
+                (
+                    "answered",
+                    {
+                        "body": orjson.loads(message["body"]),
+                        "captured": captured_ids(capture),
+                        "counted": predicted_count(),
+                    },
+                )
+            )
 
     async def serve() -> None:
         async with app.router.lifespan_context(app):
@@ -81,8 +92,9 @@ def test_the_batch_is_captured_before_the_answer_and_counted_and_logged_after(
     trained_home: Path, tmp_path: Path
 ):
     home = tmp_path / "home"
-    shutil.copytree(trained_home, home,
-                    ignore=shutil.ignore_patterns("captured_data", "logs", ".prometheus"))
+    shutil.copytree(
+        trained_home, home, ignore=shutil.ignore_patterns("captured_data", "logs", ".prometheus")
+    )
     app = create_app(home, compile_models=False, shadow_sample=0)
     rows = binary_frame(50, seed=3)[COLUMNS].values.tolist()
     body = orjson.dumps({"id": "order-1", "columns": COLUMNS, "rows": rows})
@@ -106,7 +118,8 @@ def test_the_batch_is_captured_before_the_answer_and_counted_and_logged_after(
     assert answer["counted"] == counted_before
     # Counted and logged once the answer was sent, before the call returned.
     assert predicted_count() == counted_before + 1
-    logged = [message for kind, message in events[answered[0] + 1:] if kind == "logged"]
+    logged = [message for kind, message in events[answered[0] + 1 :] if kind == "logged"]
     assert any("id=order-1 rows=50" in message for message in logged)
-    assert not any("id=order-1" in message for kind, message in events[: answered[0]]
-                   if kind == "logged")
+    assert not any(
+        "id=order-1" in message for kind, message in events[: answered[0]] if kind == "logged"
+    )

@@ -23,8 +23,11 @@ def server(trained_home: Path, tmp_path_factory: pytest.TempPathFactory):
                 body = {"id": batch_id, "columns": columns, "rows": frame[columns].values.tolist()}
                 assert client.post("/phase-1/prob-1/predict", json=body).status_code == 200
             frame = multiclass_frame(2, 3)
-            body = {"id": "m", "columns": ["x", "y", "proto"],
-                    "rows": frame[["x", "y", "proto"]].values.tolist()}
+            body = {
+                "id": "m",
+                "columns": ["x", "y", "proto"],
+                "rows": frame[["x", "y", "proto"]].values.tolist(),
+            }
             assert client.post("/phase-1/prob-2/predict", json=body).status_code == 200
         time.sleep(0.5)  # the capture is written off the request path
         yield running
@@ -49,8 +52,11 @@ def ledger_rows(server, prob: str) -> int:
         ("b-3", 422, "item 1: expected an object"),
         ({"id": "b-3", "labels": [1, 0]}, 422, "item 1: 2 label(s) for batch 'b-3', which has 3"),
         ({"id": 4, "labels": [1, 0, 1, "fraud"]}, 422, "item 1: label 'fraud' of row 3"),
-        ([{"id": "b-3", "labels": [1, 0, 1]}, {"id": 4, "labels": [1, 2, 0, 0]}], 422,
-         "item 2: label 2 of row 1"),
+        (
+            [{"id": "b-3", "labels": [1, 0, 1]}, {"id": 4, "labels": [1, 2, 0, 0]}],
+            422,
+            "item 2: label 2 of row 1",
+        ),
     ],
 )
 def test_bad_labels_are_refused_whole_with_where_and_why(server, body, status, detail):
@@ -65,8 +71,11 @@ def test_an_unknown_problem_is_404(server):
 
 
 def test_labels_join_by_id_and_unknown_ids_are_kept(server):
-    body = [{"id": "b-3", "labels": [1, None, "0"]}, {"id": "4", "labels": [0, 0, 1, 1]},
-            {"id": "not-yet", "labels": [1, 1]}]
+    body = [
+        {"id": "b-3", "labels": [1, None, "0"]},
+        {"id": "4", "labels": [0, 0, 1, 1]},
+        {"id": "not-yet", "labels": [1, 1]},
+    ]
     response = post(server, "phase-1/prob-1", body)
     assert response.status_code == 200, response.text
     report = response.json()

@@ -55,4 +55,3 @@ def test_a_caller_never_waits_for_a_stuck_handler_and_nothing_is_lost(handler):
     handlers = logging.getLogger().handlers  # given back on exit (beside pytest's own)
     assert handler in handlers
     assert not any(isinstance(h, logging.handlers.QueueHandler) for h in handlers)
-

@@ -54,7 +54,8 @@ def test_binary_contract(server):
     labels = frame.label.tolist()
     mean_pos = sum(p for p, y in zip(predictions, labels, strict=True) if y) / sum(labels)
     mean_neg = sum(p for p, y in zip(predictions, labels, strict=True) if not y) / (
-        len(labels) - sum(labels))
+        len(labels) - sum(labels)
+    )
     assert mean_pos > mean_neg + 0.1
 
 
@@ -65,8 +66,9 @@ def test_shuffled_missing_and_extra_columns(server):
     shuffled = columns[:]
     random.Random(0).shuffle(shuffled)
     frame = frame.assign(extra=1)
-    answer = post(server, "/phase-1/prob-1/predict",
-                  request_body(frame, [*shuffled, "extra"])).json()
+    answer = post(
+        server, "/phase-1/prob-1/predict", request_body(frame, [*shuffled, "extra"])
+    ).json()
     assert answer["predictions"] == pytest.approx(expected["predictions"])
     partial = post(server, "/phase-1/prob-1/predict", request_body(frame, ["amount", "channel"]))
     assert partial.status_code == 200
@@ -75,8 +77,9 @@ def test_shuffled_missing_and_extra_columns(server):
 
 def test_multiclass_returns_training_labels(server):
     frame = multiclass_frame(300, seed=9)
-    response = post(server, "/phase-1/prob-2/predict",
-                    request_body(frame, ["proto", "y", "x"], batch_id=17))
+    response = post(
+        server, "/phase-1/prob-2/predict", request_body(frame, ["proto", "y", "x"], batch_id=17)
+    )
     body = response.json()
     assert response.status_code == 200
     assert body["id"] == 17
@@ -112,8 +115,9 @@ def test_structural_faults_are_4xx_and_the_server_keeps_serving(server):
 
 
 def test_empty_batch_gets_empty_predictions(server):
-    body = post(server, "/phase-1/prob-1/predict",
-                {"id": "e", "columns": ["amount"], "rows": []}).json()
+    body = post(
+        server, "/phase-1/prob-1/predict", {"id": "e", "columns": ["amount"], "rows": []}
+    ).json()
     assert body == {"id": "e", "predictions": [], "drift": 0}
 
 
@@ -130,15 +134,23 @@ def test_capture_keeps_every_batch_after_clean_shutdown(trained_home: Path, tmp_
         frame = binary_frame(30, seed=1)
         for batch_id in ids:
             columns = ["amount", "age", "channel"]
-            assert post(running, "/phase-1/prob-1/predict",
-                        request_body(frame, columns, batch_id)).status_code == 200
+            assert (
+                post(
+                    running, "/phase-1/prob-1/predict", request_body(frame, columns, batch_id)
+                ).status_code
+                == 200
+            )
         code = running.stop()
     assert code == 0  # drained, not killed by the signal
     assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
     folder = trained_home / "data" / "captured_data" / "phase-1" / "prob-1"
     # Split on b"\n" only: captured text may hold U+2028 and the like, which splitlines() splits.
-    records = [parse_line(line) for path in folder.glob("*.jsonl")
-               for line in path.read_bytes().split(b"\n") if line]
+    records = [
+        parse_line(line)
+        for path in folder.glob("*.jsonl")
+        for line in path.read_bytes().split(b"\n")
+        if line
+    ]
     captured = {r["id"]: r for r in records}
     assert set(ids) <= set(captured)
     record = captured["cap-3"]
@@ -181,8 +193,9 @@ def test_drift_flag_reaches_the_response(server):
 def test_two_workers_answer_and_share_metrics(trained_home: Path, tmp_path: Path):
     frame = binary_frame(100, seed=5)
     columns = ["amount", "age", "noise", "channel", "region"]
-    server = ServerProcess(trained_home, workers=2, extra_args=("--no-capture",),
-                           log_path=tmp_path / "serve.log")
+    server = ServerProcess(
+        trained_home, workers=2, extra_args=("--no-capture",), log_path=tmp_path / "serve.log"
+    )
     with server as running, httpx.Client(base_url=running.url, timeout=30) as client:
         for i in range(12):
             body = orjson.dumps(request_body(frame, columns, f"w-{i}"))
@@ -226,8 +239,9 @@ def test_a_champion_that_cannot_load_leaves_the_others_serving(tmp_path: Path):
     from mara.train import train_problem
 
     write_problem(tmp_path, "p", "good", binary_frame(1000, 1), ["amount", "age"], ["channel"])
-    write_problem(tmp_path, "p", "bad", multiclass_frame(1000, 1), ["x", "y"], ["proto"],
-                  target="kind")
+    write_problem(
+        tmp_path, "p", "bad", multiclass_frame(1000, 1), ["x", "y"], ["proto"], target="kind"
+    )
     train_problem(tmp_path, "p", "good")
     train_problem(tmp_path, "p", "bad")
     broken = list((tmp_path / "mlartifacts" / "p_bad").rglob("bundle.pkl"))

@@ -45,8 +45,15 @@ def test_a_challenger_scores_live_batches_into_the_shadow_stream(trained_home, t
     assert scores["key"].unique().tolist() == [str(b.id) for b in sent]
     # The same model on the same cells: its shadow scores are the served answers exactly.
     assert scores["shadow_prediction"].tolist() == [p for part in served for p in part]
-    lines = next((tmp_path / "data" / "captured_data" / "phase-1" / "prob-1" / "shadow")
-                 .glob("shadow-*.jsonl")).read_bytes().splitlines()
+    lines = (
+        next(
+            (tmp_path / "data" / "captured_data" / "phase-1" / "prob-1" / "shadow").glob(
+                "shadow-*.jsonl"
+            )
+        )
+        .read_bytes()
+        .splitlines()
+    )
     assert [orjson.loads(line)["agreed"] for line in lines] == [200, 200, 200]
 
 
@@ -85,8 +92,12 @@ def test_the_shadow_stream_is_read_as_it_grows(tmp_path):
     path = folder / "shadow-1.jsonl"
 
     def line(batch_id: str, predictions: list) -> bytes:
-        record = {"id": batch_id, "version": "2", "champion_version": "1",
-                  "predictions": predictions}
+        record = {
+            "id": batch_id,
+            "version": "2",
+            "champion_version": "1",
+            "predictions": predictions,
+        }
         return orjson.dumps(record) + b"\n"
 
     path.write_bytes(line("a", [0.1, 0.2]) + b"{damaged\n" + line("b", [0.3])[:-5])

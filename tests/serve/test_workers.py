@@ -37,8 +37,9 @@ def test_by_default_one_worker_per_usable_core(trained_home: Path, tmp_path: Pat
     if len(cores) < 2:
         pytest.skip("needs a machine with two usable cores")
     two = set(sorted(cores)[:2])
-    server = ServerProcess(trained_home, workers=None, extra_args=("--no-capture",),
-                           log_path=tmp_path / "serve.log")
+    server = ServerProcess(
+        trained_home, workers=None, extra_args=("--no-capture",), log_path=tmp_path / "serve.log"
+    )
     # The server inherits the mask: two workers, even on a larger machine.
     with pinned_to(two), server:
         assert len(children(server.process.pid)) == 2
@@ -46,15 +47,17 @@ def test_by_default_one_worker_per_usable_core(trained_home: Path, tmp_path: Pat
 
 
 def test_one_usable_core_serves_in_one_process(trained_home: Path, tmp_path: Path):
-    server = ServerProcess(trained_home, workers=None, extra_args=("--no-capture",),
-                           log_path=tmp_path / "serve.log")
+    server = ServerProcess(
+        trained_home, workers=None, extra_args=("--no-capture",), log_path=tmp_path / "serve.log"
+    )
     with pinned_to({min(os.sched_getaffinity(0))}), server:
         assert children(server.process.pid) == []  # no supervisor: the process serves itself
         assert httpx.get(f"{server.url}/health").status_code == 200
 
 
 def test_workers_option_overrides_the_default(trained_home: Path, tmp_path: Path):
-    server = ServerProcess(trained_home, workers=2, extra_args=("--no-capture",),
-                           log_path=tmp_path / "serve.log")
+    server = ServerProcess(
+        trained_home, workers=2, extra_args=("--no-capture",), log_path=tmp_path / "serve.log"
+    )
     with pinned_to({min(os.sched_getaffinity(0))}), server:
         assert len(children(server.process.pid)) == 2

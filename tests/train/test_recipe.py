@@ -52,9 +52,13 @@ def test_the_holdout_never_trains(tmp_path: Path):
     assert result.rows == {"train": 1200, "holdout": 300}
 
 
-@pytest.mark.parametrize(("spec", "frame"), [
-    (BINARY, binary_frame(1200, 3)), (MULTICLASS, multiclass_frame(1200, 4)),
-])
+@pytest.mark.parametrize(
+    ("spec", "frame"),
+    [
+        (BINARY, binary_frame(1200, 3)),
+        (MULTICLASS, multiclass_frame(1200, 4)),
+    ],
+)
 def test_the_refit_uses_the_chosen_rounds(spec: ProblemSpec, frame: pd.DataFrame):
     bundle = fit(spec, frame)
     recipe = bundle.recipe
@@ -135,7 +139,7 @@ def test_small_tables_are_folded_again_reshuffled():
     folds = cv_folds(y, config)
     assert len(folds) == 15
     for repeat in range(3):
-        split = folds[5 * repeat: 5 * repeat + 5]
+        split = folds[5 * repeat : 5 * repeat + 5]
         assert sorted(np.concatenate([valid for _, valid in split])) == list(range(600))
         for fit, valid in split:
             assert not set(fit) & set(valid)
@@ -155,11 +159,20 @@ def test_a_single_split_is_scored_in_parts():
     folds = cv_folds(y, config)
     assert len(folds) == 1
     x = Preprocessor(BINARY).fit(frame).transform(frame)
-    dataset = lgb.Dataset(x, y, params={"verbosity": -1, "feature_pre_filter": False},
-                          free_raw_data=False)
+    dataset = lgb.Dataset(
+        x, y, params={"verbosity": -1, "feature_pre_filter": False}, free_raw_data=False
+    )
     base = {"objective": "binary", "metric": "auc", "verbosity": -1, "num_threads": 1}
-    found = search(dataset, folds, base, n_rows=3000, with_copies=False, minority_share=0.4,
-                   config=config, budget=Budget(3.0))
+    found = search(
+        dataset,
+        folds,
+        base,
+        n_rows=3000,
+        with_copies=False,
+        minority_share=0.4,
+        config=config,
+        budget=Budget(3.0),
+    )
     for candidate in found.trials:
         assert len(candidate.fold_scores) == 5
         assert len(set(candidate.fold_scores)) > 1
@@ -168,8 +181,15 @@ def test_a_single_split_is_scored_in_parts():
 
 def trial(name: str, fold_scores: list[float], trees: int = 100) -> Trial:
     params = {"learning_rate": 0.1, "num_leaves": 31, "name": name}
-    return Trial(params, trees, trees, float(np.mean(fold_scores)), tuple(fold_scores), 1.0,
-                 cut_by_budget=False)
+    return Trial(
+        params,
+        trees,
+        trees,
+        float(np.mean(fold_scores)),
+        tuple(fold_scores),
+        1.0,
+        cut_by_budget=False,
+    )
 
 
 def test_the_default_shape_is_kept_unless_beaten_fold_by_fold():

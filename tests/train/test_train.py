@@ -64,9 +64,13 @@ def test_too_few_rows_for_drift_calibration_still_trains(tmp_path: Path):
 
 
 def test_any_column_names_train_and_serve_by_name(tmp_path: Path):
-    frame = binary_frame(600, 4).rename(columns={
-        "amount": "amount, in $", "age": 'age {"years"}', "channel": "sales channel: [web]",
-    })
+    frame = binary_frame(600, 4).rename(
+        columns={
+            "amount": "amount, in $",
+            "age": 'age {"years"}',
+            "channel": "sales channel: [web]",
+        }
+    )
     numeric = ["amount, in $", 'age {"years"}', "noise"]
     write_problem(tmp_path, "p", "names", frame, numeric, ["sales channel: [web]", "region"])
     train_problem(tmp_path, "p", "names")

@@ -387,7 +387,8 @@ def _shadow_records(path: Path) -> list[tuple[str, str, str, list]]:
                 data = file.read(size - offset)
             complete = data.rfind(b"\n") + 1
             records = records + [
-                record for line in data[:complete].split(b"\n")[:-1]
+                record
+                for line in data[:complete].split(b"\n")[:-1]
                 if (record := _shadow_record(line)) is not None
             ]
             _shadow_read[path] = (offset + complete, records)

@@ -36,8 +36,7 @@ def write_cached(path: Path, data: dict[str, Any]) -> bool:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with partial.open("wb") as file:
-            file.write(orjson.dumps({"format": FORMAT, **data},
-                                    option=orjson.OPT_SERIALIZE_NUMPY))
+            file.write(orjson.dumps({"format": FORMAT, **data}, option=orjson.OPT_SERIALIZE_NUMPY))
             file.flush()
             os.fsync(file.fileno())
         os.replace(partial, path)

@@ -15,8 +15,14 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from sklearn.isotonic import IsotonicRegression
 
-__all__ = ["BINARY_METHODS", "MULTICLASS_METHODS", "Calibrator", "confidence", "fit_calibrator",
-           "hits"]
+__all__ = [
+    "BINARY_METHODS",
+    "MULTICLASS_METHODS",
+    "Calibrator",
+    "confidence",
+    "fit_calibrator",
+    "hits",
+]
 
 BINARY_METHODS = ("none", "platt", "isotonic")
 MULTICLASS_METHODS = ("none", "platt", "isotonic", "temperature")
@@ -66,8 +72,9 @@ def fit_calibrator(method: str, scores: np.ndarray, labels: np.ndarray) -> Calib
     if method == "isotonic":
         fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
         fitted.fit(confidence(scores), target)
-        return Calibrator("isotonic", {"x": fitted.X_thresholds_.tolist(),
-                                       "y": fitted.y_thresholds_.tolist()})
+        return Calibrator(
+            "isotonic", {"x": fitted.X_thresholds_.tolist(), "y": fitted.y_thresholds_.tolist()}
+        )
     if method == "platt":
         return Calibrator("platt", _platt(_logit(confidence(scores)), target))
     if method == "temperature":

@@ -85,7 +85,8 @@ class PerformanceEstimator:
         self.metric_ = "auc" if binary else "accuracy"
         self.holdout_rows_ = len(labels)
         self.baseline_ = (
-            realized_auc(scores, labels == 1) if binary
+            realized_auc(scores, labels == 1)
+            if binary
             else realized_accuracy(scores.argmax(axis=1) == labels)
         )
         self.brier_ = _cross_validated_brier(methods, scores, labels, self.folds, self.seed)
@@ -128,8 +129,14 @@ class PerformanceEstimator:
             return Estimate(self.metric_, value, nan, nan, len(scores), method)
         tail = (1 - self.confidence) / 2
         low, high = np.quantile(draws, [tail, 1 - tail])
-        return Estimate(self.metric_, value, float(min(low, value)), float(max(high, value)),
-                        len(scores), method)
+        return Estimate(
+            self.metric_,
+            value,
+            float(min(low, value)),
+            float(max(high, value)),
+            len(scores),
+            method,
+        )
 
     def _expected(self, scores: np.ndarray, q: np.ndarray) -> float:
         return expected_auc(scores, q) if self.metric_ == "auc" else expected_accuracy(q)
@@ -138,9 +145,14 @@ class PerformanceEstimator:
         """The fitted state as JSON-ready data; `from_dict` reads it back."""
         self._check_fitted()
         return {
-            "params": {"calibration": self.calibration, "bootstraps": self.bootstraps,
-                       "draws": self.draws, "confidence": self.confidence,
-                       "folds": self.folds, "seed": self.seed},
+            "params": {
+                "calibration": self.calibration,
+                "bootstraps": self.bootstraps,
+                "draws": self.draws,
+                "confidence": self.confidence,
+                "folds": self.folds,
+                "seed": self.seed,
+            },
             "metric": self.metric_,
             "holdout_rows": self.holdout_rows_,
             "baseline": self.baseline_,

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["expected_accuracy", "expected_auc", "metric_draws", "realized_accuracy",
-           "realized_auc"]
+__all__ = ["expected_accuracy", "expected_auc", "metric_draws", "realized_accuracy", "realized_auc"]
 
 
 def expected_auc(scores: np.ndarray, q: np.ndarray) -> float:
@@ -43,8 +42,9 @@ def metric_draws(
 ) -> np.ndarray:
     """The metric over `draws` label sets drawn from q (AUC: draws of one class are dropped)."""
     if metric == "accuracy":
-        return np.concatenate([(rng.random((n, len(q))) < q).mean(axis=1)
-                               for n in _chunks(draws, len(q))])
+        return np.concatenate(
+            [(rng.random((n, len(q))) < q).mean(axis=1) for n in _chunks(draws, len(q))]
+        )
     ranks = rankdata(scores)
     found = []
     for n in _chunks(draws, len(q)):

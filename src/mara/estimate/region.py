@@ -28,9 +28,16 @@ OUTSIDE_ODDS = 10.0
 DEFAULT_MAX_OUTSIDE_SHARE = 0.2
 MIN_ROWS = 50
 _PARAMS = {
-    "objective": "binary", "learning_rate": 0.1, "num_leaves": 15, "min_data_in_leaf": 50,
-    "feature_fraction": 0.9, "verbose": -1, "num_threads": 1, "seed": 0,
-    "deterministic": True, "force_row_wise": True,
+    "objective": "binary",
+    "learning_rate": 0.1,
+    "num_leaves": 15,
+    "min_data_in_leaf": 50,
+    "feature_fraction": 0.9,
+    "verbose": -1,
+    "num_threads": 1,
+    "seed": 0,
+    "deterministic": True,
+    "force_row_wise": True,
 }
 _ROUNDS = 40
 
@@ -57,8 +64,9 @@ def check_region(
 ) -> RegionCheck:
     """Compare a window's model matrix with the holdout's (both from the model's preprocessor)."""
     if len(window) < MIN_ROWS or len(holdout) < MIN_ROWS:
-        return RegionCheck(True, None, None, None,
-                           f"{len(window)} window rows: too few to check the region")
+        return RegionCheck(
+            True, None, None, None, f"{len(window)} window rows: too few to check the region"
+        )
     rng = np.random.default_rng(seed)
     rows = min(len(holdout), len(window), max_rows)  # balanced: odds are density ratios
     holdout, window = _subsample(holdout, rows, rng), _subsample(window, rows, rng)
@@ -67,8 +75,9 @@ def check_region(
     fold = rng.permutation(len(y)) % 2
     p = np.empty(len(y))
     for k in (0, 1):  # cross-fitted: no row is scored by a model that learned it
-        train = lgb.Dataset(x[fold != k], y[fold != k], categorical_feature=categorical,
-                            free_raw_data=False)
+        train = lgb.Dataset(
+            x[fold != k], y[fold != k], categorical_feature=categorical, free_raw_data=False
+        )
         model = lgb.train(_PARAMS, train, num_boost_round=_ROUNDS)
         p[fold == k] = model.predict(x[fold == k])
     odds = np.clip(p, 1e-3, 1 - 1e-3) / np.clip(1 - p, 1e-3, 1)
@@ -77,10 +86,12 @@ def check_region(
     weights = odds[:rows]
     effective = float(weights.sum() ** 2 / (weights**2).sum() / rows)
     inside = outside <= max_outside_share
-    reason = (f"{'within' if inside else 'outside'} the holdout's region: "
-              f"{outside:.0%} of window rows unlike any held-out row "
-              f"({'<=' if inside else '>'} {max_outside_share:.0%}), domain classifier AUC "
-              f"{auc:.2f}, effective share of held-out rows {effective:.2f}")
+    reason = (
+        f"{'within' if inside else 'outside'} the holdout's region: "
+        f"{outside:.0%} of window rows unlike any held-out row "
+        f"({'<=' if inside else '>'} {max_outside_share:.0%}), domain classifier AUC "
+        f"{auc:.2f}, effective share of held-out rows {effective:.2f}"
+    )
     return RegionCheck(inside, auc, outside, effective, reason)
 
 

@@ -18,8 +18,7 @@ from mara.estimate.version import ReadyVersion, ready_version
 from mara.labels import LabelLedger
 from mara.registry import Registry
 
-__all__ = ["DEFAULT_MAX_ROWS", "PerformanceEstimate", "estimate_performance",
-           "estimate_windows"]
+__all__ = ["DEFAULT_MAX_ROWS", "PerformanceEstimate", "estimate_performance", "estimate_windows"]
 
 # Rows scored per window at most; a larger window is sampled by whole batches, evenly.
 DEFAULT_MAX_ROWS = 50_000
@@ -57,8 +56,10 @@ class PerformanceEstimate:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN becomes None)."""
-        return {k: None if isinstance(v, float) and not math.isfinite(v) else v
-                for k, v in asdict(self).items()}
+        return {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in asdict(self).items()
+        }
 
     def line(self) -> str:
         """One line for a terminal."""
@@ -66,11 +67,16 @@ class PerformanceEstimate:
         if self.n_rows == 0 or not math.isfinite(self.estimate):
             return f"v{self.version} {start}  {self.n_rows:>7,} rows  -  {self.reason}"
         band = f"[{self.low:.4f}, {self.high:.4f}]" if math.isfinite(self.low) else "[-]"
-        realized = (f"  realized {self.realized:.4f} on {self.labelled_rows:,}"
-                    if self.realized is not None else "")
+        realized = (
+            f"  realized {self.realized:.4f} on {self.labelled_rows:,}"
+            if self.realized is not None
+            else ""
+        )
         flag = "" if self.in_region else "  OUT OF REGION"
-        return (f"v{self.version} {start}  {self.n_rows:>7,} rows  {self.metric} "
-                f"{self.estimate:.4f} {band} (holdout {self.baseline:.4f}){realized}{flag}")
+        return (
+            f"v{self.version} {start}  {self.n_rows:>7,} rows  {self.metric} "
+            f"{self.estimate:.4f} {band} (holdout {self.baseline:.4f}){realized}{flag}"
+        )
 
 
 def estimate_performance(
@@ -89,8 +95,14 @@ def estimate_performance(
 ) -> PerformanceEstimate:
     """`version`'s estimated metric on the traffic captured in [since_ns, until_ns)."""
     traffic = _Traffic.read(home, phase, prob, version, since_ns, until_ns, served_by, registry)
-    return traffic.estimate(traffic.batches, since_ns, until_ns, calibration=calibration,
-                            max_rows=max_rows, max_outside_share=max_outside_share)
+    return traffic.estimate(
+        traffic.batches,
+        since_ns,
+        until_ns,
+        calibration=calibration,
+        max_rows=max_rows,
+        max_outside_share=max_outside_share,
+    )
 
 
 def estimate_windows(
@@ -115,9 +127,14 @@ def estimate_windows(
     batches = traffic.batches
     starts = np.floor(batches["received_at"].to_numpy(dtype=float) / window_s) * window_s
     return [
-        traffic.estimate(batches[starts == start], int(start * 1e9),
-                         int((start + window_s) * 1e9), calibration=calibration,
-                         max_rows=max_rows, max_outside_share=max_outside_share)
+        traffic.estimate(
+            batches[starts == start],
+            int(start * 1e9),
+            int((start + window_s) * 1e9),
+            calibration=calibration,
+            max_rows=max_rows,
+            max_outside_share=max_outside_share,
+        )
         for start in sorted(set(starts.tolist()))
     ]
 
@@ -132,17 +149,32 @@ class _Traffic:
     labels: pd.DataFrame
 
     @classmethod
-    def read(cls, home: Path, phase: str, prob: str, version: str, since_ns: int | None,
-             until_ns: int | None, served_by: str | None, registry: Registry | None) -> _Traffic:
+    def read(
+        cls,
+        home: Path,
+        phase: str,
+        prob: str,
+        version: str,
+        since_ns: int | None,
+        until_ns: int | None,
+        served_by: str | None,
+        registry: Registry | None,
+    ) -> _Traffic:
         ready = ready_version(home, phase, prob, version, registry=registry)
         index = CaptureIndex(Path(home), phase, prob).refresh()
-        return cls(ready, index, _batches(index, since_ns, until_ns, served_by),
-                   LabelLedger(home, phase, prob).read())
+        return cls(
+            ready,
+            index,
+            _batches(index, since_ns, until_ns, served_by),
+            LabelLedger(home, phase, prob).read(),
+        )
 
-    def estimate(self, batches: pd.DataFrame, since_ns: int | None, until_ns: int | None,
-                 **options: Any) -> PerformanceEstimate:
-        return _estimate(self.ready, self.index, batches, self.labels, since_ns, until_ns,
-                         **options)
+    def estimate(
+        self, batches: pd.DataFrame, since_ns: int | None, until_ns: int | None, **options: Any
+    ) -> PerformanceEstimate:
+        return _estimate(
+            self.ready, self.index, batches, self.labels, since_ns, until_ns, **options
+        )
 
 
 def _batches(
@@ -177,12 +209,25 @@ def _estimate(
     nan = float("nan")
     start_ns = since_ns if since_ns is not None else _edge_ns(batches, min)
     end_ns = until_ns if until_ns is not None else _edge_ns(batches, max)
-    common = {"version": ready.version, "metric": estimator.metric_,
-              "baseline": float(estimator.baseline_), "start_ns": start_ns, "end_ns": end_ns,
-              "batches": len(batches), "method": calibration or estimator.method_}
+    common = {
+        "version": ready.version,
+        "metric": estimator.metric_,
+        "baseline": float(estimator.baseline_),
+        "start_ns": start_ns,
+        "end_ns": end_ns,
+        "batches": len(batches),
+        "method": calibration or estimator.method_,
+    }
     if batches.empty:
-        return PerformanceEstimate(n_rows=0, estimate=nan, low=nan, high=nan, in_region=False,
-                                   reason="no captured traffic in this window", **common)
+        return PerformanceEstimate(
+            n_rows=0,
+            estimate=nan,
+            low=nan,
+            high=nan,
+            in_region=False,
+            reason="no captured traffic in this window",
+            **common,
+        )
     sampled = _sample(batches, max_rows)
     window_keys = set(batches["key"])
     labelled = set(labels["key"]) & window_keys
@@ -200,21 +245,41 @@ def _estimate(
         notes.append(f"{drift_share:.0%} of batches flagged as drifted")
     if len(scored) < MIN_ROWS:
         return PerformanceEstimate(
-            n_rows=len(scored), estimate=nan, low=nan, high=nan, in_region=False,
-            reason="; ".join([f"{len(scored)} rows: too few to estimate (need {MIN_ROWS})",
-                              *notes]),
-            realized=realized, labelled_rows=labelled_rows, drift_share=drift_share, **common)
+            n_rows=len(scored),
+            estimate=nan,
+            low=nan,
+            high=nan,
+            in_region=False,
+            reason="; ".join(
+                [f"{len(scored)} rows: too few to estimate (need {MIN_ROWS})", *notes]
+            ),
+            realized=realized,
+            labelled_rows=labelled_rows,
+            drift_share=drift_share,
+            **common,
+        )
     estimate = estimator.estimate(scores, method=calibration)
     mask = ready.bundle.preprocessor.categorical_mask
-    region = check_region(ready.holdout, matrix,
-                          categorical=[i for i, c in enumerate(mask) if c],
-                          max_outside_share=max_outside_share)
+    region = check_region(
+        ready.holdout,
+        matrix,
+        categorical=[i for i, c in enumerate(mask) if c],
+        max_outside_share=max_outside_share,
+    )
     return PerformanceEstimate(
-        n_rows=len(scored), estimate=estimate.value, low=estimate.low, high=estimate.high,
-        in_region=region.in_region, reason="; ".join([region.reason, *notes]),
-        realized=realized, labelled_rows=labelled_rows, drift_share=drift_share,
-        domain_auc=region.domain_auc, outside_share=region.outside_share,
-        effective_share=region.effective_share, **common,
+        n_rows=len(scored),
+        estimate=estimate.value,
+        low=estimate.low,
+        high=estimate.high,
+        in_region=region.in_region,
+        reason="; ".join([region.reason, *notes]),
+        realized=realized,
+        labelled_rows=labelled_rows,
+        drift_share=drift_share,
+        domain_auc=region.domain_auc,
+        outside_share=region.outside_share,
+        effective_share=region.effective_share,
+        **common,
     )
 
 

@@ -88,8 +88,16 @@ def ready_version(
     if estimator is None:
         labels = _label_codes(bundle, table.labels.iloc[table.holdout].reset_index(drop=True))
         estimator = PerformanceEstimator(seed=int(split["seed"])).fit(scores, labels)
-        write_cached(path, {"phase": phase, "prob": prob, "version": version, **split,
-                            "estimator": estimator.as_dict()})
+        write_cached(
+            path,
+            {
+                "phase": phase,
+                "prob": prob,
+                "version": version,
+                **split,
+                "estimator": estimator.as_dict(),
+            },
+        )
     ready = ReadyVersion(spec, version, bundle, estimator, matrix, split)
     with _lock:
         _loaded[key] = ready

@@ -19,6 +19,7 @@ import pandas as pd
 
 __all__ = ["LabelLedger", "labels_dir"]
 
+
 def labels_dir(home: Path, phase: str, prob: str) -> Path:
     """Where a problem's label ledger lives under a project home."""
     return Path(home) / "data" / "labels" / phase / prob

@@ -49,11 +49,18 @@ class OverviewRow:
     @property
     def badness(self) -> tuple:
         """Sort key, worst first: unavailable, then errors, drift, dirt, latency."""
+
         def neg(x: float) -> float:
             return -x if math.isfinite(x) else 0.0
 
-        return (not self.unavailable, neg(self.error_rate), neg(self.drift_rate),
-                neg(self.bad_cell_share), neg(self.p99_ms), self.problem)
+        return (
+            not self.unavailable,
+            neg(self.error_rate),
+            neg(self.drift_rate),
+            neg(self.bad_cell_share),
+            neg(self.p99_ms),
+            self.problem,
+        )
 
 
 @dataclass(frozen=True)
@@ -149,22 +156,30 @@ def overview(
         if version is None and len(every):
             answered = every.version[every.code == 200]
             version = answered[-1] if len(answered) else None
-        rows.append(OverviewRow(
-            problem=problem,
-            requests_per_s=len(recent) / window_s,
-            error_rate=_share(int((~ok).sum()), len(recent)),
-            p50_ms=p50, p95_ms=p95, p99_ms=p99,
-            drift_rate=_share(int((recent.drift[scored] == 1).sum()), int(scored.sum())),
-            bad_cell_share=_bad_share(recent.quality),
-            version=version,
-            last_batch=float(every.t[-1]) if len(every) else None,
-            unavailable=problem in unavailable,
-        ))
+        rows.append(
+            OverviewRow(
+                problem=problem,
+                requests_per_s=len(recent) / window_s,
+                error_rate=_share(int((~ok).sum()), len(recent)),
+                p50_ms=p50,
+                p95_ms=p95,
+                p99_ms=p99,
+                drift_rate=_share(int((recent.drift[scored] == 1).sum()), int(scored.sum())),
+                bad_cell_share=_bad_share(recent.quality),
+                version=version,
+                last_batch=float(every.t[-1]) if len(every) else None,
+                unavailable=problem in unavailable,
+            )
+        )
     return sorted(rows, key=lambda row: row.badness)
 
 
 def problem_view(
-    store: SummaryStore, problem: str, *, since: float | None, now: float,
+    store: SummaryStore,
+    problem: str,
+    *,
+    since: float | None,
+    now: float,
     n_buckets: int = DEFAULT_BUCKETS,
 ) -> ProblemView:
     """One problem's series over `since`..`now` (default: from its first batch)."""
@@ -189,8 +204,10 @@ def problem_view(
         Series("max", per_bucket(lambda s: _nanmax(s.stat[scored(s)]))),
     ]
     threshold = Series("threshold", per_bucket(lambda s: _nanpct(s.thr, 50)))
-    drift_rate = Series("flag rate", per_bucket(
-        lambda s: _share(int((s.drift == 1).sum()), int((s.thr == s.thr).sum()))))
+    drift_rate = Series(
+        "flag rate",
+        per_bucket(lambda s: _share(int((s.drift == 1).sum()), int((s.thr == s.thr).sum()))),
+    )
     quality = [Series(name, per_bucket(_cell_share(QUALITY.index(name)))) for name in BAD_CELLS]
     latency = [
         Series(f"p{q}", per_bucket(lambda s, q=q: _nanpct(s.ms[s.code == 200], q)))
@@ -204,21 +221,39 @@ def problem_view(
     answered = b.code == 200
     versions = b.version[answered]
     times = b.t[answered]
-    changes = [(float(times[i]), str(versions[i])) for i in range(1, len(versions))
-               if versions[i] != versions[i - 1]]
+    changes = [
+        (float(times[i]), str(versions[i]))
+        for i in range(1, len(versions))
+        if versions[i] != versions[i - 1]
+    ]
     return ProblemView(
-        problem=problem, start=start, end=end, edges=edges, batches=len(b),
-        statistic=stat, threshold=threshold, drift_rate=drift_rate,
-        version_changes=changes, quality=quality, latency=latency, throughput=throughput,
-        predictions=shares, prediction_labels=labels,
+        problem=problem,
+        start=start,
+        end=end,
+        edges=edges,
+        batches=len(b),
+        statistic=stat,
+        threshold=threshold,
+        drift_rate=drift_rate,
+        version_changes=changes,
+        quality=quality,
+        latency=latency,
+        throughput=throughput,
+        predictions=shares,
+        prediction_labels=labels,
         versions=sorted({str(v) for v in versions}, key=_version_key),
         flagged=_last_flagged(b),
     )
 
 
 def feature_rows(
-    profiles: Sequence[Profile], detector: DriftDetector, *, start: float, end: float,
-    query: str = "", n_buckets: int = 30,
+    profiles: Sequence[Profile],
+    detector: DriftDetector,
+    *,
+    start: float,
+    end: float,
+    query: str = "",
+    n_buckets: int = 30,
 ) -> list[FeatureRow]:
     """Every feature's mean drift score over the profiles, most drifting first.
 
@@ -245,14 +280,20 @@ def feature_rows(
     needle = query.strip().lower()
     rows = [
         FeatureRow(name, float(mean[j]), float(peak[j]) if batches else math.nan, trend[:, j])
-        for j, name in enumerate(names) if needle in name.lower()
+        for j, name in enumerate(names)
+        if needle in name.lower()
     ]
-    return sorted(rows, key=lambda r: (-(r.mean_score if math.isfinite(r.mean_score) else -1e9),
-                                       r.name))
+    return sorted(
+        rows, key=lambda r: (-(r.mean_score if math.isfinite(r.mean_score) else -1e9), r.name)
+    )
 
 
 def feature_view(
-    profiles: Sequence[Profile], detector: DriftDetector, *, version: str, feature: str,
+    profiles: Sequence[Profile],
+    detector: DriftDetector,
+    *,
+    version: str,
+    feature: str,
     categories: Sequence[str] = (),
 ) -> FeatureView:
     """Reference and recent shares of one feature on the detector's own bins.
@@ -326,8 +367,14 @@ def _last_flagged(b: Batches, limit: int = 10) -> list[FlaggedBatch]:
     """The most recent flagged batches, newest first."""
     index = np.flatnonzero(b.drift == 1)[::-1][:limit]
     return [
-        FlaggedBatch(float(b.t[i]), str(b.version[i]), int(b.rows[i]), float(b.stat[i]),
-                     float(b.thr[i]), [(str(n), float(z)) for n, z in (b.top[i] or [])])
+        FlaggedBatch(
+            float(b.t[i]),
+            str(b.version[i]),
+            int(b.rows[i]),
+            float(b.stat[i]),
+            float(b.thr[i]),
+            [(str(n), float(z)) for n, z in (b.top[i] or [])],
+        )
         for i in index.tolist()
     ]
 
@@ -335,7 +382,8 @@ def _last_flagged(b: Batches, limit: int = 10) -> list[FlaggedBatch]:
 def _prediction_shares(slices: list[Batches]) -> tuple[list[str], np.ndarray]:
     labels = slices[0].pred_labels if slices else []
     counts = np.array([s.pred.sum(axis=0) for s in slices], dtype=float).reshape(
-        len(slices), len(labels))
+        len(slices), len(labels)
+    )
     totals = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return labels, np.where(totals > 0, counts / totals, np.nan)

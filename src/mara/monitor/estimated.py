@@ -45,9 +45,16 @@ def estimated_rows(home: Path, phase: str, prob: str) -> tuple[list, str]:
     found, notes = [], []
     for version in _versions(recent["model_version"]):
         try:
-            found += estimate_windows(home, phase, prob, version, since_ns=int(since * 1e9),
-                                      window_s=WINDOW_S, served_by=version,
-                                      max_rows=PAGE_MAX_ROWS)
+            found += estimate_windows(
+                home,
+                phase,
+                prob,
+                version,
+                since_ns=int(since * 1e9),
+                window_s=WINDOW_S,
+                served_by=version,
+                max_rows=PAGE_MAX_ROWS,
+            )
         except MaraError as exc:
             notes.append(f"v{version}: {exc}")
     found.sort(key=lambda e: (e.start_ns or 0, e.version))
@@ -72,8 +79,12 @@ class EstimatedPerformance:
             stale = done is None or time.monotonic() - done[0] >= self.ttl_s
             if stale and key not in self._running:
                 self._running.add(key)
-                threading.Thread(target=self._compute, args=key, daemon=True,
-                                 name=f"mara-estimate-{phase}-{prob}").start()
+                threading.Thread(
+                    target=self._compute,
+                    args=key,
+                    daemon=True,
+                    name=f"mara-estimate-{phase}-{prob}",
+                ).start()
         return None if done is None else (done[1], done[2])
 
     def _compute(self, phase: str, prob: str) -> None:

@@ -22,9 +22,13 @@ __all__ = ["build_report", "write_report"]
 
 
 def build_report(
-    home: Path, phase: str, prob: str, *,
+    home: Path,
+    phase: str,
+    prob: str,
+    *,
     champion: Callable[[], tuple[ModelBundle | None, str | None]],
-    since: float | None = None, now: float | None = None,
+    since: float | None = None,
+    now: float | None = None,
 ) -> str:
     """The report's HTML: the problem page with every feature's distributions inlined.
 
@@ -39,8 +43,10 @@ def build_report(
     store = SummaryStore(home)
     store.refresh()
     if problem not in store.problems():
-        raise DataError(f"no monitoring summary of {problem} under {monitor_dir(home)}; "
-                        "serve some traffic first")
+        raise DataError(
+            f"no monitoring summary of {problem} under {monitor_dir(home)}; "
+            "serve some traffic first"
+        )
     bundle, version = champion()
     realized = RealizedPerformance(home).rows(phase, prob, bundle.classes) if bundle else []
     estimated, note = estimated_rows(home, phase, prob)
@@ -53,18 +59,43 @@ def build_report(
         rows = feature_rows(profiles, detector, start=view.start, end=view.end)
         categories = bundle.preprocessor.categories_
         for row in rows:
-            feature = feature_view(profiles, detector, version=version, feature=row.name,
-                                   categories=categories.get(row.name, []))
+            feature = feature_view(
+                profiles,
+                detector,
+                version=version,
+                feature=row.name,
+                categories=categories.get(row.name, []),
+            )
             details.append(feature_section(feature, row, problem=problem, link=False))
-    head = overview(store, served={problem: version} if version else {}, now=now,
-                    window_s=max(now - view.start, 1.0))
+    head = overview(
+        store,
+        served={problem: version} if version else {},
+        now=now,
+        window_s=max(now - view.start, 1.0),
+    )
     body = (
-        overview_section([r for r in head if r.problem == problem], now=now,
-                         window_s=max(now - view.start, 1.0), link=False)
-        + problem_sections(view, rows, realized, estimated=estimated, estimate_note=note,
-                           link=False, feature_limit=len(rows) if rows else 0)
-        + ('<section id="feature-details"><h2>Feature distributions</h2>'
-           + "".join(details) + "</section>" if details else "")
+        overview_section(
+            [r for r in head if r.problem == problem],
+            now=now,
+            window_s=max(now - view.start, 1.0),
+            link=False,
+        )
+        + problem_sections(
+            view,
+            rows,
+            realized,
+            estimated=estimated,
+            estimate_note=note,
+            link=False,
+            feature_limit=len(rows) if rows else 0,
+        )
+        + (
+            '<section id="feature-details"><h2>Feature distributions</h2>'
+            + "".join(details)
+            + "</section>"
+            if details
+            else ""
+        )
     )
     css = files("mara.monitor").joinpath("static", "style.css").read_text()
     return document(f"{problem} · mara report", body, css=css)

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["CSP", "dashboard_routes"]
 
 # Everything comes from this server; charts are inline SVG, so nothing else is needed.
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 _HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
 _STATIC = {"style.css": "text/css", "live.js": "text/javascript"}
 DEFAULT_WINDOW = "15m"
@@ -61,9 +63,13 @@ async def problem_page(request: Request) -> Response:
     view = problem_view(store, problem, since=start, now=now)
     features = None
     if served is not None and served.bundle.drift is not None:
-        features = feature_rows(store.profiles(problem, since=view.start),
-                                served.bundle.drift, start=view.start, end=view.end,
-                                query=request.query_params.get("q", ""))
+        features = feature_rows(
+            store.profiles(problem, since=view.start),
+            served.bundle.drift,
+            start=view.start,
+            end=view.end,
+            query=request.query_params.get("q", ""),
+        )
     realized = []
     if served is not None:
         realized = await run_in_threadpool(
@@ -73,10 +79,19 @@ async def problem_page(request: Request) -> Response:
     estimates = getattr(request.app.state, "estimated", None)
     if estimates is not None:
         done = estimates.rows(phase, prob)
-        estimated, note = done if done is not None else ([], "Estimates are being computed; "
-                                                         "this page refreshes by itself.")
-    body = problem_sections(view, features, realized, estimated=estimated, estimate_note=note,
-                            query=request.query_params.get("q", ""))
+        estimated, note = (
+            done
+            if done is not None
+            else ([], "Estimates are being computed; this page refreshes by itself.")
+        )
+    body = problem_sections(
+        view,
+        features,
+        realized,
+        estimated=estimated,
+        estimate_note=note,
+        query=request.query_params.get("q", ""),
+    )
     return _html(f"{problem} · mara", body)
 
 
@@ -93,8 +108,9 @@ async def feature_page(request: Request) -> Response:
     start = parse_since(since, now=now) if since else now - 3600
     profiles = store.profiles(problem, since=start)
     categories = served.bundle.preprocessor.categories_.get(feature, [])
-    view = feature_view(profiles, detector, version=served.version, feature=feature,
-                        categories=categories)
+    view = feature_view(
+        profiles, detector, version=served.version, feature=feature, categories=categories
+    )
     rows = feature_rows(profiles, detector, start=start, end=now)
     row = next((r for r in rows if r.name == feature), None)
     return _html(f"{feature} · {problem} · mara", feature_section(view, row, problem=problem))
@@ -109,9 +125,7 @@ async def static(request: Request) -> Response:
     return Response(body, media_type=_STATIC[name], headers=_HEADERS)
 
 
-def _served(
-    request: Request, phase: str, prob: str, store: SummaryStore
-) -> ServedModel | None:
+def _served(request: Request, phase: str, prob: str, store: SummaryStore) -> ServedModel | None:
     models = request.app.state.models
     try:
         return models.get(phase, prob)

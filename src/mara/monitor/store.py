@@ -51,9 +51,18 @@ class Batches:
     def slice(self, i: int, j: int) -> Batches:
         """Batches i..j-1."""
         return Batches(
-            self.t[i:j], self.code[i:j], self.rows[i:j], self.ms[i:j], self.version[i:j],
-            self.drift[i:j], self.stat[i:j], self.thr[i:j], self.quality[i:j],
-            self.pred[i:j], self.pred_labels, self.top[i:j],
+            self.t[i:j],
+            self.code[i:j],
+            self.rows[i:j],
+            self.ms[i:j],
+            self.version[i:j],
+            self.drift[i:j],
+            self.stat[i:j],
+            self.thr[i:j],
+            self.quality[i:j],
+            self.pred[i:j],
+            self.pred_labels,
+            self.top[i:j],
         )
 
 
@@ -229,8 +238,9 @@ def _predictions(histograms: list[Any]) -> dict[str, Any]:
     for i, h in enumerate(histograms):
         if isinstance(h, list) and len(h) == PREDICTION_BINS:
             pred[i] = h
-    labels = [f"{i / PREDICTION_BINS:.1f}–{(i + 1) / PREDICTION_BINS:.1f}"
-              for i in range(PREDICTION_BINS)]
+    labels = [
+        f"{i / PREDICTION_BINS:.1f}–{(i + 1) / PREDICTION_BINS:.1f}" for i in range(PREDICTION_BINS)
+    ]
     return {"pred": pred, "pred_labels": labels}
 
 

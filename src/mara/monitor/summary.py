@@ -216,8 +216,9 @@ class SummaryWriter:
         counts = report.counts if report.counts is not None else detector.reference_.counts(matrix)
         scores = np.fromiter(report.feature_scores.values(), dtype=float)
         if profile is None:
-            profile = _Profile(start, np.zeros_like(counts), np.zeros_like(scores),
-                               np.full_like(scores, -np.inf))
+            profile = _Profile(
+                start, np.zeros_like(counts), np.zeros_like(scores), np.full_like(scores, -np.inf)
+            )
             self._profiles[key] = profile
         profile.counts += counts
         profile.score_sum += scores

@@ -62,8 +62,12 @@ def line_chart(
 
 
 def bars(
-    labels: Sequence[str], groups: Sequence[tuple[str, np.ndarray]], *, title: str,
-    width: int = 560, height: int = 220,
+    labels: Sequence[str],
+    groups: Sequence[tuple[str, np.ndarray]],
+    *,
+    title: str,
+    width: int = 560,
+    height: int = 220,
 ) -> str:
     """Grouped bars of shares: one group per bin, one bar per named distribution."""
     n = max(len(labels), 1)
@@ -77,10 +81,12 @@ def bars(
         bars_path = "".join(
             f"M{plot.x(i) + (plot.x(1) - plot.x(0)) * 0.1 + g * slot:.1f} {base:.1f}"
             f"v{plot.y(value) - base:.1f}h{max(slot - 0.5, 0.5):.1f}V{base:.1f}z"
-            for i, value in enumerate(values.tolist()) if value > 0
+            for i, value in enumerate(values.tolist())
+            if value > 0
         )
-        parts.append(f'<path d="{bars_path}" fill="{PALETTE[g]}"><title>{escape(name)}'
-                     "</title></path>")
+        parts.append(
+            f'<path d="{bars_path}" fill="{PALETTE[g]}"><title>{escape(name)}</title></path>'
+        )
     # Labels are up to 12 characters, about 5 px each: skip bins so they never overlap.
     widest = max([len(_short(label)) for label in labels] + [1]) * 5 + 6
     step = max(1, math.ceil(widest / (plot.x(1) - plot.x(0))))
@@ -95,14 +101,19 @@ def bars(
 
 
 def heatmap(
-    edges: np.ndarray, shares: np.ndarray, labels: Sequence[str], *, title: str,
-    width: int = 560, height: int = 200,
+    edges: np.ndarray,
+    shares: np.ndarray,
+    labels: Sequence[str],
+    *,
+    title: str,
+    width: int = 560,
+    height: int = 200,
 ) -> str:
     """Shares per time bucket (columns) and class or bin (rows), darker for more."""
     n_buckets, n_rows = shares.shape if shares.ndim == 2 else (0, 0)
     plot = _Plot(float(edges[0]), float(edges[-1]), 0, max(n_rows, 1), width, height)
     parts = [_frame(plot, title, "", False, y_axis=False)]
-    cell_h = (plot.y(0) - plot.y(1))
+    cell_h = plot.y(0) - plot.y(1)
     for b in range(n_buckets):
         x, x_next = plot.x(edges[b]), plot.x(edges[b + 1])
         for r in range(n_rows):
@@ -134,10 +145,13 @@ def sparkline(values: np.ndarray, *, width: int = 120, height: int = 24) -> str:
     xs = np.linspace(1, width - 1, len(values))
     points = " ".join(
         f"{x:.1f},{height - 1 - (v - low) / (high - low) * (height - 2):.1f}"
-        for x, v in zip(xs, values, strict=True) if np.isfinite(v)
+        for x, v in zip(xs, values, strict=True)
+        if np.isfinite(v)
     )
-    return (f'<svg width="{width}" height="{height}" role="img"><polyline points="{points}" '
-            f'fill="none" stroke="#2563eb" stroke-width="1.5"/></svg>')
+    return (
+        f'<svg width="{width}" height="{height}" role="img"><polyline points="{points}" '
+        f'fill="none" stroke="#2563eb" stroke-width="1.5"/></svg>'
+    )
 
 
 class _Plot:
@@ -156,8 +170,15 @@ class _Plot:
         return self.height - _BOTTOM - share * (self.height - _TOP - _BOTTOM)
 
 
-def _frame(plot: _Plot, title: str, unit: str, percent: bool, *, time_axis: bool = True,
-           y_axis: bool = True) -> str:
+def _frame(
+    plot: _Plot,
+    title: str,
+    unit: str,
+    percent: bool,
+    *,
+    time_axis: bool = True,
+    y_axis: bool = True,
+) -> str:
     w, h = plot.width, plot.height
     parts = [
         f'<text x="{_LEFT}" y="14" font-size="12" font-weight="600" fill="#111827">'
@@ -201,8 +222,10 @@ def _polyline(plot: _Plot, xs: np.ndarray, ys: np.ndarray, colour: str, *, dash:
             cx, cy = points[0].split(",")
             out.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{colour}"/>')
         elif points:
-            out.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{colour}" '
-                       f'stroke-width="1.6"{dash_attr}/>')
+            out.append(
+                f'<polyline points="{" ".join(points)}" fill="none" stroke="{colour}" '
+                f'stroke-width="1.6"{dash_attr}/>'
+            )
     return "".join(out)
 
 
@@ -222,9 +245,11 @@ def _legend(names: Sequence[str], width: int, *, dashed_last: bool = False) -> s
 
 
 def _svg(width: int, height: int, title: str, body: str) -> str:
-    return (f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
-            f'height="{height}" role="img" aria-label="{escape(title)}" '
-            f'xmlns="http://www.w3.org/2000/svg">{body}</svg>')
+    return (
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg">{body}</svg>'
+    )
 
 
 def _clock(t: float, span: float = 86400.0) -> str:

@@ -32,8 +32,14 @@ def answered(
     """Queue the summary of an answered batch (profiled on the detector's bins off-path)."""
     phase, prob = request.path_params["phase"], request.path_params["prob"]
     record = batch_record(
-        phase=phase, prob=prob, version=served.version, seconds=seconds, quality=quality,
-        report=report, predictions=predictions, binary=served.bundle.is_binary,
+        phase=phase,
+        prob=prob,
+        version=served.version,
+        seconds=seconds,
+        quality=quality,
+        report=report,
+        predictions=predictions,
+        binary=served.bundle.is_binary,
     )
     request.app.state.monitor.record(
         record, detector=served.bundle.drift, matrix=matrix, report=report

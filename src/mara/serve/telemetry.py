@@ -43,15 +43,32 @@ _LABELS = ("phase", "problem")
 TOP_FEATURES = 10
 # Measured latencies run from ~1 ms (a row) to seconds (100,000 rows on a busy worker);
 # the buckets reach 60 s so a stalled request is still placed, not lumped into +Inf.
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                   10.0, 30.0, 60.0)
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
 
 REQUESTS = Counter(
     "mara_requests_total", "Prediction requests, by HTTP status code", (*_LABELS, "code")
 )
 ROWS = Counter("mara_rows_total", "Rows predicted", _LABELS)
 LATENCY = Histogram(
-    "mara_predict_seconds", "Time to answer a prediction request, server side", _LABELS,
+    "mara_predict_seconds",
+    "Time to answer a prediction request, server side",
+    _LABELS,
     buckets=LATENCY_BUCKETS,
 )
 DRIFT_SCORED = Counter(
@@ -59,7 +76,9 @@ DRIFT_SCORED = Counter(
 )
 DRIFT = Counter("mara_drift_flags_total", "Batches flagged as drifted", _LABELS)
 DRIFT_STATISTIC = Gauge(
-    "mara_drift_statistic", "Drift statistic of the last scored batch (z-scale)", _LABELS,
+    "mara_drift_statistic",
+    "Drift statistic of the last scored batch (z-scale)",
+    _LABELS,
     multiprocess_mode="mostrecent",
 )
 CAPTURED = Counter("mara_capture_records_total", "Batches written to the capture", _LABELS)
@@ -74,32 +93,39 @@ CAPTURE_WRITE = Histogram(
     buckets=(0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.2, 1.0),
 )
 DRIFT_THRESHOLD = Gauge(
-    "mara_drift_threshold", "Calibrated threshold the last scored batch was held to", _LABELS,
+    "mara_drift_threshold",
+    "Calibrated threshold the last scored batch was held to",
+    _LABELS,
     multiprocess_mode="mostrecent",
 )
 FEATURE_DRIFT = Gauge(
     "mara_feature_drift_score",
-    f"Drift score of the last scored batch, for the model's {TOP_FEATURES} most important "
-    "features",
+    f"Drift score of the last scored batch, for the model's {TOP_FEATURES} most important features",
     (*_LABELS, "feature"),
     multiprocess_mode="mostrecent",
 )
-CELLS = Counter(
-    "mara_cells_total", "Cells seen, by what cleaning made of them", (*_LABELS, "kind")
-)
+CELLS = Counter("mara_cells_total", "Cells seen, by what cleaning made of them", (*_LABELS, "kind"))
 MODEL_VERSION = Gauge(
-    "mara_model_version", "Registry version of the champion being served", _LABELS,
+    "mara_model_version",
+    "Registry version of the champion being served",
+    _LABELS,
     multiprocess_mode="mostrecent",
 )
 MODEL_LOADED = Gauge(
-    "mara_model_loaded", "1 when the problem's champion is loaded, 0 when it failed to load",
-    _LABELS, multiprocess_mode="mostrecent",
+    "mara_model_loaded",
+    "1 when the problem's champion is loaded, 0 when it failed to load",
+    _LABELS,
+    multiprocess_mode="mostrecent",
 )
 _important: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
 def observe_batch(
-    phase: str, prob: str, seconds: float, quality: DataQuality, report: DriftReport | None,
+    phase: str,
+    prob: str,
+    seconds: float,
+    quality: DataQuality,
+    report: DriftReport | None,
     served: ServedModel,
 ) -> None:
     """Count one answered batch."""

@@ -30,8 +30,11 @@ Progress = Callable[[str], None]
 # LightGBM's default shape, without row or column sampling: the first candidate, and the one
 # kept unless another beats it with evidence.
 DEFAULT_SHAPE: dict[str, Any] = {
-    "num_leaves": 31, "min_data_in_leaf": 20, "lambda_l2": 0.0,
-    "feature_fraction": 1.0, "bagging_fraction": 1.0,
+    "num_leaves": 31,
+    "min_data_in_leaf": 20,
+    "lambda_l2": 0.0,
+    "feature_fraction": 1.0,
+    "bagging_fraction": 1.0,
 }
 # LightGBM's default number of rounds (at its default learning rate): the fewest a candidate
 # that the deadline cut before it converged is refitted with.
@@ -231,9 +234,7 @@ def choose(trials: list[Trial], per_split: int, *, evidence: float) -> Trial:
     return min(ties, key=lambda t: (t.trees, t.params["num_leaves"], t is not best))
 
 
-def _gain_in_stderrs(
-    a: Trial | list[float], b: Trial | list[float], per_split: int
-) -> float:
+def _gain_in_stderrs(a: Trial | list[float], b: Trial | list[float], per_split: int) -> float:
     """How many standard errors `a` scores above `b` (trials or their fold scores), paired
     fold by fold.
 
@@ -336,9 +337,14 @@ def _cross_validate(
     # Accuracy is one minus multi_error; AUC is a score already.
     score = (lambda error: 1.0 - error) if multiclass else (lambda auc: auc)
     rounds, mean, folds = stop.best_iteration + 1, stop.best_mean, stop.best_folds
-    keep_default = bool(stop.default_folds) and rounds != default and _gain_in_stderrs(
-        [score(v) for v in folds], [score(v) for v in stop.default_folds], per_split
-    ) <= config.evidence
+    keep_default = (
+        bool(stop.default_folds)
+        and rounds != default
+        and _gain_in_stderrs(
+            [score(v) for v in folds], [score(v) for v in stop.default_folds], per_split
+        )
+        <= config.evidence
+    )
     if keep_default:
         rounds, mean, folds = default, stop.default_mean, stop.default_folds
     return Trial(
@@ -414,6 +420,11 @@ def _fold_scores(env: lgb.callback.CallbackEnv) -> list[float]:
 
 
 _SEARCHED = (
-    "learning_rate", "num_leaves", "min_data_in_leaf", "lambda_l2",
-    "feature_fraction", "bagging_fraction", "is_unbalance",
+    "learning_rate",
+    "num_leaves",
+    "min_data_in_leaf",
+    "lambda_l2",
+    "feature_fraction",
+    "bagging_fraction",
+    "is_unbalance",
 )

@@ -219,6 +219,11 @@ def test_replicas_follow_the_champion_and_capture_their_own_traffic(
             }
             time.sleep(0.5)
         assert len(swapped) == 2, [path.read_text()[-2000:] for path in logs.glob("*.log")]
+        # Both replicas have swapped (each logs it after the swap): whichever answers now
+        # answers with v2.
+        after = [f"after-{i}" for i in range(6)]
+        assert [send(client, batch_id).status_code for batch_id in after] == [200] * 6
+        ids += after
         code = running.stop()
     assert code == 0
 
@@ -230,11 +235,12 @@ def test_replicas_follow_the_champion_and_capture_their_own_traffic(
         json.loads(line)["id"] for path in files for line in path.read_bytes().split(b"\n") if line
     ]
     assert sorted(captured) == sorted(ids)  # every answered batch, once
-    versions = {
-        json.loads(line)["model_version"]
+    version_of = {
+        json.loads(line)["id"]: json.loads(line)["model_version"]
         for path in files
         for line in path.read_bytes().split(b"\n")
         if line
     }
-    assert versions == {"1", "2"}
+    assert set(version_of.values()) == {"1", "2"}
+    assert {version_of[batch_id] for batch_id in after} == {"2"}
     assert len(list(logs.glob("replica_*.log"))) == 2  # one log per replica, in the home

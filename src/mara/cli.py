@@ -830,19 +830,11 @@ def report(app: App, phase: str, prob: str, since: str | None, output: Path) -> 
     """Write one problem's monitoring views as one self-contained HTML file."""
     import time
 
-    from mara.model import ModelBundle
-    from mara.monitor.report import build_report, write_report
+    from mara.monitor.report import build_report, registry_champion, write_report
     from mara.monitor.window import parse_since
-    from mara.registry import Registry
-
-    def champion() -> tuple[ModelBundle | None, str | None]:
-        registry = Registry(app.home)
-        version = registry.champion_version(f"{phase}_{prob}")
-        if version is None:
-            return None, None
-        return registry.load(f"{phase}_{prob}", version), version
 
     start = parse_since(since, now=time.time()) if since else None
+    champion = registry_champion(app.home, phase, prob)
     html = build_report(app.home, phase, prob, champion=champion, since=start)
     size = write_report(html, output)
     click.echo(f"wrote {output} ({size / 1024:.0f} KiB)")

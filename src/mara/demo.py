@@ -211,18 +211,11 @@ def _drifted(home: Path, url: str, trained: dict) -> Table:
 
 def _reports(home: Path, trained: dict) -> list[Path]:
     """One self-contained HTML report per problem, as `mara report` writes it."""
-    from mara.monitor.report import build_report, write_report
-    from mara.registry import Registry
+    from mara.monitor.report import build_report, registry_champion, write_report
 
-    registry = Registry(home)
     paths = []
     for problem in trained:
-        name = f"{problem.phase}_{problem.prob}"
-
-        def champion(name: str = name) -> tuple:
-            version = registry.champion_version(name)
-            return registry.load(name, version), version
-
+        champion = registry_champion(home, problem.phase, problem.prob)
         path = home / "reports" / f"{problem.phase}-{problem.prob}.html"
         write_report(build_report(home, problem.phase, problem.prob, champion=champion), path)
         paths.append(path)

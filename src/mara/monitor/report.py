@@ -18,7 +18,25 @@ from mara.monitor.performance import RealizedPerformance
 from mara.monitor.store import SummaryStore
 from mara.monitor.summary import monitor_dir
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["build_report", "registry_champion", "write_report"]
+
+
+def registry_champion(
+    home: Path, phase: str, prob: str
+) -> Callable[[], tuple[ModelBundle | None, str | None]]:
+    """The `champion` of `build_report` for a problem's registered champion, loaded when
+    called (None, None: no champion yet)."""
+
+    def champion() -> tuple[ModelBundle | None, str | None]:
+        from mara.registry import Registry
+
+        registry = Registry(home)
+        version = registry.champion_version(f"{phase}_{prob}")
+        if version is None:
+            return None, None
+        return registry.load(f"{phase}_{prob}", version), version
+
+    return champion
 
 
 def build_report(

@@ -14,6 +14,11 @@ Also: training seconds (preprocessing included; mara's includes its drift refere
 LightGBM's predict time per 1,000 rows, and the number of trees. Writes results.csv and
 results.md beside this file.
 
+A table is split (seeds 0, 1, ...) until its test sets hold about `TEST_ROWS` rows together,
+at least 3 and at most 10 times: one 140-row test set measures AUC to within about 0.005,
+the size of the differences being measured. Each gain is given with its standard error over
+the splits (paired: the three models share each split).
+
     make bench-train            # or: .venv/bin/python benchmarks/train/run.py [--seeds 0 1]
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import math
 import platform
 import statistics
 import sys
@@ -38,6 +44,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from mara.data import DEFAULT_ROWS, KINDS
 from mara.model import ModelBundle
 from mara.preprocess import Preprocessor
 from mara.train import TrainConfig
@@ -48,9 +55,33 @@ from mara.train.robustness import clean_and_dirty_scores
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from tables import Table, all_tables  # noqa: E402
+from tables import REAL, Table, generated_table, real_table  # noqa: E402
 
 MODELS = ("defaults", "defaults+mask", "mara")
+# Test rows a table's splits hold together, and the bounds on how many splits that takes.
+TEST_ROWS = 6_000
+FEWEST_SPLITS, MOST_SPLITS = 3, 10
+
+
+def splits_for(rows: int) -> int:
+    """How many 80/20 splits a table of `rows` rows is measured on."""
+    wanted = math.ceil(TEST_ROWS / (0.2 * rows))
+    return min(MOST_SPLITS, max(FEWEST_SPLITS, wanted))
+
+
+def planned(seeds: list[int] | None, names: list[str] | None) -> list[tuple[int, Table]]:
+    """Every (seed, table) to measure: the given seeds for every table, or each table's own
+    number of splits. A generated table is drawn again for each seed; a real one is read once."""
+    real = [real_table(t) for t in REAL if not names or t.name in names]
+    plan = []
+    for seed in seeds if seeds is not None else range(MOST_SPLITS):
+        for kind in KINDS:
+            if (not names or kind in names) and (
+                seeds is not None or seed < splits_for(DEFAULT_ROWS[kind])
+            ):
+                plan.append((seed, generated_table(kind, seed=seed)))
+        plan += [(seed, t) for t in real if seeds is not None or seed < splits_for(len(t.frame))]
+    return plan
 
 
 def split(table: Table, seed: int) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, list[Any]]:
@@ -151,7 +182,8 @@ def evaluate(table: Table, *, seed: int, budget: float, fraction: float) -> list
 
 
 def summarise(rows: list[dict]) -> pd.DataFrame:
-    """One line per table: each model's mean over seeds, side by side."""
+    """One line per table: each model's mean over seeds, side by side, and each gain's
+    standard error over the splits (paired by split)."""
     frame = pd.DataFrame(rows)
     mean = frame.groupby(["table", "model"], sort=False)[
         ["clean", "dirty", "train_s", "predict_ms_1000", "trees"]
@@ -160,18 +192,24 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
     for name, group in frame.groupby("table", sort=False):
         first = group.iloc[0]
         d, m, s = (mean.loc[(name, model)] for model in MODELS)
+        by_seed = group.pivot(index="seed", columns="model", values=["clean", "dirty"])
+        clean_gains = by_seed["clean"]["mara"] - by_seed["clean"]["defaults"]
+        dirty_gains = by_seed["dirty"]["mara"] - by_seed["dirty"]["defaults+mask"]
         lines.append(
             {
                 "table": name,
                 "rows": first["rows"],
                 "classes": first["classes"],
                 "metric": first["metric"],
+                "splits": len(by_seed),
                 "defaults clean": d["clean"],
                 "mara clean": s["clean"],
                 "clean gain": s["clean"] - d["clean"],
+                "clean se": _stderr(clean_gains),
                 "defaults+mask dirty": m["dirty"],
                 "mara dirty": s["dirty"],
                 "dirty gain": s["dirty"] - m["dirty"],
+                "dirty se": _stderr(dirty_gains),
                 "defaults dirty": d["dirty"],
                 "defaults s": d["train_s"],
                 "mara s": s["train_s"],
@@ -184,44 +222,67 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def markdown(summary: pd.DataFrame, *, seeds: list[int], budget: float, seconds: float) -> str:
+def _stderr(gains: pd.Series) -> float:
+    return float(gains.std(ddof=1) / math.sqrt(len(gains))) if len(gains) > 1 else float("nan")
+
+
+def markdown(
+    summary: pd.DataFrame, *, seeds: list[int] | None, budget: float, seconds: float
+) -> str:
     """results.md: the per-table table and the averages."""
     header = (
-        "| table | rows | classes | metric | defaults clean | mara clean | gain | "
-        "defaults+mask dirty | mara dirty | gain | train s defaults / mara | "
+        "| table | rows | classes | metric | splits | defaults clean | mara clean | gain ± se | "
+        "defaults+mask dirty | mara dirty | gain ± se | train s defaults / mara | "
         "predict ms per 1,000 defaults / mara | trees defaults / mara |"
     )
+    splits = (
+        f"Seeds {seeds} (one stratified 80/20 split each)"
+        if seeds is not None
+        else f"Stratified 80/20 splits (seeds 0, 1, ...) until the test sets hold {TEST_ROWS:,} "
+        f"rows together ({FEWEST_SPLITS} to {MOST_SPLITS} splits)"
+    )
     lines = [
-        f"Seeds {seeds} (one stratified 80/20 split each), mara budget {budget:g} CPU s per fit, "
-        f"20% of test cells dirtied; {platform.machine()}, Python {platform.python_version()}, "
-        f"2 cores shared, run took {seconds:.0f} s.",
+        f"{splits}, mara budget {budget:g} CPU s per fit, 20% of test cells dirtied; "
+        f"{platform.machine()}, Python {platform.python_version()}, 2 cores shared, run took "
+        f"{seconds:.0f} s. Gains are means over the splits, ± their standard error (paired).",
         "",
         header,
-        "| --- " + "| ---: " * 2 + "| --- " + "| ---: " * 9 + "|",
+        "| --- " + "| ---: " * 2 + "| --- " + "| ---: " * 10 + "|",
     ]
     for r in summary.to_dict("records"):
         lines.append(
-            f"| {r['table']} | {r['rows']:,} | {r['classes']} | {r['metric']} | "
-            f"{r['defaults clean']:.4f} | {r['mara clean']:.4f} | {r['clean gain']:+.4f} | "
-            f"{r['defaults+mask dirty']:.4f} | {r['mara dirty']:.4f} | {r['dirty gain']:+.4f} | "
+            f"| {r['table']} | {r['rows']:,} | {r['classes']} | {r['metric']} | {r['splits']} | "
+            f"{r['defaults clean']:.4f} | {r['mara clean']:.4f} | "
+            f"{r['clean gain']:+.4f} ± {r['clean se']:.4f} | "
+            f"{r['defaults+mask dirty']:.4f} | {r['mara dirty']:.4f} | "
+            f"{r['dirty gain']:+.4f} ± {r['dirty se']:.4f} | "
             f"{r['defaults s']:.1f} / {r['mara s']:.1f} | "
             f"{r['defaults ms/1000']:.2f} / {r['mara ms/1000']:.2f} | "
             f"{r['defaults trees']:.0f} / {r['mara trees']:.0f} |"
         )
-    clean, dirty = summary["clean gain"], summary["dirty gain"]
-    lines += [
-        "",
-        f"Mean gain: clean {clean.mean():+.4f} (worst {clean.min():+.4f}, "
-        f"{int((clean < 0).sum())} of {len(clean)} below defaults); dirty {dirty.mean():+.4f} "
-        f"(worst {dirty.min():+.4f}, {int((dirty < 0).sum())} of {len(dirty)} below "
-        "masked defaults).",
-    ]
+    lines += ["", _verdict(summary)]
     return "\n".join(lines) + "\n"
+
+
+def _verdict(summary: pd.DataFrame) -> str:
+    """The averages, and how many tables are below the baseline, and beyond their noise."""
+    parts = []
+    for kind, against in (("clean", "defaults"), ("dirty", "masked defaults")):
+        gain, se = summary[f"{kind} gain"], summary[f"{kind} se"]
+        below = int((gain < 0).sum())
+        clearly = int((gain + 2 * se < 0).sum())
+        parts.append(
+            f"{kind} {gain.mean():+.4f} (worst {gain.min():+.4f}; {below} of {len(gain)} below "
+            f"{against}, {clearly} by more than two standard errors)"
+        )
+    return "Mean gain: " + "; ".join(parts) + "."
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="These seeds for every table (default: by size)."
+    )
     parser.add_argument("--budget", type=float, default=TrainConfig().budget)
     parser.add_argument("--fraction", type=float, default=0.2)
     parser.add_argument("--tables", nargs="*", help="Only these tables, by name.")
@@ -229,11 +290,8 @@ def main() -> None:
     logging.getLogger("mara").setLevel(logging.ERROR)
     started = time.perf_counter()
     rows: list[dict] = []
-    for seed in args.seeds:
-        for table in all_tables(seed=seed):
-            if args.tables and table.name not in args.tables:
-                continue
-            rows += evaluate(table, seed=seed, budget=args.budget, fraction=args.fraction)
+    for seed, table in planned(args.seeds, args.tables):
+        rows += evaluate(table, seed=seed, budget=args.budget, fraction=args.fraction)
     seconds = time.perf_counter() - started
     with (HERE / "results.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))

@@ -7,10 +7,10 @@ import pytest
 from problems import binary_frame, new_segment_frame, request_bodies, write_problem
 from test_cli import mara
 
-from mara.capture import CaptureIndex, CaptureWriter
+from mara.capture import CaptureWriter
 from mara.improve import ImproveConfig, improve_problem
-from mara.labels import LabelLedger, entries_from_objects
-from mara.labels.ingest import ingest_labels
+from mara.labels import entries_from_objects
+from mara.labels.ingest import label_problem
 from mara.registry import CHALLENGER, Registry
 from mara.train import train_problem
 
@@ -25,13 +25,7 @@ def capture_and_label(home: Path, bodies: list[dict], labels: list[list]) -> Non
         writer.append("p", "q", record | {"received_at": 1000.0 + number, "model_version": "1"})
     writer.close()
     items = [{"id": b["id"], "labels": y} for b, y in zip(bodies, labels, strict=True)]
-    ingest_labels(
-        LabelLedger(home, "p", "q"),
-        entries_from_objects(items),
-        [0, 1],
-        CaptureIndex(home, "p", "q").refresh(),
-        source="test",
-    )
+    label_problem(home, "p", "q", [("test", entries_from_objects(items))])
 
 
 @pytest.fixture(scope="module")
@@ -130,13 +124,7 @@ def test_a_staged_challenger_is_judged_on_its_shadow_rows_and_retired_if_worse(t
     writer.close()
     shadow.close()
     items = [{"id": b["id"], "labels": b["labels"]} for b in live]
-    ingest_labels(
-        LabelLedger(tmp_path, "p", "q"),
-        entries_from_objects(items),
-        [0, 1],
-        CaptureIndex(tmp_path, "p", "q").refresh(),
-        source="test",
-    )
+    label_problem(tmp_path, "p", "q", [("test", entries_from_objects(items))])
 
     judged = improve_problem(tmp_path, "p", "q", config=ImproveConfig(resamples=300))
     assert judged.judged_on == "shadowed traffic" and judged.challenger == staged.challenger

@@ -34,7 +34,13 @@ def test_it_returns_once_a_real_server_answers_200(tmp_path: Path):
 
 
 def test_a_process_that_dies_is_named_with_its_exit_code_and_its_last_words(tmp_path: Path):
-    code = "import sys; print('loading'); sys.exit('cannot bind: address in use')"
+    # A long log first: only its last lines are read and shown.
+    code = (
+        "import sys\n"
+        "for n in range(5000): print('line', n)\n"
+        "print('loading')\n"
+        "sys.exit('cannot bind: address in use')"
+    )
     process, log_path = start(tmp_path, "-c", code)
     with pytest.raises(MaraError) as caught:
         wait_until_ready(
@@ -46,7 +52,10 @@ def test_a_process_that_dies_is_named_with_its_exit_code_and_its_last_words(tmp_
         )
     message = str(caught.value)
     assert message.startswith("the child exited with code 1 before http://127.0.0.1:")
-    assert f"last lines of {log_path}:\n  loading\n  cannot bind: address in use" in message
+    # The log's last 20 lines, not all 5,002.
+    assert f"last lines of {log_path}:\n  line 4982\n  line 4983\n" in message
+    assert message.endswith("  line 4999\n  loading\n  cannot bind: address in use")
+    assert message.count("\n") == 20
 
 
 def test_a_process_that_never_answers_runs_out_of_time_by_name(tmp_path: Path):

@@ -20,6 +20,7 @@ from mara.errors import MaraError
 __all__ = ["ServerProcess", "free_port", "terminate", "wait_until_ready"]
 
 _LOG_TAIL_LINES = 20
+_LOG_TAIL_BYTES = 16 * 1024
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -152,7 +153,8 @@ def wait_until_ready(
                 + _log_tail(log_path)
             )
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            # trust_env off: a proxy from the environment must not carry loopback traffic away.
+            if httpx.get(url, timeout=1.0, trust_env=False).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -166,8 +168,11 @@ def _log_tail(path: Path | None) -> str:
     if path is None:
         return ""
     try:
-        lines = path.read_text(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
+        with path.open("rb") as file:  # the end only: a log kept across runs may be large
+            file.seek(max(0, file.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
+            text = file.read().decode(errors="replace")
     except OSError as exc:
         return f"; its log {path} is unreadable ({exc})"
+    lines = text.splitlines()[-_LOG_TAIL_LINES:]
     shown = "\n  ".join(lines) if lines else "(empty)"
     return f"; last lines of {path}:\n  {shown}"

@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 from problems import request_bodies
 
-from mara.capture import CaptureIndex, CaptureWriter
-from mara.labels import LabelLedger, entries_from_objects
-from mara.labels.ingest import ingest_labels
+from mara.capture import CaptureWriter
+from mara.labels import entries_from_objects
+from mara.labels.ingest import label_problem
 from mara.registry import Registry
 
 HOUR_NS = 3600 * 10**9
@@ -22,7 +22,6 @@ def capture(
     prefix: str,
     at: float,
     *,
-    classes: list,
     labels: bool = True,
     target: str = "label",
 ) -> None:
@@ -49,10 +48,4 @@ def capture(
     writer.close()
     if labels:
         items = [{"id": b["id"], "labels": b["labels"]} for b in bodies]
-        ingest_labels(
-            LabelLedger(home, *problem),
-            entries_from_objects(items),
-            classes,
-            CaptureIndex(home, *problem).refresh(),
-            source="test",
-        )
+        label_problem(home, *problem, [("test", entries_from_objects(items))])

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mara.serve.process import wait_until_ready
+
 
 def require(binary: str) -> str:
     """The path of a system binary `make install` provides; fail clearly when it is absent."""
@@ -49,9 +51,6 @@ class Prometheus:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Prometheus:
-        import time
-
-        import httpx
         import yaml
 
         config = yaml.safe_load((self.rules.parent / "prometheus.yml").read_text())
@@ -60,27 +59,30 @@ class Prometheus:
         config["scrape_configs"][0]["static_configs"] = [{"targets": [self.target]}]
         path = self.workdir / "prometheus.yml"
         path.write_text(yaml.safe_dump(config))
-        log = (self.workdir / "prometheus.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                require("prometheus"),
-                f"--config.file={path}",
-                f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, (self.workdir / "prometheus.log").read_text()
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError("prometheus did not become ready in 60 s")
+        log_path = self.workdir / "prometheus.log"
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    require("prometheus"),
+                    f"--config.file={path}",
+                    f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_until_ready(
+                f"{self.url}/-/ready",
+                self.process,
+                name="prometheus",
+                timeout_s=60,
+                log_path=log_path,
+            )
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
 
     def query(self, expr: str) -> list[dict]:
         """The instant vector of an expression through the HTTP query API."""

@@ -38,13 +38,13 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import Progress
 
-from mara.capture import CaptureIndex, CaptureWriter
+from mara.capture import CaptureWriter
 from mara.data import KINDS, generate
 from mara.data.dirty import frame_rows
 from mara.estimate import estimate_windows
 from mara.estimate.calibrate import BINARY_METHODS, MULTICLASS_METHODS
-from mara.labels import LabelLedger, entries_from_objects, training_classes
-from mara.labels.ingest import ingest_labels
+from mara.labels import entries_from_objects
+from mara.labels.ingest import label_problem
 from mara.registry import Registry
 from mara.spec import CONFIG_NAME, TRAIN_NAME, ProblemSpec, problem_dir
 from mara.train import TrainConfig, train_problem
@@ -107,13 +107,7 @@ def serve_and_label(home: Path, spec: ProblemSpec, traffic: pd.DataFrame) -> Non
         )
         items.append({"id": f"b{number}", "labels": part[spec.target].tolist()})
     writer.close()
-    ingest_labels(
-        LabelLedger(home, spec.phase, spec.prob),
-        entries_from_objects(items),
-        training_classes(home, spec),
-        CaptureIndex(home, spec.phase, spec.prob).refresh(),
-        source="bench",
-    )
+    label_problem(home, spec.phase, spec.prob, [("bench", entries_from_objects(items))])
 
 
 def run_scenario(

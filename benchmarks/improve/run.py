@@ -42,12 +42,12 @@ from scenarios import Scenario, build, write_table
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.preprocessing import StandardScaler
 
-from mara.capture import CaptureIndex, CaptureWriter
+from mara.capture import CaptureWriter
 from mara.data import KINDS
 from mara.data.dirty import frame_rows
 from mara.improve import GateRule, ImproveConfig, improve_problem
-from mara.labels import LabelLedger, entries_from_objects, training_classes
-from mara.labels.ingest import ingest_labels
+from mara.labels import entries_from_objects
+from mara.labels.ingest import label_problem
 from mara.model import ModelBundle
 from mara.registry import Registry
 from mara.serve.process import ServerProcess
@@ -93,13 +93,7 @@ def setup(home: Path, scenario: Scenario) -> ModelBundle:
         )
     writer.close()
     if scenario.labelled:
-        ingest_labels(
-            LabelLedger(home, spec.phase, spec.prob),
-            entries_from_objects(items),
-            training_classes(home, spec),
-            CaptureIndex(home, spec.phase, spec.prob).refresh(),
-            source="bench",
-        )
+        label_problem(home, spec.phase, spec.prob, [("bench", entries_from_objects(items))])
     return Registry(home).load(spec.name)
 
 

@@ -40,7 +40,7 @@ import traffic
 from rich.progress import Progress
 
 from mara.registry import tracking_uri
-from mara.serve.process import ServerProcess, free_port
+from mara.serve.process import ServerProcess, free_port, wait_until_ready
 
 HERE = Path(__file__).parent
 CLIENTS = (1, 4, 16)
@@ -100,18 +100,18 @@ class MlflowServer:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"mlflow models serve exited; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        self.__exit__()
-        raise SystemExit(f"mlflow models serve not up after 300 s; see {self.log_path}")
+        try:
+            wait_until_ready(
+                f"{self.url}/ping",
+                self.process,
+                name="mlflow models serve",
+                timeout_s=300,
+                log_path=self.log_path,
+            )
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -390,20 +390,13 @@ def label(app: App, phase: str, prob: str, files: tuple[Path, ...]) -> None:
 
     Every file is checked before anything is written: one bad line rejects them all.
     """
-    from mara.capture import CaptureIndex
-    from mara.labels import LabelLedger, read_label_file, training_classes
-    from mara.labels.ingest import check_labels
-    from mara.spec import load_spec
+    from mara.labels import read_label_file
+    from mara.labels.ingest import label_problem
 
-    spec = load_spec(app.home, phase, prob)
-    classes = training_classes(app.home, spec)
-    index = CaptureIndex(app.home, phase, prob).refresh()
-    ledger = LabelLedger(app.home, phase, prob)
-    checked = [
-        check_labels(read_label_file(path), classes, index, source=str(path)) for path in files
-    ]
-    for labels in checked:
-        click.echo(f"{labels.source}:\n" + labels.write(ledger).summary())
+    labels = [(str(path), read_label_file(path)) for path in files]
+    reports = label_problem(app.home, phase, prob, labels)
+    for (source, _), report in zip(labels, reports, strict=True):
+        click.echo(f"{source}:\n" + report.summary())
 
 
 class TrafficWeight(click.ParamType):

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import yaml
 from monitoring_tools import require
 
 from mara.cli import cli as mara_cli
-from mara.serve.process import free_port
+from mara.serve.process import free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
@@ -161,15 +160,10 @@ def test_the_image_command_serves(trained_home: Path, tmp_path: Path):
             env=os.environ | {"MARA_HOME": str(home)},
         )
     try:
-        deadline = time.monotonic() + 180
-        health = None
-        while time.monotonic() < deadline and health is None:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-            except httpx.TransportError:
-                time.sleep(0.3)
-        assert health is not None and health.status_code == 200
+        url = f"http://127.0.0.1:{port}/health"
+        log_path = tmp_path / "serve.log"
+        wait_until_ready(url, process, name="the image command", timeout_s=180, log_path=log_path)
+        health = httpx.get(url, timeout=10)
         assert set(health.json()["models"]) == {"phase-1/prob-1", "phase-1/prob-2"}
     finally:
         process.terminate()

@@ -28,7 +28,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
             binary_frame(1000, 10 + hour),
             f"same{hour}",
             3600.0 * (hour + 1),
-            classes=[0, 1],
         )
         capture(
             home,
@@ -36,11 +35,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
             multiclass_frame(1000, 20 + hour),
             f"same{hour}",
             3600.0 * (hour + 1),
-            classes=["attack", "normal", "probe"],
             target="kind",
         )
     far = binary_frame(1000, 30)
     far["amount"] *= 1000
     far["age"] += 100
-    capture(home, BINARY, far, "far", 3600.0 * 5, classes=[0, 1])
+    capture(home, BINARY, far, "far", 3600.0 * 5)
     return home

@@ -109,7 +109,7 @@ def test_labels_of_one_class_leave_the_realized_metric_empty(tmp_path: Path):
     train_problem(tmp_path, *BINARY, config=TrainConfig(budget=1))
     window = binary_frame(300, 40)
     window["label"] = 0
-    capture(tmp_path, BINARY, window, "zeros", 3600.0, classes=[0, 1])
+    capture(tmp_path, BINARY, window, "zeros", 3600.0)
     found = estimate_performance(tmp_path, *BINARY, "1")
     assert found.labelled_rows == 300 and found.realized is None
     assert math.isfinite(found.estimate) and found.low < found.high

@@ -7,11 +7,13 @@ import pytest
 from problems import binary_frame, new_segment_frame, request_bodies, write_problem
 from test_cli import mara
 
-from mara.capture import CaptureIndex, CaptureWriter
+from mara.capture import CaptureWriter
 from mara.improve import ImproveConfig, improve_problem
-from mara.labels import LabelLedger, entries_from_objects
-from mara.labels.ingest import ingest_labels
+from mara.improve.shadow import ShadowEvidence, shadow_evidence
+from mara.labels import entries_from_objects
+from mara.labels.ingest import label_problem
 from mara.registry import CHALLENGER, Registry
+from mara.spec import load_spec
 from mara.train import train_problem
 
 NUMERIC, CATEGORICAL = ["amount", "age", "noise"], ["channel", "region"]
@@ -25,13 +27,7 @@ def capture_and_label(home: Path, bodies: list[dict], labels: list[list]) -> Non
         writer.append("p", "q", record | {"received_at": 1000.0 + number, "model_version": "1"})
     writer.close()
     items = [{"id": b["id"], "labels": y} for b, y in zip(bodies, labels, strict=True)]
-    ingest_labels(
-        LabelLedger(home, "p", "q"),
-        entries_from_objects(items),
-        [0, 1],
-        CaptureIndex(home, "p", "q").refresh(),
-        source="test",
-    )
+    label_problem(home, "p", "q", [("test", entries_from_objects(items))])
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +89,12 @@ def test_improve_and_rollback_report_clear_errors(tmp_path: Path):
     assert auto.returncode == 1 and "no champion to improve on" in auto.stderr
 
 
-def test_a_staged_challenger_is_judged_on_its_shadow_rows_and_retired_if_worse(tmp_path: Path):
+# The autopilot hands improve the evidence it computed in the same look; evidence of
+# another challenger (the alias moved meanwhile) is computed again, as when none is handed.
+@pytest.mark.parametrize("handed", ["current", "stale"])
+def test_a_staged_challenger_is_judged_on_its_shadow_rows_and_retired_if_worse(
+    tmp_path: Path, handed: str
+):
     write_problem(tmp_path, "p", "q", binary_frame(4000, 0), NUMERIC, CATEGORICAL)
     train_problem(tmp_path, "p", "q")
     bodies = request_bodies(new_segment_frame(3000, 6), 250, "staged")
@@ -130,15 +131,19 @@ def test_a_staged_challenger_is_judged_on_its_shadow_rows_and_retired_if_worse(t
     writer.close()
     shadow.close()
     items = [{"id": b["id"], "labels": b["labels"]} for b in live]
-    ingest_labels(
-        LabelLedger(tmp_path, "p", "q"),
-        entries_from_objects(items),
-        [0, 1],
-        CaptureIndex(tmp_path, "p", "q").refresh(),
-        source="test",
-    )
+    label_problem(tmp_path, "p", "q", [("test", entries_from_objects(items))])
 
-    judged = improve_problem(tmp_path, "p", "q", config=ImproveConfig(resamples=300))
+    config = ImproveConfig(resamples=300)
+    evidence = {
+        "current": shadow_evidence(
+            tmp_path, load_spec(tmp_path, "p", "q"), "1", staged.challenger, [0, 1], resamples=300
+        ),
+        "stale": ShadowEvidence("1", "99", 0, None, None),
+    }[handed]
+    judged = improve_problem(tmp_path, "p", "q", config=config, shadow=evidence)
+    if handed == "current":
+        assert judged.shadow is evidence  # used as handed, not computed again
+    assert judged.shadow.challenger == staged.challenger and judged.shadow.labelled_rows == 1000
     assert judged.judged_on == "shadowed traffic" and judged.challenger == staged.challenger
     assert not judged.promoted and "challenger retired" in judged.reason
     assert judged.recent.rows == 1000 and judged.recent.challenger == 0.0

@@ -6,11 +6,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from capture.test_reader import capture, record
+from problems import write_problem
 
 from mara.capture import CaptureIndex
 from mara.errors import LabelError
-from mara.labels import ClassMatcher, LabelLedger, read_label_file
-from mara.labels.ingest import check_labels, ingest_labels
+from mara.labels import ClassMatcher, LabelLedger, entries_from_objects, read_label_file
+from mara.labels.ingest import check_labels, label_problem
 
 
 def write_lines(path: Path, *lines: object) -> Path:
@@ -26,9 +27,8 @@ def home(tmp_path: Path) -> Path:
 
 def ingest(home: Path, path: Path, classes=(0, 1)):
     index = CaptureIndex(home, "p", "q").refresh()
-    return ingest_labels(
-        LabelLedger(home, "p", "q"), read_label_file(path), list(classes), index, source=str(path)
-    )
+    checked = check_labels(read_label_file(path), list(classes), index, source=str(path))
+    return checked.write(LabelLedger(home, "p", "q"))
 
 
 def test_a_label_names_its_class_however_it_is_written():
@@ -181,3 +181,28 @@ def test_the_ledger_reads_each_file_once_and_keeps_the_order_files_sort_in(tmp_p
     mine = ledger.read()
     mine["label"] = "changed"
     assert ledger.read().set_index("row")["label"].to_dict() == {0: 1, 1: 1}
+
+
+def test_label_problem_checks_every_set_against_the_training_classes_before_writing(
+    home: Path,
+):
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": ["fraud", "ok", "ok"]})
+    write_problem(home, "p", "q", frame, ["x"], [], target="y")
+    good = ("first", entries_from_objects([{"id": "a", "labels": ["ok", None, "fraud"]}]))
+    bad = ("second", entries_from_objects([{"id": 5, "labels": [1, 0]}]))  # not its classes
+    with pytest.raises(LabelError, match=r"second: 2 problem\(s\), nothing written"):
+        label_problem(home, "p", "q", [good, bad])
+    assert LabelLedger(home, "p", "q").files() == []  # the good set waited for the bad one
+
+    later = ("later", entries_from_objects([{"id": 5, "labels": ["fraud", "fraud"]}]))
+    reports = label_problem(home, "p", "q", [good, later])
+    assert [r.rows_labelled for r in reports] == [2, 2]
+    assert [r.ids_joined for r in reports] == [1, 1]
+    assert len(LabelLedger(home, "p", "q").files()) == 2  # one file per set
+    labels = LabelLedger(home, "p", "q").read()
+    assert sorted(map(tuple, labels[["key", "row", "label"]].values.tolist())) == [
+        ("5", 0, "fraud"),
+        ("5", 1, "fraud"),
+        ("a", 0, "ok"),
+        ("a", 2, "fraud"),
+    ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import orjson
 import pytest
 
 from mara.data import make_problem
-from mara.serve.process import ServerProcess, free_port
+from mara.serve.process import ServerProcess, free_port, wait_until_ready
 
 MLFLOW = Path(sys.executable).with_name("mlflow")
 
@@ -41,16 +40,13 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (root / "server.log").read_text()[-2000:]
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not start")
+        wait_until_ready(
+            f"{url}/health",
+            process,
+            name="mlflow server",
+            timeout_s=180,
+            log_path=root / "server.log",
+        )
         yield url
     finally:
         process.terminate()

@@ -17,7 +17,7 @@ from mara.autopilot.watch import Watch, improve_trigger, look
 from mara.errors import MaraError
 from mara.estimate import PerformanceEstimate, estimate_performance
 from mara.improve import improve_problem
-from mara.improve.shadow import shadow_evidence
+from mara.improve.shadow import ShadowEvidence, shadow_evidence
 from mara.labels import training_classes
 from mara.model import ModelBundle
 from mara.registry import CHALLENGER, Registry
@@ -120,12 +120,23 @@ class Autopilot:
                 return decisions  # nothing else moves while a champion bakes
         new_labels = len(watch.labelled) - state.labelled_at_improve
         challenger = self.registry.alias_version(name, CHALLENGER)
+        evidence = None
         if state.staged is not None and challenger == state.staged and challenger != champion:
+            # Computed as improve would, once a look: improve is handed it, not left to redo it.
             evidence = shadow_evidence(
-                self.home, state.spec, champion, challenger, state.classes, resamples=200
+                self.home,
+                state.spec,
+                champion,
+                challenger,
+                state.classes,
+                resamples=self.config.improve.resamples,
+                confidence=self.config.improve.confidence,
             )
             if evidence.labelled_rows >= self.config.improve.shadow_rows:
-                return decisions + self._improve(state, watch, "shadow evidence is in", now)
+                decisions += self._improve(
+                    state, watch, "shadow evidence is in", now, shadow=evidence
+                )
+                return decisions
             if now - state.improved_at < self.config.shadow_wait_s:
                 return decisions  # the staged challenger is still gathering its evidence
         if now - state.improved_at < self.config.cooldown_s:
@@ -136,15 +147,23 @@ class Autopilot:
             state.estimate = self._estimate(state, champion, since, served_by=champion)
         trigger = improve_trigger(watch, new_labels, self.config, state.estimate)
         if trigger is not None:
-            decisions += self._improve(state, watch, trigger, now)
+            decisions += self._improve(state, watch, trigger, now, shadow=evidence)
         return decisions
 
-    def _improve(self, state: _Problem, watch: Watch, trigger: str, now: float) -> list[dict]:
+    def _improve(
+        self,
+        state: _Problem,
+        watch: Watch,
+        trigger: str,
+        now: float,
+        *,
+        shadow: ShadowEvidence | None = None,
+    ) -> list[dict]:
         spec = state.spec
         config = replace(self.config.improve, stage=self.config.shadow)
         log.info("%s: improving (%s)", spec.name, trigger)
         result = improve_problem(
-            self.home, spec.phase, spec.prob, config=config, registry=self.registry
+            self.home, spec.phase, spec.prob, config=config, registry=self.registry, shadow=shadow
         )
         state.labelled_at_improve = len(watch.labelled)
         state.improved_at = now

@@ -3,13 +3,13 @@
 Every consumer of `data/captured_data/` (labels, improve, reports) reads through here, so the
 capture format is known in this module and the writer only.
 
-Files are read line by line, split on b"\\n" only (captured text may hold U+2028, which
-`str.splitlines()` splits on). A line that does not end in a newline is still being written,
-or was torn by a crash: it is left for a later read and, if it never completes, counted in
-`skipped`, never fatal. The index keeps one small record per batch and where its line lives,
-so a capture of millions of rows is streamed once and rows are parsed again only for the
-batches a caller asks for. It is saved beside each file (`.index/<file>.json`), so the next
-process parses only lines appended since.
+Files are read line by line (`mara.capture.lines.AppendedLines`). A line that does not end
+in a newline is still being written, or was torn by a crash: it is left for a later read
+and, while it stays unfinished, counted in `torn_lines`, never fatal. The index keeps one
+small record per batch and where its line lives, so a capture of millions of rows is
+streamed once and rows are parsed again only for the batches a caller asks for. It is saved
+beside each file (`.index/<file>.json`), so the next process parses only lines appended
+since.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from mara.capture.lines import AppendedLines
 from mara.capture.writer import captured_dir
 from mara.labels.ledger import LabelLedger
 
@@ -55,7 +56,6 @@ BATCH_COLUMNS = (
     "drift_threshold",
     "server_ms",
 )
-_READ_CHUNK = 8 * 2**20
 _SIDECAR_DIR = ".index"
 _SIDECAR_VERSION = 1
 
@@ -87,6 +87,22 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
     if not isinstance(record.get("rows"), list):
         return None
     return record
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    """What the index keeps of one captured batch (BATCH_COLUMNS)."""
+    report = record.get("drift_report") or {}
+    return {
+        "key": batch_key(record["id"]),
+        "id": record["id"],
+        "received_at": float(record.get("received_at") or 0.0),
+        "model_version": str(record.get("model_version", "")),
+        "n_rows": len(record["rows"]),
+        "drift": int(record.get("drift") or 0),
+        "drift_statistic": report.get("statistic"),
+        "drift_threshold": report.get("threshold"),
+        "server_ms": record.get("server_ms"),
+    }
 
 
 @dataclass
@@ -192,50 +208,21 @@ class CaptureIndex:
             return
         if size <= start:
             return
+        lines = AppendedLines(path, parse_line, start=start)
         added = 0
-        with path.open("rb") as file:
-            file.seek(start)
-            offset = start
-            pending = b""
-            while chunk := file.read(_READ_CHUNK):
-                pending += chunk
-                lines = pending.split(b"\n")
-                pending = lines.pop()
-                for line in lines:
-                    added += self._add(path, offset, line)
-                    offset += len(line) + 1
-        self._consumed[path] = offset
-        if pending:
+        for offset, length, record in lines:
+            self._remember(path, offset, length, _summary(record))
+            added += 1
+        self._consumed[path] = lines.end
+        self.skipped += lines.damaged
+        self._skipped_in[path] = self._skipped_in.get(path, 0) + lines.damaged
+        if lines.unfinished:
             # Left for the next refresh; if the writer never finishes it, it is a torn line.
-            self._torn[path] = len(pending)
+            self._torn[path] = lines.unfinished
         else:
             self._torn.pop(path, None)
         if added:
             self._save_sidecar(path)
-
-    def _add(self, path: Path, offset: int, line: bytes) -> int:
-        if not line.strip():
-            return 0
-        record = parse_line(line)
-        if record is None:
-            self.skipped += 1
-            self._skipped_in[path] = self._skipped_in.get(path, 0) + 1
-            log.warning("%s: skipped an unreadable captured line at byte %d", path, offset)
-            return 0
-        report = record.get("drift_report") or {}
-        summary = {
-            "key": batch_key(record["id"]),
-            "id": record["id"],
-            "received_at": float(record.get("received_at") or 0.0),
-            "model_version": str(record.get("model_version", "")),
-            "n_rows": len(record["rows"]),
-            "drift": int(record.get("drift") or 0),
-            "drift_statistic": report.get("statistic"),
-            "drift_threshold": report.get("threshold"),
-            "server_ms": record.get("server_ms"),
-        }
-        self._remember(path, offset, len(line), summary)
-        return 1
 
     def _remember(self, path: Path, offset: int, length: int, summary: dict[str, Any]) -> None:
         self._records.append(summary)
@@ -382,16 +369,9 @@ def _shadow_records(path: Path) -> list[tuple[str, str, str, list]]:
         if size < offset:  # not the file parsed before
             offset, records = 0, []
         if size > offset:
-            with path.open("rb") as file:
-                file.seek(offset)
-                data = file.read(size - offset)
-            complete = data.rfind(b"\n") + 1
-            records = records + [
-                record
-                for line in data[:complete].split(b"\n")[:-1]
-                if (record := _shadow_record(line)) is not None
-            ]
-            _shadow_read[path] = (offset + complete, records)
+            lines = AppendedLines(path, _shadow_record, start=offset)
+            records = records + [record for _, _, record in lines]
+            _shadow_read[path] = (lines.end, records)
         return records
 
 

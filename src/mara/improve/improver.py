@@ -108,12 +108,15 @@ def improve_problem(
     *,
     config: ImproveConfig = ImproveConfig(),
     registry: Registry | None = None,
+    shadow: ShadowEvidence | None = None,
 ) -> ImproveResult:
     """Train a challenger on the table plus labelled traffic; promote it if the gate says so.
 
     A challenger already shadowed on enough labelled live rows is judged on those instead,
     and promoted or retired. With too few labelled rows nothing is trained and nothing
-    promoted; the result says why.
+    promoted; the result says why. `shadow` is that challenger's evidence when the caller
+    has just computed it (with `config.resamples` and `config.confidence`); it is computed
+    here when not given, or when it is of another champion or challenger than the current.
     """
     spec = load_spec(home, phase, prob)
     registry = registry or Registry(home)
@@ -122,15 +125,17 @@ def improve_problem(
         raise RegistryError(f"{spec.name} has no champion to improve on: run `mara train` first")
     pending = registry.alias_version(spec.name, CHALLENGER)
     if pending is not None and pending != champion:
-        evidence = shadow_evidence(
-            home,
-            spec,
-            champion,
-            pending,
-            training_classes(home, spec),
-            resamples=config.resamples,
-            confidence=config.confidence,
-        )
+        evidence = shadow
+        if evidence is None or (evidence.champion, evidence.challenger) != (champion, pending):
+            evidence = shadow_evidence(
+                home,
+                spec,
+                champion,
+                pending,
+                training_classes(home, spec),
+                resamples=config.resamples,
+                confidence=config.confidence,
+            )
         if evidence.labelled_rows >= config.shadow_rows:
             return _judge_shadowed(home, spec, registry, evidence, config)
     traffic, _ = labelled_traffic(home, phase, prob, spec.features)

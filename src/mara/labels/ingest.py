@@ -5,17 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mara.capture.reader import CaptureIndex, batch_key
 from mara.errors import LabelError
-from mara.labels.classes import ClassMatcher
+from mara.labels.classes import ClassMatcher, training_classes
 from mara.labels.files import LabelEntry
 from mara.labels.ledger import LabelLedger
+from mara.spec import load_spec
 
-__all__ = ["CheckedLabels", "LabelReport", "check_labels", "ingest_labels"]
+__all__ = ["CheckedLabels", "LabelReport", "check_labels", "label_problem"]
 
 _SHOWN_IDS = 10
 
@@ -154,16 +156,22 @@ def check_labels(
     return CheckedLabels(source, records, ids, unknown, joined_at, not_found)
 
 
-def ingest_labels(
-    ledger: LabelLedger,
-    entries: Sequence[LabelEntry],
-    classes: Sequence[Any],
-    index: CaptureIndex,
-    *,
-    source: str,
-) -> LabelReport:
-    """Check every entry, then append them all to the ledger as one file and report."""
-    return check_labels(entries, classes, index, source=source).write(ledger)
+def label_problem(
+    home: Path, phase: str, prob: str, labels: Sequence[tuple[str, Sequence[LabelEntry]]]
+) -> list[LabelReport]:
+    """Take late labels for a problem's captured traffic: sets of entries, each with its source.
+
+    Every set is checked against the problem's training classes and its captured batches
+    before any is written (LabelError at the first set with a problem: nothing written);
+    then each set is appended to the ledger as one file, all or nothing, and reported, in
+    the order given.
+    """
+    spec = load_spec(home, phase, prob)
+    classes = training_classes(home, spec)
+    index = CaptureIndex(Path(home), phase, prob).refresh()
+    checked = [check_labels(entries, classes, index, source=source) for source, entries in labels]
+    ledger = LabelLedger(home, phase, prob)
+    return [each.write(ledger) for each in checked]
 
 
 def _shape_problem(entry: LabelEntry, n_rows: int) -> str | None:

@@ -1,7 +1,9 @@
-"""ServerProcess: `mara serve` as a child process, for the demo, the bench and tests."""
+"""ServerProcess: `mara serve` as a child process, for the demo, the bench and tests; and
+wait_until_ready, the one wait for a child's HTTP endpoint on loopback."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
@@ -15,7 +17,10 @@ import httpx
 
 from mara.errors import MaraError
 
-__all__ = ["ServerProcess", "free_port", "terminate"]
+__all__ = ["ServerProcess", "free_port", "terminate", "wait_until_ready"]
+
+_LOG_TAIL_LINES = 20
+_LOG_TAIL_BYTES = 16 * 1024
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -79,22 +84,18 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=os.environ | self.env
             )
-        deadline = time.monotonic() + self.start_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise MaraError(
-                    f"server exited with {self.process.returncode}; see {self.log_path}"
-                )
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise MaraError(
-            f"server not healthy after {self.start_timeout_s:.0f} s; see {self.log_path}"
-        )
+        try:
+            wait_until_ready(
+                f"{self.url}/health",
+                self.process,
+                name="mara serve",
+                timeout_s=self.start_timeout_s,
+                log_path=self.log_path,
+            )
+        except BaseException:  # not ready, or interrupted: leave no server behind
+            self.stop()
+            raise
+        return self
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """Ask the server to shut down cleanly (SIGTERM); kill it if it will not."""
@@ -120,3 +121,58 @@ def terminate(process: subprocess.Popen | None, timeout_s: float) -> int | None:
     except subprocess.TimeoutExpired:
         process.kill()
         return process.wait()
+
+
+def wait_until_ready(
+    url: str,
+    process: subprocess.Popen,
+    *,
+    name: str,
+    timeout_s: float,
+    log_path: Path | None = None,
+    interval_s: float = 0.2,
+) -> None:
+    """Poll `url` on loopback until it answers 200, for at most `timeout_s` seconds.
+
+    MaraError names `name` and the URL when `process` exits first (with its exit code) or
+    time runs out, followed by the last lines of `log_path` (its stdout and stderr) if given.
+    ValueError for a URL that is not on a loopback address.
+    """
+    host = httpx.URL(url).host
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"{url}: only a loopback address (such as 127.0.0.1) is polled")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise MaraError(
+                f"{name} exited with code {process.returncode} before {url} answered 200"
+                + _log_tail(log_path)
+            )
+        try:
+            # trust_env off: a proxy from the environment must not carry loopback traffic away.
+            if httpx.get(url, timeout=1.0, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(interval_s)
+    raise MaraError(
+        f"{name} not ready: {url} did not answer 200 in {timeout_s:g} s" + _log_tail(log_path)
+    )
+
+
+def _log_tail(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        with path.open("rb") as file:  # the end only: a log kept across runs may be large
+            file.seek(max(0, file.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
+            text = file.read().decode(errors="replace")
+    except OSError as exc:
+        return f"; its log {path} is unreadable ({exc})"
+    lines = text.splitlines()[-_LOG_TAIL_LINES:]
+    shown = "\n  ".join(lines) if lines else "(empty)"
+    return f"; last lines of {path}:\n  {shown}"

@@ -133,9 +133,7 @@ class Autopilot:
                 confidence=self.config.improve.confidence,
             )
             if evidence.labelled_rows >= self.config.improve.shadow_rows:
-                decisions += self._improve(
-                    state, watch, "shadow evidence is in", now, shadow=evidence
-                )
+                decisions += self._improve(state, "shadow evidence is in", now, shadow=evidence)
                 return decisions
             if now - state.improved_at < self.config.shadow_wait_s:
                 return decisions  # the staged challenger is still gathering its evidence
@@ -147,13 +145,12 @@ class Autopilot:
             state.estimate = self._estimate(state, champion, since, served_by=champion)
         trigger = improve_trigger(watch, new_labels, self.config, state.estimate)
         if trigger is not None:
-            decisions += self._improve(state, watch, trigger, now, shadow=evidence)
+            decisions += self._improve(state, trigger, now, shadow=evidence)
         return decisions
 
     def _improve(
         self,
         state: _Problem,
-        watch: Watch,
         trigger: str,
         now: float,
         *,
@@ -165,12 +162,19 @@ class Autopilot:
         result = improve_problem(
             self.home, spec.phase, spec.prob, config=config, registry=self.registry, shadow=shadow
         )
-        state.labelled_at_improve = len(watch.labelled)
+        # The labels this improve consumed: those it read itself. A shadowed challenger's
+        # judge reads only its shadowed rows, and its evidence may hold labels that came after
+        # the look that called it: every label in by now counts as seen, or they would
+        # trigger the next improve as new.
+        seen = result.rows.get("labelled")
+        if seen is None:
+            seen = len(look(self.home, spec).labelled)
+        state.labelled_at_improve = seen
         state.improved_at = now
         state.staged = result.challenger if result.staged else None
         action = "promote" if result.promoted else "stage" if result.staged else "keep"
         evidence = {
-            "labelled_rows": len(watch.labelled),
+            "labelled_rows": seen,
             "champion": result.champion,
             "challenger": result.challenger,
             "judged_on": result.judged_on,

@@ -25,14 +25,12 @@ from typing import Any
 import mara  # noqa: F401  (OpenMP waits passively: set before LightGBM loads)
 
 # isort: on
-import lightgbm as lgb
 import numpy as np
 
 from mara.model import ModelBundle
-from mara.preprocess import Preprocessor
 from mara.train import TrainConfig
 from mara.train.metrics import headline
-from mara.train.recipe import encode_labels, fit_model, with_masked_copy
+from mara.train.recipe import fit_model
 from mara.train.robustness import clean_and_dirty_scores
 
 HERE = Path(__file__).parent
@@ -76,18 +74,19 @@ def evidence_gains(table: Table) -> dict[float, np.ndarray]:
 def min_leaf_scores(table: Table, seed: int, min_leaf: int | None) -> np.ndarray:
     """The defaults with the masked copy at `min_leaf` (None: no copy), clean and dirty."""
     frame, labels, test, classes = split(table, seed)
-    preprocessor = Preprocessor(table.spec).fit(frame)
-    x, y = preprocessor.transform(frame), encode_labels(labels, classes)
-    w = np.ones(len(y))
-    params: dict[str, Any] = {"objective": "binary", "verbosity": -1, "num_threads": 1}
-    if len(classes) > 2:
-        params |= {"objective": "multiclass", "num_class": len(classes)}
+    params: dict[str, Any] = {"num_threads": 1}
     if min_leaf is not None:
-        x, y, w = with_masked_copy(x, y, w, preprocessor, TrainConfig(seed=seed))
         params["min_data_in_leaf"] = min_leaf
-    categorical = [i for i, is_cat in enumerate(preprocessor.categorical_mask) if is_cat]
-    booster = lgb.train(params, lgb.Dataset(x, y, weight=w, categorical_feature=categorical))
-    return scores(ModelBundle(table.spec, preprocessor, booster, classes), test, seed)
+    bundle = fit_defaults(
+        table,
+        frame,
+        labels,
+        classes,
+        mask=min_leaf is not None,
+        config=TrainConfig(seed=seed),
+        params=params,
+    )
+    return scores(bundle, test, seed)
 
 
 def cell(gains: np.ndarray) -> str:

@@ -104,21 +104,22 @@ def fit_defaults(
     *,
     mask: bool,
     config: TrainConfig,
+    params: dict[str, Any] | None = None,
 ) -> ModelBundle:
     """LightGBM at its defaults on mara's matrix, optionally with the masked copy (made and
-    weighed as `config` says, as in mara)."""
+    weighed as `config` says, as in mara); `params` overrides some of the defaults."""
     preprocessor = Preprocessor(table.spec).fit(frame)
     x = preprocessor.transform(frame)
     y = encode_labels(labels, classes)
     w = np.ones(len(y))
     if mask:
         x, y, w = with_masked_copy(x, y, w, preprocessor, config)
-    params: dict[str, Any] = {"objective": "binary", "verbosity": -1}
+    objective: dict[str, Any] = {"objective": "binary", "verbosity": -1}
     if len(classes) > 2:
-        params = {"objective": "multiclass", "num_class": len(classes), "verbosity": -1}
+        objective = {"objective": "multiclass", "num_class": len(classes), "verbosity": -1}
     categorical = [i for i, is_cat in enumerate(preprocessor.categorical_mask) if is_cat]
     dataset = lgb.Dataset(x, y, weight=w, categorical_feature=categorical)
-    booster = lgb.train(params, dataset)
+    booster = lgb.train(objective | (params or {}), dataset)
     return ModelBundle(table.spec, preprocessor, booster, classes)
 
 

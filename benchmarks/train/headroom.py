@@ -20,24 +20,20 @@ import itertools
 import math
 import sys
 from pathlib import Path
-from typing import Any
 
 # isort: off
 import mara  # noqa: F401  (OpenMP waits passively: set before LightGBM loads)
 
 # isort: on
-import lightgbm as lgb
 import numpy as np
 
-from mara.preprocess import Preprocessor
 from mara.train import TrainConfig
 from mara.train.metrics import headline, score
-from mara.train.recipe import encode_labels, with_masked_copy
 from mara.train.robustness import clean_and_dirty_batches
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from run import split, splits_for  # noqa: E402
+from run import fit_defaults, split, splits_for  # noqa: E402
 from tables import REAL, Table, real_table  # noqa: E402
 
 LEAVES = (7, 15, 31, 63)
@@ -49,28 +45,25 @@ DEFAULTS = (31, 20, 100)
 def split_scores(table: Table, seed: int) -> dict[str, dict[tuple[int, int, int], float]]:
     """Every grid setting's clean and dirty test score on one split."""
     frame, labels, test, classes = split(table, seed)
-    preprocessor = Preprocessor(table.spec).fit(frame)
-    x, y = preprocessor.transform(frame), encode_labels(labels, classes)
-    categorical = [i for i, is_cat in enumerate(preprocessor.categorical_mask) if is_cat]
     batches = clean_and_dirty_batches(table.spec, test, fraction=0.2, seed=seed)
     truth = test[table.spec.target].tolist()
-    params: dict[str, Any] = {"objective": "binary", "verbosity": -1, "num_threads": 1}
-    if len(classes) > 2:
-        params |= {"objective": "multiclass", "num_class": len(classes)}
     found: dict[str, dict[tuple[int, int, int], float]] = {"clean": {}, "dirty": {}}
-    for kind, mask in (("clean", False), ("dirty", True)):
-        rows, targets, weights = x, y, np.ones(len(y))
-        if mask:
-            rows, targets, weights = with_masked_copy(
-                x, y, weights, preprocessor, TrainConfig(seed=seed)
-            )
-        matrix, _ = preprocessor.transform_columns(batches[kind], len(test))
+    for kind in found:
         for leaves, min_leaf in itertools.product(LEAVES, MIN_LEAF):
-            data = lgb.Dataset(rows, targets, weight=weights, categorical_feature=categorical)
-            shape = {"num_leaves": leaves, "min_data_in_leaf": min_leaf}
-            booster = lgb.train(params | shape, data, num_boost_round=max(ROUNDS))
+            shape = {"num_leaves": leaves, "min_data_in_leaf": min_leaf, "num_threads": 1}
+            bundle = fit_defaults(
+                table,
+                frame,
+                labels,
+                classes,
+                mask=kind == "dirty",
+                config=TrainConfig(seed=seed),
+                params=shape,
+                rounds=max(ROUNDS),
+            )
+            matrix, _ = bundle.prepare(batches[kind], len(test))
             for rounds in ROUNDS:
-                raw = booster.predict(matrix, num_iteration=rounds)
+                raw = bundle.booster.predict(matrix, num_iteration=rounds)
                 predicted = raw.tolist() if raw.ndim == 1 else [classes[i] for i in raw.argmax(1)]
                 metrics = score(predicted, truth, classes)
                 found[kind][(leaves, min_leaf, rounds)] = metrics[headline(metrics)]

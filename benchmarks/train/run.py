@@ -105,9 +105,11 @@ def fit_defaults(
     mask: bool,
     config: TrainConfig,
     params: dict[str, Any] | None = None,
+    rounds: int = 100,
 ) -> ModelBundle:
-    """LightGBM at its defaults on mara's matrix, optionally with the masked copy (made and
-    weighed as `config` says, as in mara); `params` overrides some of the defaults."""
+    """LightGBM at its defaults (100 rounds) on mara's matrix, optionally with the masked copy
+    (made and weighed as `config` says, as in mara); `params` and `rounds` override some of
+    the defaults."""
     preprocessor = Preprocessor(table.spec).fit(frame)
     x = preprocessor.transform(frame)
     y = encode_labels(labels, classes)
@@ -119,7 +121,7 @@ def fit_defaults(
         objective = {"objective": "multiclass", "num_class": len(classes), "verbosity": -1}
     categorical = [i for i, is_cat in enumerate(preprocessor.categorical_mask) if is_cat]
     dataset = lgb.Dataset(x, y, weight=w, categorical_feature=categorical)
-    booster = lgb.train(objective | (params or {}), dataset)
+    booster = lgb.train(objective | (params or {}), dataset, num_boost_round=rounds)
     return ModelBundle(table.spec, preprocessor, booster, classes)
 
 

@@ -16,10 +16,10 @@ def test_compiled_forest_predicts_what_lightgbm_predicts(trained_home: Path, tmp
     ):
         bundle = registry.load(name)
         interpreted = bundle.predict_frame(frame)
-        assert not is_cached(bundle.booster, tmp_path)
-        assert bundle.compile(tmp_path)
-        assert bundle.compiled is not None
-        assert is_cached(bundle.booster, tmp_path)
+        assert not bundle.is_fast_cached(tmp_path)
+        assert bundle.make_fast(tmp_path)
+        assert bundle.at_full_speed
+        assert is_cached(bundle.forest.booster, tmp_path)
         compiled = bundle.predict_frame(frame)
         if bundle.is_binary:
             assert np.allclose(compiled, interpreted, rtol=0, atol=1e-9)
@@ -31,9 +31,12 @@ def test_compiled_forest_predicts_what_lightgbm_predicts(trained_home: Path, tmp
         probe = probe_matrix([next(counts) if c else None for c in mask], seed=3)
         assert np.isnan(probe).any()
         assert np.allclose(
-            bundle.compiled.predict(probe), bundle.booster.predict(probe), rtol=0, atol=1e-9
+            bundle.forest.compiled.predict(probe),
+            bundle.forest.booster.predict(probe),
+            rtol=0,
+            atol=1e-9,
         )
         # Native code is not pickled with the model; the cache makes reattaching instant.
         clone = pickle.loads(pickle.dumps(bundle))
-        assert clone.compiled is None
-        assert clone.compile(tmp_path)
+        assert not clone.at_full_speed
+        assert clone.make_fast(tmp_path)

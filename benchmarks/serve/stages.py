@@ -100,7 +100,7 @@ class InProcess:
     def __init__(self, home: Path, scratch: Path):
         version = Registry(home).served_models()[0].version
         bundle = Registry(home).load(traffic.MODEL)
-        if not bundle.compile(compiled_cache(home)):
+        if not bundle.make_fast(compiled_cache(home)):
             raise SystemExit("the compiled forest disagreed with LightGBM")
         self.served = ServedModel(traffic.MODEL, version, bundle)
         self.capture = CaptureWriter(scratch)

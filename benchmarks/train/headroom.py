@@ -63,7 +63,7 @@ def split_scores(table: Table, seed: int) -> dict[str, dict[tuple[int, int, int]
             )
             matrix, _ = bundle.prepare(batches[kind], len(test))
             for rounds in ROUNDS:
-                raw = bundle.booster.predict(matrix, num_iteration=rounds)
+                raw = bundle.forest.booster.predict(matrix, num_iteration=rounds)
                 predicted = raw.tolist() if raw.ndim == 1 else [classes[i] for i in raw.argmax(1)]
                 metrics = score(predicted, truth, classes)
                 found[kind][(leaves, min_leaf, rounds)] = metrics[headline(metrics)]

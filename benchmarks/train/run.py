@@ -45,6 +45,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from mara.data import DEFAULT_ROWS, KINDS
+from mara.forests import LightGBMForest
 from mara.model import ModelBundle
 from mara.preprocess import Preprocessor
 from mara.train import TrainConfig
@@ -122,7 +123,7 @@ def fit_defaults(
     categorical = [i for i, is_cat in enumerate(preprocessor.categorical_mask) if is_cat]
     dataset = lgb.Dataset(x, y, weight=w, categorical_feature=categorical)
     booster = lgb.train(objective | (params or {}), dataset, num_boost_round=rounds)
-    return ModelBundle(table.spec, preprocessor, booster, classes)
+    return ModelBundle(table.spec, preprocessor, LightGBMForest(booster), classes)
 
 
 def predict_ms(bundle: ModelBundle, test: pd.DataFrame) -> float:
@@ -171,7 +172,7 @@ def evaluate(table: Table, *, seed: int, budget: float, fraction: float) -> list
                 "dirty": scores["dirty"][metric],
                 "train_s": seconds,
                 "predict_ms_1000": predict_ms(bundle, test),
-                "trees": bundle.booster.num_trees(),
+                "trees": bundle.forest.trees,
                 "chosen": bundle.recipe.get("rounds", ""),
             }
         )

@@ -2,44 +2,39 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from mara.compiled import AGREEMENT_TOLERANCE, CompiledForest, compile_forest, probe_matrix
+from mara.compiled import probe_matrix
 from mara.drift import DriftDetector
+from mara.forests import Forest, LightGBMForest
 from mara.preprocess import DataQuality, Preprocessor
 from mara.spec import ProblemSpec
 
 __all__ = ["ModelBundle"]
 
-# Below this many rows LightGBM's thread start-up costs more than the second core gives.
-_THREADED_ROWS = 1000
-
 
 @dataclass
 class ModelBundle:
-    """A fitted Preprocessor, LightGBM booster, label mapping and drift reference.
+    """A fitted Preprocessor, forest (any learner), label mapping and drift reference.
 
     `classes` are the original labels in sorted order, as Python scalars; for a binary
-    problem the booster's positive class is `positive_class(classes)`.
+    problem the forest's positive class is `positive_class(classes)`.
     """
 
     spec: ProblemSpec
     preprocessor: Preprocessor
-    booster: lgb.Booster
+    forest: Forest
     classes: list[Any]
     drift: DriftDetector | None = None
     metrics: dict[str, float] = field(default_factory=dict)
-    # How the forest was chosen: its parameters, rounds and cross-validated score.
+    # How the forest was chosen: its learner, parameters, rounds and cross-validated score.
     recipe: dict[str, Any] = field(default_factory=dict)
-    compiled: CompiledForest | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_binary(self) -> bool:
@@ -54,27 +49,37 @@ class ModelBundle:
         return [self.classes[i] for i in raw.argmax(axis=1).tolist()]
 
     def raw_predict(self, matrix: np.ndarray) -> np.ndarray:
-        """The forest's output: the compiled twin's when attached, else LightGBM's."""
-        if self.compiled is not None:
-            return self.compiled.predict(matrix)
-        threads = min(2, os.cpu_count() or 1) if len(matrix) >= _THREADED_ROWS else 1
-        return self.booster.predict(matrix, num_threads=threads)
+        """The forest's probabilities: its served form's once attached."""
+        return self.forest.predict(matrix)
 
-    def compile(self, cache_dir: Path) -> bool:
-        """Attach the compiled twin of the booster if it agrees with LightGBM on probe rows."""
-        forest = compile_forest(self.booster, cache_dir)
+    @property
+    def learner(self) -> str:
+        """Which learner the forest is ("lightgbm", "catboost", "blend")."""
+        return self.forest.learner
+
+    @property
+    def at_full_speed(self) -> bool:
+        """Whether predictions come from the forest's fastest served form."""
+        return self.forest.at_full_speed
+
+    def is_fast_cached(self, cache_dir: Path) -> bool:
+        """Whether `make_fast` would only load its served form from `cache_dir`."""
+        return self.forest.is_fast_cached(cache_dir)
+
+    def make_fast(self, cache_dir: Path) -> bool:
+        """Attach the forest's served form (compiled or loaded from `cache_dir`) if it agrees
+        with the fitted forest on probe rows; whether it is at full speed now."""
         mask = self.preprocessor.categorical_mask
         counts = iter(self.preprocessor.n_categories)
         probe = probe_matrix([next(counts) if is_cat else None for is_cat in mask])
-        expected = self.booster.predict(probe, num_threads=1)
-        if np.max(np.abs(forest.predict(probe) - expected)) > AGREEMENT_TOLERANCE:
-            return False
-        self.compiled = forest
-        return True
+        return self.forest.make_fast(cache_dir, probe)
 
-    def __getstate__(self) -> dict:
-        # Native code belongs to one machine; it is rebuilt (or read from cache) on load.
-        return {**self.__dict__, "compiled": None}
+    def __setstate__(self, state: dict) -> None:
+        # Versions registered before forests had a learner hold a bare LightGBM booster.
+        if "booster" in state:
+            state["forest"] = LightGBMForest(state.pop("booster"))
+            state.pop("compiled", None)
+        self.__dict__.update(state)
 
     def prepare(
         self, columns: Mapping[str, Sequence[object] | np.ndarray], n_rows: int

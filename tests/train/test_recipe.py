@@ -63,11 +63,11 @@ def test_the_refit_uses_the_chosen_rounds(spec: ProblemSpec, frame: pd.DataFrame
     bundle = fit(spec, frame)
     recipe = bundle.recipe
     per_round = 1 if len(bundle.classes) == 2 else len(bundle.classes)
-    assert bundle.booster.current_iteration() == recipe["rounds"] >= recipe["cv_rounds"]
-    assert bundle.booster.num_trees() == recipe["trees"] == recipe["rounds"] * per_round
+    assert bundle.forest.booster.current_iteration() == recipe["rounds"] >= recipe["cv_rounds"]
+    assert bundle.forest.booster.num_trees() == recipe["trees"] == recipe["rounds"] * per_round
     assert recipe["candidates"] >= 1
-    assert bundle.booster.params["num_leaves"] == recipe["num_leaves"]
-    assert bundle.booster.params["learning_rate"] == recipe["learning_rate"]
+    assert bundle.forest.booster.params["num_leaves"] == recipe["num_leaves"]
+    assert bundle.forest.booster.params["learning_rate"] == recipe["learning_rate"]
     # Chosen by the score the holdout judges: accuracy for multiclass, not log-loss.
     assert ("cv_auc" if per_round == 1 else "cv_accuracy") in recipe
 
@@ -98,7 +98,7 @@ def test_a_flat_curve_keeps_the_default_rounds():
     bundle = fit(BINARY, frame, config=TrainConfig(budget=2.0, missing_augment=0))
     assert bundle.recipe["default_rounds"]
     assert bundle.recipe["cv_rounds"] == bundle.recipe["rounds"] == DEFAULT_ROUNDS
-    assert bundle.booster.current_iteration() == DEFAULT_ROUNDS
+    assert bundle.forest.booster.current_iteration() == DEFAULT_ROUNDS
 
 
 def test_rounds_that_beat_the_default_fold_by_fold_replace_it():

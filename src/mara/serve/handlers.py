@@ -123,7 +123,7 @@ async def health(request: Request) -> Response:
                 f"{p}/{q}": {
                     "name": m.name,
                     "version": m.version,
-                    "compiled": m.bundle.compiled is not None,
+                    "compiled": m.bundle.at_full_speed,
                     "drift_detector": m.bundle.drift is not None,
                     "shadowing": shadow.shadowing(p, q, m.version) if shadow else None,
                 }

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from mara.compiled import compiled_cache, is_cached
+from mara.compiled import compiled_cache
 from mara.errors import MaraError, ModelNotFound, ModelUnavailable
 from mara.model import ModelBundle
 from mara.registry import CHAMPION, Registry
@@ -66,7 +66,7 @@ class ServedModels:
         cache = compiled_cache(home)
         pending = []
         for key, served in self.items():
-            if is_cached(served.bundle.booster, cache):
+            if served.bundle.is_fast_cached(cache):
                 self._attach(key, served, cache)
             else:
                 pending.append((key, served))
@@ -83,7 +83,7 @@ class ServedModels:
     def _attach(key: tuple[str, str], served: ServedModel, cache: Path) -> None:
         problem = "/".join(key)
         try:
-            attached = served.bundle.compile(cache)
+            attached = served.bundle.make_fast(cache)
         except Exception:  # the interpreted booster keeps serving
             log.exception("%s: compiling the forest failed", problem)
             return
@@ -126,7 +126,7 @@ class ServedModels:
             if current is not None and current.version == mv.version:
                 continue
             served = ServedModel(mv.name, mv.version, registry.load(mv.name, mv.version))
-            later = cache is not None and not is_cached(served.bundle.booster, cache)
+            later = cache is not None and not served.bundle.is_fast_cached(cache)
             if cache is not None and not later:
                 self._attach(key, served, cache)
             self._models = {**self._models, key: served}

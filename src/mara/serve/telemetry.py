@@ -217,7 +217,7 @@ def _important_features(served: ServedModel) -> tuple[str, ...]:
     """The model's top features by total gain, computed once per model version."""
     key = (served.name, served.version)
     if key not in _important:
-        gains = served.bundle.booster.feature_importance(importance_type="gain")
+        gains = served.bundle.forest.importance()
         names = served.bundle.spec.features
         order = sorted(range(len(names)), key=lambda j: -float(gains[j]))
         _important[key] = tuple(names[j] for j in order[:TOP_FEATURES])

@@ -17,6 +17,7 @@ import pandas as pd
 
 from mara.drift import DriftDetector
 from mara.errors import DataError
+from mara.forests import LightGBMForest
 from mara.labels import positive_class
 from mara.model import ModelBundle
 from mara.preprocess import Preprocessor
@@ -73,8 +74,8 @@ def fit_model(
     if progress is not None:
         progress(f"refit on all {len(x)} rows: {chosen.label()}, {found.rounds} rounds")
     booster = lgb.train(base | chosen.params, dataset, num_boost_round=found.rounds)
-    bundle = ModelBundle(spec, preprocessor, booster, classes)
-    bundle.recipe = found.summary()
+    bundle = ModelBundle(spec, preprocessor, LightGBMForest(booster), classes)
+    bundle.recipe = {"learner": bundle.learner, **found.summary()}
     bundle.drift = _fit_drift(preprocessor, x, config)
     return bundle
 

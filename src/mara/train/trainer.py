@@ -83,7 +83,7 @@ def train_problem(
     holdout_frame = table.holdout_frame
     holdout_labels = table.labels.iloc[table.holdout].tolist()
     metrics = score(bundle.predict_frame(holdout_frame), holdout_labels, classes)
-    metrics["trees"] = float(bundle.booster.num_trees())
+    metrics["trees"] = float(bundle.forest.trees)
     bundle.metrics = metrics
     rows = {"train": len(table.train), "holdout": len(table.holdout)}
 
@@ -116,7 +116,7 @@ def train_problem(
         registry.log(tags={"mara.promoted": str(promoted).lower()})
     if config.compile and promoted:
         # Warm the server's cache: the compiled forest is ready when the server starts.
-        bundle.compile(compiled_cache(home))
+        bundle.make_fast(compiled_cache(home))
     return TrainResult(
         spec,
         version.version,

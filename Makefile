@@ -9,10 +9,11 @@ STAMP := $(VENV)/.installed
 	bench-improve bench-autopilot bench-capture bench-dashboard bench-soak bench-capture-cost \
 	bench-ray bench-serve-stages bench-serve-mlflow
 
-install: $(STAMP) system-packages
+# The project and its Python tools: all `make demo` needs (no root, no system package).
+install: $(STAMP)
 
-# Tests drive a real Prometheus (and promtool) and a headless Chromium: Debian's packages.
-# apt runs only when one is missing, so a re-run is quick.
+# Only the tests drive a real Prometheus (and promtool) and a headless Chromium: Debian's
+# packages, installed by `make test` (as root). apt runs only when one is missing.
 system-packages:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null \
 		&& command -v chromium >/dev/null || { apt-get update \
@@ -33,7 +34,7 @@ $(STAMP): $(UV) pyproject.toml uv.lock
 demo: install
 	$(VENV)/bin/mara --home demo_home demo
 
-test: install
+test: install system-packages
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/pytest -q
@@ -72,7 +73,7 @@ bench-train: install
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench-train --extra ray --python $(PYTHON)
 	$(VENV)/bin/python benchmarks/train/run.py
 
-bench-dashboard: install
+bench-dashboard: install system-packages
 	$(VENV)/bin/python benchmarks/dashboard/run.py
 
 .PHONY: bench-estimate

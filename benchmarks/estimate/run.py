@@ -28,7 +28,6 @@ import argparse
 import json
 import logging
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ from rich.progress import Progress
 from mara.capture import CaptureWriter
 from mara.data import KINDS, generate
 from mara.data.dirty import frame_rows
+from mara.data.shift import changed_rule, covariate_shift
 from mara.estimate import estimate_windows
 from mara.estimate.calibrate import BINARY_METHODS, MULTICLASS_METHODS
 from mara.labels import entries_from_objects
@@ -50,9 +50,6 @@ from mara.spec import CONFIG_NAME, TRAIN_NAME, ProblemSpec, problem_dir
 from mara.train import TrainConfig, train_problem
 
 HERE = Path(__file__).parent
-# The improve benchmark's traffic scenarios are the ones reused here, not copies of them.
-sys.path.insert(0, str(HERE.parent / "improve"))
-from scenarios import changed_rule, covariate_shift  # noqa: E402
 
 WINDOW_ROWS, WINDOWS, BATCH = 1000, 8, 250
 SCENARIOS = ("no shift", "covariate shift", "out of range", "concept shift")

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 from run import later_score, retrain, setup
-from scenarios import NEW_CATEGORY, _rank, build
+from scenarios import build
 from sklearn.metrics import roc_auc_score
 
 from mara.data import KINDS
+from mara.data.shift import NEW_CATEGORY, driver_rank
 from mara.labels import positive_class
 
 console = Console(width=160)
@@ -39,7 +40,7 @@ def oracle_lead(kind: str, rows: int, seed: int) -> dict:
         naive = retrain(home, scenario, scenario.early, scenario.early[spec.target].tolist())
     later = scenario.later
     # The rule was drawn on the early and later traffic together, in that order.
-    rank = _rank(pd.concat([scenario.early, later], ignore_index=True), spec)[-len(later) :]
+    rank = driver_rank(pd.concat([scenario.early, later], ignore_index=True), spec)[-len(later) :]
     segment = later[spec.categorical[0]].astype(str).eq(NEW_CATEGORY).to_numpy()
     truth = later[spec.target].to_numpy()
     classes = champion.classes

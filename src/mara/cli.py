@@ -709,15 +709,12 @@ def promote(app: App, phase: str, prob: str, version: str, reason: str) -> None:
 @click.pass_obj
 def rollback(app: App, phase: str, prob: str) -> None:
     """Bring back the champion before the current one, from the alias history."""
-    from mara.registry import Registry, rollback_target
+    from mara.registry import Registry
 
-    registry = Registry(app.home)
     name = f"{phase}_{prob}"
-    current = registry.champion_version(name)
-    target = rollback_target(registry.alias_history(name), current)
+    current, target = Registry(app.home).rollback(name)
     if target is None:
         raise click.UsageError(f"{name}: no earlier champion in the alias history")
-    registry.promote(name, target, by="rollback", reason=f"rolled back from v{current}")
     click.echo(f"{name}: champion v{current} -> v{target} (rolled back)")
 
 
@@ -841,12 +838,21 @@ def report(app: App, phase: str, prob: str, since: str | None, output: Path) -> 
     show_default=True,
     help="Scale the demo problems' sizes (smaller is faster).",
 )
+@click.option(
+    "--keep-serving/--no-keep-serving",
+    default=None,
+    help="Leave the server and its dashboard running at the end, until Ctrl-C "
+    "[default: when run in a terminal].",
+)
 @click.pass_obj
-def demo(app: App, rows_scale: float) -> None:
-    """Generate, train, register, serve and replay traffic for four demo problems."""
+def demo(app: App, rows_scale: float, keep_serving: bool | None) -> None:
+    """Generate, train and serve four problems; change their traffic; label, improve under
+    traffic and roll back; estimate, flag drift, report."""
     from mara.demo import run_demo
 
-    run_demo(app.home, rows_scale=rows_scale)
+    if keep_serving is None:
+        keep_serving = sys.stdin.isatty() and sys.stdout.isatty()
+    run_demo(app.home, rows_scale=rows_scale, keep_serving=keep_serving)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from mlflow.exceptions import MlflowException
 
 from mara.errors import RegistryError
 from mara.model import ModelBundle
-from mara.registry.history import AliasMove
+from mara.registry.history import AliasMove, rollback_target
 
 __all__ = ["CHALLENGER", "CHAMPION", "ModelVersion", "Registry", "tracking_uri"]
 
@@ -170,6 +170,18 @@ class Registry:
     def promote(self, name: str, version: str, *, by: str = "train", reason: str = "") -> None:
         """Move the `champion` alias to `version`, and record the move."""
         self.move_alias(name, CHAMPION, version, by=by, reason=reason)
+
+    def rollback(self, name: str) -> tuple[str | None, str | None]:
+        """Bring back the champion before the current one, from the alias history.
+
+        Returns (the champion before, the one now); the second is None, and nothing moves,
+        when the history holds no earlier champion.
+        """
+        current = self.champion_version(name)
+        target = rollback_target(self.alias_history(name), current)
+        if target is not None:
+            self.promote(name, target, by="rollback", reason=f"rolled back from v{current}")
+        return current, target
 
     def move_alias(self, name: str, alias: str, version: str, *, by: str, reason: str) -> None:
         """Point `alias` at `version` and record the move in the alias history.

@@ -3,6 +3,7 @@
 - `benchmarks/<name>/index.md`: one page per benchmark, its results files (results.md first)
   and its plots, with the command that reproduces it. The figures are never copied by hand.
 - `index.md`: the README, its links made relative to the site.
+- the layout block of `home.md`: `mara.home.LAYOUT`.
 - `api/openapi.json` and the endpoint table on `api.md`: the OpenAPI document the server
   serves at /openapi.json, for an example problem.
 """
@@ -122,6 +123,10 @@ def on_files(files: Files, config) -> Files:
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
+    if page.file.src_uri == "home.md":
+        from mara.home import layout_text
+
+        return markdown.replace("{{ home_layout }}", layout_text())
     if page.file.src_uri == "api.md":
         return markdown.replace("{{ openapi_table }}", openapi_table(_openapi()))
     if page.file.src_uri == "benchmarks.md":

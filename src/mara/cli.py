@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mara.errors import MaraError
+from mara.home import Home
 from mara.serve.limits import (
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_MAX_IN_FLIGHT,
@@ -301,7 +302,7 @@ def serve(
         return
     if workers > 1:
         # Workers are separate processes: Prometheus counters must be shared through files.
-        metrics_dir = app.home.resolve() / ".prometheus"
+        metrics_dir = Home(app.home.resolve()).prometheus()
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)

@@ -17,6 +17,8 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
+from mara.home import Home
+
 __all__ = ["CompiledForest", "compile_forest", "compiled_cache", "is_cached", "probe_matrix"]
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ AGREEMENT_TOLERANCE = 1e-9
 
 def compiled_cache(home: Path) -> Path:
     """Where a project's compiled forests are kept, keyed by model content and machine."""
-    return Path(home) / ".cache" / "compiled"
+    return Home(home).compiled_cache()
 
 
 class CompiledForest:

@@ -9,6 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from mara.home import Home
+
 __all__ = ["DEMO_PROBLEMS", "DemoProblem", "DemoResult", "run_demo"]
 
 
@@ -448,7 +450,7 @@ def _reports(home: Path, trained: dict) -> list[Path]:
     paths = []
     for problem in trained:
         champion = registry_champion(home, problem.phase, problem.prob)
-        path = home / "reports" / f"{problem.phase}-{problem.prob}.html"
+        path = Home(home).reports() / f"{problem.phase}-{problem.prob}.html"
         write_report(build_report(home, problem.phase, problem.prob, champion=champion), path)
         paths.append(path)
     return paths

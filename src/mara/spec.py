@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mara.errors import SpecError
+from mara.home import Home, Problem
 
 __all__ = [
     "CONFIG_NAME",
@@ -54,12 +55,12 @@ class ProblemSpec:
 
 def problem_dir(home: Path, phase: str, prob: str) -> Path:
     """Where a problem's raw data lives under a project home."""
-    return Path(home) / "data" / "raw_data" / phase / prob
+    return Home(home).raw(Problem(phase, prob))
 
 
 def find_problems(home: Path) -> list[tuple[str, str]]:
     """(phase, prob) of every folder under data/raw_data/ that holds a features_config.json."""
-    root = Path(home) / "data" / "raw_data"
+    root = Home(home).raw_root()
     return sorted((p.parent.parent.name, p.parent.name) for p in root.glob(f"*/*/{CONFIG_NAME}"))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from mara.home import Home, Problem
 from mara.registry import Registry
 
 __all__ = ["AuditLog"]
@@ -26,7 +27,7 @@ class AuditLog:
 
     def path(self, phase: str, prob: str) -> Path:
         """The problem's audit log."""
-        return self.home / "data" / "autopilot" / phase / prob / "audit.jsonl"
+        return Home(self.home).audit(Problem(phase, prob))
 
     def record(self, phase: str, prob: str, action: str, reason: str, **evidence: Any) -> dict:
         """Keep one decision: `action` (improve, promote, rollback, baked, ...) and why."""

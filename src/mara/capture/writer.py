@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from mara.home import Home, Problem
+
 __all__ = ["CaptureWriter", "captured_dir", "encode_record", "encode_request"]
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def captured_dir(home: Path, phase: str, prob: str) -> Path:
     """Where a problem's captured traffic lives under a project home."""
-    return Path(home) / "data" / "captured_data" / phase / prob
+    return Home(home).captured(Problem(phase, prob))
 
 
 def encode_record(record: dict[str, Any]) -> bytes:

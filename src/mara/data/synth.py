@@ -20,6 +20,7 @@ import orjson
 import pandas as pd
 
 from mara.errors import MaraError
+from mara.home import Home, Problem
 from mara.spec import CONFIG_NAME, TRAIN_NAME, ProblemSpec, problem_dir
 
 __all__ = [
@@ -85,7 +86,7 @@ class ProblemFiles:
 
 def requests_dir(home: Path, phase: str, prob: str) -> Path:
     """Where a problem's held-out rows and replayable requests live under a project home."""
-    return Path(home) / "data" / "requests" / phase / prob
+    return Home(home).requests(Problem(phase, prob))
 
 
 def generate(

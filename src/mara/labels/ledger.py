@@ -17,12 +17,14 @@ from typing import Any
 import orjson
 import pandas as pd
 
+from mara.home import Home, Problem
+
 __all__ = ["LabelLedger", "labels_dir"]
 
 
 def labels_dir(home: Path, phase: str, prob: str) -> Path:
     """Where a problem's label ledger lives under a project home."""
-    return Path(home) / "data" / "labels" / phase / prob
+    return Home(home).labels(Problem(phase, prob))
 
 
 class LabelLedger:

@@ -25,6 +25,7 @@ import numpy as np
 import orjson
 
 from mara.drift import DriftDetector, DriftReport
+from mara.home import Home
 from mara.preprocess import DataQuality
 
 __all__ = [
@@ -52,7 +53,7 @@ _STOP = object()
 
 def monitor_dir(home: Path) -> Path:
     """Where the summaries live under a project home."""
-    return Path(home) / "data" / "monitor"
+    return Home(home).monitor()
 
 
 def prediction_histogram(predictions: list[Any], *, binary: bool) -> list[int] | dict[str, int]:

@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from mara.errors import RegistryError
+from mara.home import Home
 from mara.model import ModelBundle
 from mara.registry.history import AliasMove, rollback_target
 
@@ -33,7 +34,7 @@ _PIP_REQUIREMENTS = ["mara", "lightgbm", "numpy", "pandas"]
 def tracking_uri(home: Path) -> str:
     """MLFLOW_TRACKING_URI when set, else the embedded sqlite store in the home."""
     configured = _USER_URIS["MLFLOW_TRACKING_URI"]
-    return configured or f"sqlite:///{Path(home).resolve()}/mlflow.db"
+    return configured or f"sqlite:///{Home(Path(home).resolve()).mlflow_db()}"
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Registry:
             return found.experiment_id
         location = None
         if self.uri.startswith("sqlite:"):
-            location = (self.home.resolve() / "mlartifacts" / name).as_uri()
+            location = Home(self.home.resolve()).artifacts(name).as_uri()
         try:
             return self.client.create_experiment(name, artifact_location=location)
         except MlflowException as exc:

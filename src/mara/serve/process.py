@@ -16,6 +16,7 @@ from types import TracebackType
 import httpx
 
 from mara.errors import MaraError
+from mara.home import Home
 
 __all__ = ["ServerProcess", "free_port", "terminate", "wait_until_ready"]
 
@@ -54,7 +55,7 @@ class ServerProcess:
         self.workers = workers
         self.extra_args = extra_args
         self.env = env or {}
-        self.log_path = log_path or self.home / "logs" / f"serve-{self.port}.log"
+        self.log_path = log_path or Home(self.home).logs() / f"serve-{self.port}.log"
         self.start_timeout_s = start_timeout_s
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -32,6 +32,7 @@ from ray import serve
 from starlette.applications import Starlette
 
 from mara.errors import MaraError
+from mara.home import Home
 
 __all__ = [
     "APP_NAME",
@@ -124,7 +125,7 @@ def deployment_options(options: RayOptions, env: dict[str, str]) -> dict[str, An
         "max_ongoing_requests": options.max_in_flight,
         "graceful_shutdown_timeout_s": options.grace_s,
         "logging_config": {
-            "logs_dir": str(Path(options.home).resolve() / "logs" / "ray"),
+            "logs_dir": str(Home(Path(options.home).resolve()).logs() / "ray"),
             "enable_access_log": False,
         },
         **scaling,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from mara.files import AppendedLines, append_line
 from mara.home import Home, Problem
 from mara.registry import Registry
 
@@ -32,15 +32,8 @@ class AuditLog:
     def record(self, phase: str, prob: str, action: str, reason: str, **evidence: Any) -> dict:
         """Keep one decision: `action` (improve, promote, rollback, baked, ...) and why."""
         entry = {"at": time.time(), "action": action, "reason": reason, "evidence": evidence}
-        path = self.path(phase, prob)
-        path.parent.mkdir(parents=True, exist_ok=True)
         line = orjson.dumps(entry, default=str, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
-        # One write(2) on an O_APPEND descriptor: a line is whole or, after a crash, last.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        append_line(self.path(phase, prob), line)
         name = f"{phase}_{prob}"
         with self.registry.run(name, f"autopilot {action} {name}"):
             numbers = {k: float(v) for k, v in evidence.items() if _is_number(v)}
@@ -58,18 +51,19 @@ class AuditLog:
         return entry
 
     def read(self, phase: str, prob: str) -> list[dict]:
-        """Every whole entry, oldest first."""
-        try:
-            lines = self.path(phase, prob).read_bytes().split(b"\n")[:-1]
-        except FileNotFoundError:
+        """Every whole entry, oldest first (a torn or damaged line is passed over)."""
+        path = self.path(phase, prob)
+        if not path.exists():
             return []
-        entries = []
-        for line in lines:
-            try:
-                entries.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                continue
-        return entries
+        return [entry for _, _, entry in AppendedLines(path, _entry)]
+
+
+def _entry(line: bytes) -> dict | None:
+    try:
+        entry = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 def _is_number(value: Any) -> bool:

@@ -3,7 +3,7 @@
 Every consumer of `data/captured_data/` (labels, improve, reports) reads through here, so the
 capture format is known in this module and the writer only.
 
-Files are read line by line (`mara.capture.lines.AppendedLines`). A line that does not end
+Files are read line by line (`mara.files.AppendedLines`). A line that does not end
 in a newline is still being written, or was torn by a crash: it is left for a later read
 and, while it stays unfinished, counted in `torn_lines`, never fatal. The index keeps one
 small record per batch and where its line lives, so a capture of millions of rows is
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,8 +27,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from mara.capture.lines import AppendedLines
 from mara.capture.writer import captured_dir
+from mara.files import AppendedLines, replace_whole
 from mara.labels.ledger import LabelLedger
 
 __all__ = [
@@ -264,11 +263,9 @@ class CaptureIndex:
             ],
         }
         target = self._sidecar(path)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
         try:
-            target.parent.mkdir(exist_ok=True)
-            partial.write_bytes(orjson.dumps(body))
-            os.replace(partial, target)
+            # An index can be rebuilt from the capture: no fsync.
+            replace_whole(target, orjson.dumps(body), durable=False)
         except OSError as exc:  # a read-only capture is still readable, only slower next time
             log.debug("%s: could not save the capture index (%s)", target, exc)
 

@@ -13,12 +13,12 @@ import json
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from mara.files import new_file_name, open_appending, write_all
 from mara.home import Home, Problem
 
 __all__ = ["CaptureWriter", "captured_dir", "encode_record", "encode_request"]
@@ -97,7 +97,7 @@ class CaptureWriter:
         with self._lock:
             try:
                 fd = self._fd(key)
-                _write_all(fd, line)
+                write_all(fd, line)
             except OSError as exc:
                 self.dropped += 1
                 log.error("capture: could not write a batch of %s/%s: %s", phase, prob, exc)
@@ -125,10 +125,8 @@ class CaptureWriter:
             folder = captured_dir(self.home, *key)
             if self.stream != "requests":
                 folder = folder / self.stream
-            folder.mkdir(parents=True, exist_ok=True)
-            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-            path = folder / f"{self.stream}-{stamp}-{os.getpid()}-{time.monotonic_ns()}.jsonl"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            path = folder / new_file_name(self.stream)
+            fd = open_appending(path)
             self._files[key] = (fd, path)
             self._sizes[key] = 0
         return self._files[key][0]
@@ -138,10 +136,3 @@ class CaptureWriter:
         self._sizes.pop(key, None)
         if entry is not None:
             os.close(entry[0])
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """write(2) until every byte is taken: a regular file may take fewer at once."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from mara.files import replace_whole
 from mara.home import Home, Problem
 
 __all__ = ["estimate_path", "read_cached", "write_cached"]
@@ -34,17 +33,10 @@ def read_cached(path: Path) -> dict[str, Any] | None:
 
 def write_cached(path: Path, data: dict[str, Any]) -> bool:
     """Write beside `path`, fsync, rename over it; False (logged) when the disk refuses."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    body = orjson.dumps({"format": FORMAT, **data}, option=orjson.OPT_SERIALIZE_NUMPY)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open("wb") as file:
-            file.write(orjson.dumps({"format": FORMAT, **data}, option=orjson.OPT_SERIALIZE_NUMPY))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, path)
+        replace_whole(path, body)
     except OSError as exc:  # a read-only home still estimates, only refits next time
         log.warning("%s: could not keep the fitted estimator (%s)", path, exc)
-        with contextlib.suppress(OSError):
-            partial.unlink()
         return False
     return True

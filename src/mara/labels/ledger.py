@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
+from mara.files import AppendedLines, replace_whole
 from mara.home import Home, Problem
 
 __all__ = ["LabelLedger", "labels_dir"]
@@ -35,17 +36,9 @@ class LabelLedger:
 
     def append(self, records: list[dict[str, Any]]) -> Path:
         """Write records (`key`, `rows`, `labels`, `labelled_at`, `source`) as one new file."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         # Names sort in the order files were written, which is the order labels apply in.
-        name = f"labels-{time.time_ns():020d}-{os.getpid()}.jsonl"
-        path = self.folder / name
-        partial = self.folder / f".{name}.partial"
-        with partial.open("wb") as file:
-            for record in records:
-                file.write(orjson.dumps(record) + b"\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, path)
+        path = self.folder / f"labels-{time.time_ns():020d}-{os.getpid()}.jsonl"
+        replace_whole(path, b"".join(orjson.dumps(record) + b"\n" for record in records))
         return path
 
     def files(self) -> list[Path]:
@@ -86,16 +79,22 @@ _merged_lock = threading.Lock()
 def _parse(paths: list[Path]) -> pd.DataFrame:
     keys, rows, labels, times = [], [], [], []
     for path in paths:
-        for line in path.read_bytes().split(b"\n"):
-            if not line:
-                continue
-            record = orjson.loads(line)
+        for _, _, record in AppendedLines(path, _record):
             n = len(record["rows"])
             keys.extend([record["key"]] * n)
             rows.extend(record["rows"])
             labels.extend(record["labels"])
             times.extend([record["labelled_at"]] * n)
     return _frame(keys, rows, labels, times)
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """A ledger line, or None (logged by AppendedLines) if the file was damaged on disk."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def _empty() -> pd.DataFrame:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
 from mara.errors import DataError
+from mara.files import replace_whole
 from mara.model import ModelBundle
 from mara.monitor.aggregate import feature_rows, feature_view, overview, problem_view
 from mara.monitor.estimated import estimated_rows
@@ -121,15 +120,6 @@ def build_report(
 
 def write_report(html: str, path: Path) -> int:
     """Write the report whole or not at all (a temporary file renamed over `path`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = html.encode()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_whole(Path(path), data, durable=False)
     return len(data)

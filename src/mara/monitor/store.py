@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from mara.files import AppendedLines
 from mara.monitor.summary import PREDICTION_BINS, PROFILE_SECONDS, monitor_dir
 
 __all__ = ["Batches", "Profile", "SummaryStore"]
@@ -79,22 +80,6 @@ class Profile:
     score_max: np.ndarray
 
 
-class _Tail:
-    """Reads only the complete lines appended to a file since the last call."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.offset = 0
-
-    def new_lines(self) -> list[bytes]:
-        with self.path.open("rb") as file:
-            file.seek(self.offset)
-            data = file.read()
-        end = data.rfind(b"\n") + 1  # a line still being written waits for the next call
-        self.offset += end
-        return [line for line in data[:end].split(b"\n") if line]
-
-
 class SummaryStore:
     """The summaries under `data/monitor/`, re-read incrementally on every `refresh`.
 
@@ -104,7 +89,8 @@ class SummaryStore:
 
     def __init__(self, home: Path):
         self.folder = monitor_dir(home)
-        self._tails: dict[Path, _Tail] = {}
+        # Per file: where the next refresh reads on from.
+        self._offsets: dict[Path, int] = {}
         self._pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._profiles: dict[str, list[Profile]] = defaultdict(list)
         self._columns: dict[str, Batches] = {}
@@ -116,21 +102,15 @@ class SummaryStore:
             if not self.folder.is_dir():
                 return
             for path in sorted(self.folder.glob("*.jsonl")):
-                tail = self._tails.setdefault(path, _Tail(path))
-                lines = tail.new_lines()
-                if not lines:
-                    continue
+                lines = AppendedLines(path, _summary, start=self._offsets.get(path, 0))
                 is_profile = path.name.startswith("profiles-")
-                for line in lines:
-                    try:
-                        record = orjson.loads(line)
-                        key = f"{record['phase']}/{record['prob']}"
-                    except (orjson.JSONDecodeError, KeyError, TypeError):
-                        continue  # not a summary line: nothing to show for it
+                for _, _, record in lines:
+                    key = f"{record['phase']}/{record['prob']}"
                     if is_profile:
                         self._profiles[key].append(_profile(record))
                     else:
                         self._pending[key].append(record)
+                self._offsets[path] = lines.end
 
     def warm(self) -> None:
         """Read everything there is and build every problem's columns (at server start)."""
@@ -246,3 +226,14 @@ def _predictions(histograms: list[Any]) -> dict[str, Any]:
 
 def _num(value: Any) -> float:
     return float("nan") if value is None else float(value)
+
+
+def _summary(line: bytes) -> dict[str, Any] | None:
+    """A summary line, or None for one that is not (nothing to show for it)."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict) or "phase" not in record or "prob" not in record:
+        return None
+    return record

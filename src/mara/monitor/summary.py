@@ -13,7 +13,6 @@ Two kinds of JSON lines go under `data/monitor/`, each worker process writing it
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -25,6 +24,7 @@ import numpy as np
 import orjson
 
 from mara.drift import DriftDetector, DriftReport
+from mara.files import new_file_name
 from mara.home import Home
 from mara.preprocess import DataQuality
 
@@ -240,10 +240,10 @@ class SummaryWriter:
     def _write(self, kind: str, record: dict[str, Any]) -> None:
         file = self._files.get(kind)
         if file is None:
+            # Buffered, not one write(2) per line as the capture: summaries are flushed every
+            # few seconds off the request path, and each worker appends to files of its own.
             self.folder.mkdir(parents=True, exist_ok=True)
-            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-            name = f"{kind}-{stamp}-{os.getpid()}-{time.monotonic_ns()}.jsonl"
-            file = self._files[kind] = (self.folder / name).open("ab")
+            file = self._files[kind] = (self.folder / new_file_name(kind)).open("ab")
         file.write(orjson.dumps(record) + b"\n")
         if file.tell() >= self.max_file_bytes:
             file.close()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import orjson
 
-from mara.capture.lines import AppendedLines
+from mara.files import AppendedLines
 
 
 def parse(line: bytes) -> dict | None:
@@ -38,7 +38,7 @@ def test_a_damaged_line_is_counted_and_logged_and_the_lines_after_it_are_read(
 ):
     path = tmp_path / "f.jsonl"
     path.write_bytes(b'{"n": 1}\n{"n": \n\n  \n{"n": 2}\n')
-    with caplog.at_level(logging.WARNING, logger="mara.capture.lines"):
+    with caplog.at_level(logging.WARNING, logger="mara.files"):
         found, lines = read(path)
     assert [record for _, _, record in found] == [{"n": 1}, {"n": 2}]
     assert lines.damaged == 1  # blank lines are passed over, not counted
@@ -66,3 +66,43 @@ def test_lines_split_across_read_chunks_come_whole_at_their_offsets(tmp_path: Pa
     for offset, length, record in found:
         assert orjson.loads(body[offset : offset + length]) == record
     assert lines.end == len(body)
+
+
+def test_replace_whole_swaps_the_file_and_leaves_nothing_beside_it(tmp_path: Path):
+    from mara.files import replace_whole
+
+    path = tmp_path / "deep" / "cache.json"
+    replace_whole(path, b"first")
+    replace_whole(path, b"second", durable=False)
+    assert path.read_bytes() == b"second"
+    assert [p.name for p in path.parent.iterdir()] == ["cache.json"]
+
+
+def test_replace_whole_that_fails_keeps_the_old_file_and_no_partial(tmp_path: Path):
+    from mara.files import replace_whole
+
+    path = tmp_path / "cache.json"
+    replace_whole(path, b"old")
+    (tmp_path / "cache.json.d").mkdir()
+    try:
+        replace_whole(tmp_path / "cache.json.d", b"new")  # a folder cannot be replaced by a file
+    except OSError:
+        pass
+    else:
+        raise AssertionError("replacing a folder by a file should fail")
+    assert path.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.json", "cache.json.d"]
+
+
+def test_appended_lines_of_append_line_and_a_torn_tail(tmp_path: Path):
+    from mara.files import append_line, new_file_name
+
+    path = tmp_path / "log" / new_file_name("audit")
+    assert path.name.startswith("audit-") and path.suffix == ".jsonl"
+    append_line(path, b'{"n": 1}\n')
+    append_line(path, b'{"n": 2}\n')
+    with path.open("ab") as file:
+        file.write(b'{"n": ')  # a crash mid-line
+    found, lines = read(path)
+    assert [record for _, _, record in found] == [{"n": 1}, {"n": 2}]
+    assert lines.unfinished == 6

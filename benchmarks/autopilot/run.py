@@ -47,9 +47,9 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "improve"))
 from scenarios import Scenario, build, write_table  # noqa: E402
 
 from mara.autopilot import Autopilot, AutopilotConfig  # noqa: E402
-from mara.capture import labelled_traffic  # noqa: E402
 from mara.data.dirty import frame_rows  # noqa: E402
 from mara.improve import ImproveConfig  # noqa: E402
+from mara.labels import labelled_traffic  # noqa: E402
 from mara.model import ModelBundle  # noqa: E402
 from mara.registry import CHALLENGER, Registry  # noqa: E402
 from mara.serve.process import ServerProcess  # noqa: E402

@@ -75,7 +75,8 @@ def write_capture(home: Path, rows: int) -> tuple[list[str], float]:
 
 def measure(home: Path) -> dict:
     """In this (fresh) process: index, refresh, labelled rows; with peak memory."""
-    from mara.capture import CaptureIndex, labelled_traffic
+    from mara.capture import CaptureIndex
+    from mara.labels import labelled_traffic
 
     columns = json.loads((home / "features.json").read_text())
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

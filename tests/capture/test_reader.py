@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mara.capture import CaptureIndex, CaptureWriter, captured_dir, labelled_traffic
-from mara.labels import LabelLedger
+from mara.capture import CaptureIndex, CaptureWriter, captured_dir
+from mara.labels import LabelLedger, labelled_traffic
 
 
 def record(batch_id, rows, received_at, **extra) -> dict:

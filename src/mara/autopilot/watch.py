@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from mara.autopilot.config import AutopilotConfig
-from mara.capture import labelled_traffic
 from mara.estimate import PerformanceEstimate
+from mara.labels import labelled_traffic
 from mara.spec import ProblemSpec
 
 __all__ = ["Watch", "improve_trigger", "look"]

@@ -4,9 +4,7 @@ from mara.capture.reader import (
     CaptureIndex,
     CaptureIndexes,
     batch_key,
-    labelled_traffic,
     shadow_scores,
-    shadowed_traffic,
 )
 from mara.capture.writer import CaptureWriter, captured_dir
 
@@ -16,7 +14,5 @@ __all__ = [
     "CaptureWriter",
     "batch_key",
     "captured_dir",
-    "labelled_traffic",
     "shadow_scores",
-    "shadowed_traffic",
 ]

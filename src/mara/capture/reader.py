@@ -1,7 +1,8 @@
-"""The one reader of captured traffic: batches and their rows as frames, labels joined.
+"""The one reader of captured traffic: batches and their rows as frames, shadow scores.
 
 Every consumer of `data/captured_data/` (labels, improve, reports) reads through here, so the
-capture format is known in this module and the writer only.
+capture format is known in this module and the writer only; `mara.labels.traffic` joins
+the late labels to what it reads.
 
 Files are read line by line (`mara.files.AppendedLines`). A line that does not end
 in a newline is still being written, or was torn by a crash: it is left for a later read
@@ -29,17 +30,14 @@ import pandas as pd
 
 from mara.capture.writer import captured_dir
 from mara.files import AppendedLines, replace_whole
-from mara.labels.ledger import LabelLedger
 
 __all__ = [
     "BATCH_COLUMNS",
     "CaptureIndex",
     "CaptureIndexes",
     "batch_key",
-    "labelled_traffic",
     "parse_line",
     "shadow_scores",
-    "shadowed_traffic",
 ]
 
 log = logging.getLogger(__name__)
@@ -298,23 +296,6 @@ class CaptureIndexes:
             yield index.refresh()
 
 
-def labelled_traffic(
-    home: Path, phase: str, prob: str, features: Iterable[str]
-) -> tuple[pd.DataFrame, CaptureIndex]:
-    """Every captured row that has a late label, with its label, oldest batch first.
-
-    A batch id captured more than once (a client that retried) is taken at its first capture.
-    The index is returned too, for what the caller reports about the capture as a whole.
-    """
-    index = CaptureIndex(Path(home), phase, prob).refresh()
-    labels = LabelLedger(home, phase, prob).read()
-    rows = index.rows(labels["key"].unique().tolist(), features=features)
-    joined = rows.merge(labels, on=["key", "row"], how="inner", validate="one_to_one")
-    return joined.sort_values(["received_at", "key", "row"], kind="stable").reset_index(
-        drop=True
-    ), index
-
-
 def shadow_scores(home: Path, phase: str, prob: str) -> pd.DataFrame:
     """Every row a challenger scored in shadow: `key`, `row`, `version` (the challenger's),
     `champion_version` (what answered) and `shadow_prediction`, in capture order.
@@ -383,19 +364,3 @@ def _shadow_record(line: bytes) -> tuple[str, str, str, list] | None:
         )
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
-
-
-def shadowed_traffic(
-    home: Path, phase: str, prob: str, version: str, features: Iterable[str]
-) -> pd.DataFrame:
-    """Labelled captured rows that `version` also scored in shadow, oldest first.
-
-    Columns of `labelled_traffic` plus `shadow_prediction`; only rows answered by the version
-    the challenger was shadowing (`model_version` equals the shadow's `champion_version`).
-    """
-    traffic, _ = labelled_traffic(home, phase, prob, features)
-    scores = shadow_scores(home, phase, prob)
-    scores = scores[scores["version"] == str(version)].drop(columns="version")
-    joined = traffic.merge(scores, on=["key", "row"], how="inner", validate="one_to_one")
-    joined = joined[joined["model_version"] == joined["champion_version"]]
-    return joined.drop(columns="champion_version").reset_index(drop=True)

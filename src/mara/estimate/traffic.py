@@ -15,7 +15,7 @@ from mara.capture import CaptureIndex
 from mara.estimate.metrics import realized_accuracy, realized_auc
 from mara.estimate.region import DEFAULT_MAX_OUTSIDE_SHARE, check_region
 from mara.estimate.version import ReadyVersion, ready_version
-from mara.labels import LabelLedger
+from mara.labels import LabelLedger, join_rows
 from mara.registry import Registry
 
 __all__ = ["DEFAULT_MAX_ROWS", "PerformanceEstimate", "estimate_performance", "estimate_windows"]
@@ -301,7 +301,7 @@ def _realized(
     ready: ReadyVersion, rows: pd.DataFrame, labels: pd.DataFrame
 ) -> tuple[float | None, int]:
     """The version's metric on the window's labelled rows, scored again by that version."""
-    joined = rows.merge(labels, on=["key", "row"], how="inner")
+    joined = join_rows(rows, labels)
     if joined.empty:
         return None, 0
     _, scores = ready.scores(joined[list(ready.spec.features)])

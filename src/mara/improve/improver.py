@@ -8,13 +8,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mara.capture import labelled_traffic
 from mara.errors import RegistryError
 from mara.improve.data import ImproveData, split_recent
 from mara.improve.gate import GateDecision, GateRule, MetricDifference, paired_bootstrap
 from mara.improve.shadow import ShadowEvidence, shadow_evidence
 from mara.improve.weight import WeightChoice, choose_traffic_weight
-from mara.labels import training_classes
+from mara.labels import labelled_traffic, training_classes
 from mara.registry import CHALLENGER, Registry
 from mara.spec import ProblemSpec, load_spec
 from mara.train.config import TrainConfig

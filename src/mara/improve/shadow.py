@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mara.capture import CaptureIndex, shadow_scores, shadowed_traffic
+from mara.capture import CaptureIndex, shadow_scores
 from mara.improve.gate import MetricDifference, paired_bootstrap
+from mara.labels import shadowed_traffic
 from mara.serve.shadow import agreed_rows
 from mara.spec import ProblemSpec
 

@@ -1,7 +1,6 @@
-"""Labels: what a label is, and the ledger of late labels joined to captured traffic.
+"""Labels: what a label is, the ledger of late labels, and their join to captured traffic.
 
-`mara.labels.ingest` (checking and taking labels in) reads captured traffic, so it is
-imported from there, not re-exported here.
+Checking and taking labels in is `mara.labels.ingest`.
 """
 
 from mara.labels.classes import (
@@ -13,16 +12,21 @@ from mara.labels.classes import (
 )
 from mara.labels.files import LabelEntry, entries_from_objects, read_label_file
 from mara.labels.ledger import LabelLedger, labels_dir
+from mara.labels.traffic import join_rows, labelled_rows, labelled_traffic, shadowed_traffic
 
 __all__ = [
     "ClassMatcher",
     "LabelEntry",
     "LabelLedger",
     "entries_from_objects",
+    "join_rows",
     "label_values",
+    "labelled_rows",
+    "labelled_traffic",
     "labels_dir",
     "normalize_label",
     "positive_class",
     "read_label_file",
+    "shadowed_traffic",
     "training_classes",
 ]

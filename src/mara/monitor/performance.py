@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from mara.capture import CaptureIndexes
-from mara.labels import LabelLedger, positive_class
+from mara.labels import LabelLedger, labelled_rows, positive_class
 from mara.monitor.aggregate import PerformanceRow, performance_rows
 
 __all__ = ["RealizedPerformance", "realized_metrics", "realized_performance"]
@@ -71,8 +71,7 @@ class RealizedPerformance:
                 return cached[1]
         labels = LabelLedger(self.home, phase, prob).read()
         with self.indexes.use(phase, prob) as index:
-            served = index.rows(labels["key"].unique().tolist(), features=())
-        joined = served.merge(labels, on=["key", "row"], how="inner")
+            joined = labelled_rows(index, labels, ())
         rows = realized_performance(realized_metrics(joined, classes))
         with self._lock:
             self._cache[key] = (time.monotonic(), rows)

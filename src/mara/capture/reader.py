@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -302,15 +302,21 @@ class CaptureIndexes:
 
 
 def labelled_traffic(
-    home: Path, phase: str, prob: str, features: Iterable[str]
+    home: Path,
+    phase: str,
+    prob: str,
+    features: Iterable[str],
+    *,
+    trusted: Collection[str] | None = None,
 ) -> tuple[pd.DataFrame, CaptureIndex]:
-    """Every captured row that has a late label, with its label, oldest batch first.
+    """Every captured row that has a late label, with its label, oldest batch first
+    (only the labels the `trusted` senders gave, when given).
 
     A batch id captured more than once (a client that retried) is taken at its first capture.
     The index is returned too, for what the caller reports about the capture as a whole.
     """
     index = CaptureIndex(Path(home), phase, prob).refresh()
-    labels = LabelLedger(home, phase, prob).read()
+    labels = LabelLedger(home, phase, prob).read(trusted=trusted)
     rows = index.rows(labels["key"].unique().tolist(), features=features)
     joined = rows.merge(labels, on=["key", "row"], how="inner", validate="one_to_one")
     return joined.sort_values(["received_at", "key", "row"], kind="stable").reset_index(
@@ -389,14 +395,20 @@ def _shadow_record(line: bytes) -> tuple[str, str, str, list] | None:
 
 
 def shadowed_traffic(
-    home: Path, phase: str, prob: str, version: str, features: Iterable[str]
+    home: Path,
+    phase: str,
+    prob: str,
+    version: str,
+    features: Iterable[str],
+    *,
+    trusted: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Labelled captured rows that `version` also scored in shadow, oldest first.
 
     Columns of `labelled_traffic` plus `shadow_prediction`; only rows answered by the version
     the challenger was shadowing (`model_version` equals the shadow's `champion_version`).
     """
-    traffic, _ = labelled_traffic(home, phase, prob, features)
+    traffic, _ = labelled_traffic(home, phase, prob, features, trusted=trusted)
     scores = shadow_scores(home, phase, prob)
     scores = scores[scores["version"] == str(version)].drop(columns="version")
     joined = traffic.merge(scores, on=["key", "row"], how="inner", validate="one_to_one")

@@ -40,7 +40,8 @@ def _form(message: str = "", next_path: str = "/dashboard", status: int = 200) -
 
 def _safe_next(value: str) -> str:
     """Only a dashboard path of this server: never another site (an open redirect)."""
-    if value.startswith("/dashboard") and "//" not in value and "\\" not in value:
+    printable = all(33 <= ord(c) <= 126 for c in value)  # no control byte, no CR/LF
+    if printable and value.startswith("/dashboard") and "//" not in value and "\\" not in value:
         return value
     return "/dashboard"
 

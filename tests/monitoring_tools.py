@@ -45,8 +45,11 @@ def screenshot(url: str, path: Path, *, width: int = 1280, height: int = 1800) -
 class Prometheus:
     """A real Prometheus on a loopback port, scraping one target every second."""
 
-    def __init__(self, workdir: Path, target: str, rules: Path, port: int):
+    def __init__(
+        self, workdir: Path, target: str, rules: Path, port: int, *, token: str = "no-token-set"
+    ):
         self.workdir, self.target, self.rules, self.port = workdir, target, rules, port
+        self.token = token
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -59,6 +62,8 @@ class Prometheus:
         config["scrape_configs"][0]["static_configs"] = [{"targets": [self.target]}]
         path = self.workdir / "prometheus.yml"
         path.write_text(yaml.safe_dump(config))
+        # The scrape's credentials_file, as the deploy config names it, beside the config.
+        (self.workdir / "mara-token").write_text(self.token + "\n")
         log_path = self.workdir / "prometheus.log"
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(

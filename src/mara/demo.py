@@ -65,8 +65,9 @@ def run_demo(home: Path, *, rows_scale: float = 1.0, console: Console | None = N
     ):
         table.add_column(column, justify="left" if column in ("problem", "kind") else "right")
     console.rule("serving")
-    with ServerProcess(home) as server:
-        console.print(f"server up at {server.url}")
+    tokens, token = _demo_token(home)
+    with ServerProcess(home, env={"MARA_TOKENS_FILE": str(tokens)}) as server:
+        console.print(f"server up at {server.url}; labels, dashboard and metrics need the token")
         for problem, (files, result) in trained.items():
             requests = load_requests(files.requests)
             bench = run_bench(server.url, problem.phase, problem.prob, requests, repeat=3)
@@ -86,7 +87,7 @@ def run_demo(home: Path, *, rows_scale: float = 1.0, console: Console | None = N
             )
         console.print(table)
         console.rule("late labels arrive: POST /<phase>/<prob>/labels, then mara improve")
-        console.print(_label_and_improve(home, server.url, trained))
+        console.print(_label_and_improve(home, server.url, trained, token))
         console.rule("performance estimated without labels, beside the realized one")
         console.print(_estimates(home, trained))
         console.rule("drift: the same batch as sent, then with every numeric column moved a little")
@@ -95,13 +96,27 @@ def run_demo(home: Path, *, rows_scale: float = 1.0, console: Console | None = N
         for path in _reports(home, trained):
             console.print(f"report written: {path}")
         console.print(
-            f"dashboard (while a server runs): {server.url}/dashboard; "
-            f"metrics: {server.url}/metrics; `mara serve --home {home}` to look again"
+            f"dashboard (while a server runs): {server.url}/dashboard, signed in with the "
+            f"token in {tokens}; metrics: {server.url}/metrics (Bearer token); "
+            f"`MARA_TOKENS_FILE={tokens} mara serve --home {home}` to look again"
         )
     return table
 
 
-def _label_and_improve(home: Path, url: str, trained: dict) -> Table:
+def _demo_token(home: Path) -> tuple[Path, str]:
+    """A fresh token for the demo's server, in a file only this user can read."""
+    import os
+    import secrets
+
+    token = secrets.token_urlsafe(32)
+    path = home / "demo-tokens"
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(f"demo:{token}\n")
+    return path, token
+
+
+def _label_and_improve(home: Path, url: str, trained: dict, token: str) -> Table:
     """Send the replayed batches' true labels to the server, then improve every problem.
 
     The demo's traffic comes from the training distribution, so the gate should keep each
@@ -124,7 +139,8 @@ def _label_and_improve(home: Path, url: str, trained: dict) -> Table:
         "decision",
     ):
         table.add_column(column, justify="left" if column in ("problem", "decision") else "right")
-    with httpx.Client(base_url=url, timeout=60) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, timeout=60, headers=headers) as client:
         for problem, (files, _) in trained.items():
             lines = files.requests.read_bytes().split(b"\n")
             items = [orjson.loads(line) for line in lines if line.strip()]

@@ -16,12 +16,12 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from monitoring_tools import Browser
+from monitoring_tools import Browser, Prometheus
 from problems import binary_frame
 from serving import ENGINES
 
 from mara.labels import LabelLedger
-from mara.serve.process import ServerProcess
+from mara.serve.process import ServerProcess, free_port
 from mara.serve.ray_cluster import LOOPBACK_ENV
 
 COLUMNS = ["amount", "age", "noise", "channel", "region"]
@@ -159,6 +159,27 @@ def test_the_browser_signs_in_with_a_form_and_an_httponly_strict_cookie(
     assert labels.status_code == 401
     forged = {"mara_session": cookie["value"][:-3] + "abc"}
     assert httpx.get(f"{server.url}/dashboard", cookies=forged).status_code == 401
+
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def test_prometheus_scrapes_with_the_deploy_config_and_its_token(server, tmp_path: Path):
+    if "ray" in server.extra_args:
+        pytest.skip("the same /metrics on Ray: covered by the route table above")
+    rules = DEPLOY / "prometheus" / "rules.yml"
+    target = server.url.removeprefix("http://")
+    for token, up in ((PROM, 1.0), (WRONG, 0.0)):
+        workdir = tmp_path / token[:4]
+        workdir.mkdir()
+        with Prometheus(workdir, target, rules, free_port(), token=token) as prom:
+            deadline = time.monotonic() + 60
+            while not prom.query('up{job="mara"}') and time.monotonic() < deadline:
+                time.sleep(0.5)
+            (sample,) = prom.query('up{job="mara"}')
+            assert float(sample["value"][1]) == up, token[:4]
+            if up:
+                assert prom.query("mara_requests_total")
 
 
 def test_predict_can_require_a_token(trained_home, tmp_path_factory, request):

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install system-packages demo test lint clean bench-serve bench-dirty bench-drift bench-train \
 	bench-improve bench-autopilot bench-capture bench-dashboard bench-soak bench-capture-cost \
-	bench-ray bench-serve-stages bench-serve-mlflow
+	bench-ray bench-serve-stages bench-serve-mlflow bench-serve-auth
 
 install: $(STAMP) system-packages
 
@@ -51,6 +51,10 @@ bench-serve-stages: install
 
 bench-serve-mlflow: install
 	nice -n 10 $(VENV)/bin/python benchmarks/serve/versus_mlflow.py
+
+# What the token check costs predict: no tokens, tokens with predict open, --guard-predict.
+bench-serve-auth: install
+	nice -n 10 $(VENV)/bin/python benchmarks/serve/auth.py
 
 bench-dirty: install
 	$(VENV)/bin/python benchmarks/dirty/run.py

@@ -2,6 +2,8 @@
 # point, serving the project home mounted at /srv/mara. Build from the repository root:
 #   docker build -t mara .                            # uvicorn workers
 #   docker build -t mara-ray --build-arg EXTRAS=ray . # with Ray Serve (--engine ray)
+# It serves on 0.0.0.0, so it needs tokens (MARA_TOKENS_FILE, e.g. a secret under /run/secrets,
+# or MARA_TOKEN); without one it refuses to start (see README, "Security").
 FROM python:3.11-slim
 
 ARG EXTRAS=""

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install system-packages demo test docs lint clean bench-serve bench-dirty bench-drift bench-train \
 	bench-improve bench-autopilot bench-capture bench-dashboard bench-soak bench-capture-cost \
-	bench-ray bench-serve-stages bench-serve-mlflow
+	bench-ray bench-serve-stages bench-serve-mlflow bench-serve-auth
 
 # The project and its Python tools: all `make demo` needs (no root, no system package).
 install: $(STAMP)
@@ -60,6 +60,10 @@ bench-serve-stages: install
 
 bench-serve-mlflow: install
 	nice -n 10 $(VENV)/bin/python benchmarks/serve/versus_mlflow.py
+
+# What the token check costs predict: no tokens, tokens with predict open, --guard-predict.
+bench-serve-auth: install
+	nice -n 10 $(VENV)/bin/python benchmarks/serve/auth.py
 
 bench-dirty: install
 	$(VENV)/bin/python benchmarks/dirty/run.py

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
 PICTURES = (".png", ".svg")
 # The benchmarks whose make target is not bench-<folder name>.
-TARGETS = {"serve": "make bench-serve, make bench-serve-stages, make bench-serve-mlflow"}
+TARGETS = {
+    "serve": "make bench-serve, bench-serve-stages, bench-serve-mlflow, bench-serve-auth",
+}
 
 
 def benchmark_names() -> list[str]:

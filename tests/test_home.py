@@ -26,6 +26,7 @@ def test_every_path_of_a_home_is_in_the_drawn_layout(tmp_path: Path):
         "logs/": home.logs(),
         ".cache/compiled/": home.compiled_cache(),
         ".prometheus/": home.prometheus(),
+        "demo-tokens": home.demo_tokens(),
         "mlflow.db": home.mlflow_db(),
         "mlartifacts/<phase>_<prob>/": home.artifacts("<phase>_<prob>"),
     }
@@ -38,7 +39,7 @@ def test_every_path_of_a_home_is_in_the_drawn_layout(tmp_path: Path):
     places = {name for name in vars(Home) if not name.startswith("_")} - {"raw_root"}
     assert places == {
         "raw", "requests", "captured", "labels", "monitor", "audit", "estimate", "reports",
-        "logs", "compiled_cache", "prometheus", "mlflow_db", "artifacts",
+        "logs", "compiled_cache", "prometheus", "demo_tokens", "mlflow_db", "artifacts",
     }  # fmt: skip
     assert all(line.split("#")[0].strip() in drawn for line in layout_text().splitlines())
 

@@ -251,6 +251,19 @@ def train(
     help="With --engine ray: let Ray's autoscaler add replicas up to this many while "
     "requests queue (down to --replicas when idle).",
 )
+@click.option(
+    "--guard-predict",
+    is_flag=True,
+    help="Predict needs a token with the `predict` scope too (it is open by default). Tokens "
+    "come from MARA_TOKENS_FILE (`name:secret[:scopes]` lines) or MARA_TOKEN, never from "
+    "the command line.",
+)
+@click.option(
+    "--insecure-open",
+    is_flag=True,
+    help="Serve on an address other than loopback with no token configured: labels, the "
+    "dashboard and metrics open to anyone who reaches the port.",
+)
 @click.pass_obj
 def serve(
     app: App,
@@ -272,9 +285,25 @@ def serve(
     ray_address: str | None,
     replicas: int,
     max_replicas: int | None,
+    guard_predict: bool,
+    insecure_open: bool,
 ) -> None:
     """Serve the champion of every registered problem over HTTP; drain on SIGTERM/SIGINT."""
-    from mara.serve import server
+    from mara.serve import auth, server
+
+    checked = auth.Auth.from_env(os.environ)  # a malformed tokens file stops here, in one line
+    if guard_predict and not checked.enabled:
+        raise MaraError("--guard-predict needs a token: set MARA_TOKENS_FILE or MARA_TOKEN")
+    if not checked.enabled and not auth.is_loopback(host) and not insecure_open:
+        raise MaraError(
+            f"refusing to serve on {host} with labels, the dashboard and metrics open to "
+            "anyone: set MARA_TOKENS_FILE or MARA_TOKEN, or pass --insecure-open"
+        )
+    if not checked.enabled:
+        logging.getLogger("mara.serve").warning(
+            "no token configured: labels, the dashboard and metrics are open on %s", host
+        )
+    os.environ["MARA_GUARD_PREDICT"] = "1" if guard_predict else "0"
 
     workers = workers or server.usable_cores()
     os.environ["MARA_HOME"] = str(app.home.resolve())
@@ -384,20 +413,86 @@ def bench(
 @cli.command()
 @click.option("--phase", required=True)
 @click.option("--prob", required=True)
+@click.option(
+    "--url",
+    default=None,
+    help="POST the labels (JSONL files) to this running server instead of writing the home's "
+    "ledger; the token comes from MARA_TOKEN or --token-file.",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="With --url: a file holding the token (its first line).",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
-def label(app: App, phase: str, prob: str, files: tuple[Path, ...]) -> None:
+def label(
+    app: App,
+    phase: str,
+    prob: str,
+    url: str | None,
+    token_file: Path | None,
+    files: tuple[Path, ...],
+) -> None:
     """Take late labels (JSONL `{"id", "labels"}`, or CSV/Parquet `id,row,label`).
 
-    Every file is checked before anything is written: one bad line rejects them all.
+    Every file is checked before anything is written: one bad line rejects them all. Labels
+    written here are recorded as sent by "local"; posted with --url, by the token's name.
     """
     from mara.labels import read_label_file
     from mara.labels.ingest import label_problem
+
+    if url is not None:
+        _post_labels(url, phase, prob, files, _client_token(token_file))
+        return
 
     labels = [(str(path), read_label_file(path)) for path in files]
     reports = label_problem(app.home, phase, prob, labels)
     for (source, _), report in zip(labels, reports, strict=True):
         click.echo(f"{source}:\n" + report.summary())
+
+
+def _client_token(token_file: Path | None) -> str | None:
+    """The token a client command sends: --token-file's first line, else MARA_TOKEN."""
+    if token_file is not None:
+        lines = token_file.read_text().splitlines()
+        return lines[0].strip() if lines else None
+    return os.environ.get("MARA_TOKEN") or None
+
+
+def _post_labels(
+    url: str, phase: str, prob: str, files: tuple[Path, ...], token: str | None
+) -> None:
+    """POST each JSONL file's lines as one set to a server; stop at the first refusal."""
+    import httpx
+    import orjson
+
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    for path in files:
+        if path.suffix.lower() not in (".jsonl", ".ndjson", ".json"):
+            raise MaraError(f"{path}: only JSONL label files can be posted (--url)")
+        try:
+            lines = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise MaraError(f"{path}: not a JSONL label file ({exc})") from None
+        endpoint = f"{url.rstrip('/')}/{phase}/{prob}/labels"
+        try:
+            answer = httpx.post(endpoint, content=orjson.dumps(lines), headers=headers, timeout=60)
+        except httpx.HTTPError as exc:
+            raise MaraError(f"cannot reach {endpoint}: {exc}") from None
+        try:
+            body = answer.json()
+        except ValueError:
+            body = {"detail": answer.text[:200]}
+        if not answer.is_success:
+            raise MaraError(f"{path}: {answer.status_code} {body.get('detail', body)}")
+        click.echo(
+            f"{path}: rows labelled {body['rows_labelled']}, ids joined {body['ids_joined']} "
+            f"of {body['ids']}"
+        )
 
 
 class TrafficWeight(click.ParamType):
@@ -465,6 +560,14 @@ def improve_options(command: Callable[..., None]) -> Callable[..., None]:
             "them instead of training a new one.",
         ),
         click.option("--seed", type=int, default=0, show_default=True),
+        click.option(
+            "--trust-sender",
+            "trust_senders",
+            multiple=True,
+            help="Learn and judge only on labels this sender gave (a credential's name, "
+            "'local' for `mara label` files, 'unknown' for labels from before senders were "
+            "recorded); repeat for several.  [default: every sender]",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -480,6 +583,7 @@ def improve_config(
     refit: bool,
     shadow_rows: int,
     seed: int,
+    trust_senders: tuple[str, ...] = (),
     stage: bool = False,
 ) -> ImproveConfig:
     """The ImproveConfig the shared options describe."""
@@ -494,6 +598,7 @@ def improve_config(
         shadow_rows=shadow_rows,
         gate=GateRule(min_gain=min_gain, holdout_tolerance=holdout_tolerance),
         train=TrainConfig(seed=seed),
+        trusted_senders=tuple(trust_senders) or None,
     )
 
 

@@ -93,9 +93,11 @@ def run_demo(
     ):
         table.add_column(column, justify="left" if column in ("problem", "kind") else "right")
     console.rule("serving")
+    tokens, token = _demo_token(home)
     # The server checks the champion alias every second: the swaps below show at once.
-    with ServerProcess(home, extra_args=("--follow", "1")) as server:
-        console.print(f"server up at {server.url}")
+    env = {"MARA_TOKENS_FILE": str(tokens)}
+    with ServerProcess(home, extra_args=("--follow", "1"), env=env) as server:
+        console.print(f"server up at {server.url}; labels, dashboard and metrics need the token")
         for problem, (files, result) in trained.items():
             requests = load_requests(files.requests)
             bench = run_bench(server.url, problem.phase, problem.prob, requests, repeat=3)
@@ -119,7 +121,7 @@ def run_demo(
         console.print(changed.table)
         console.rule("late labels arrive; mara improve runs while traffic keeps flowing")
         with _Traffic(server.url, changed.bodies) as traffic:
-            improved = _label_and_improve(home, server.url, trained, changed.bodies)
+            improved = _label_and_improve(home, server.url, trained, changed.bodies, token)
             promoted = {p: v for p, v in improved.promoted.items() if v is not None}
             traffic.wait_for(promoted)
         console.print(improved.table)
@@ -138,8 +140,13 @@ def run_demo(
         for path in _reports(home, trained):
             console.print(f"report written: {path}")
         console.print(
-            f"dashboard: {server.url}/dashboard; metrics: {server.url}/metrics"
-            + ("" if keep_serving else f"; `mara --home {home} serve` to look again")
+            f"dashboard: {server.url}/dashboard, signed in with the token in {tokens}; "
+            f"metrics: {server.url}/metrics (Bearer token)"
+            + (
+                ""
+                if keep_serving
+                else f"; `MARA_TOKENS_FILE={tokens} mara --home {home} serve` to look again"
+            )
         )
         if keep_serving:
             console.print("the server keeps running; Ctrl-C stops it")
@@ -151,6 +158,19 @@ def run_demo(
         traffic.failed,
         restored,
     )
+
+
+def _demo_token(home: Path) -> tuple[Path, str]:
+    """A fresh token for the demo's server, in a file only this user can read."""
+    import os
+    import secrets
+
+    token = secrets.token_urlsafe(32)
+    path = Home(home).demo_tokens()
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(f"demo:{token}\n")
+    return path, token
 
 
 @dataclass
@@ -298,7 +318,7 @@ class _Improved:
     promoted: dict[DemoProblem, str | None]
 
 
-def _label_and_improve(home: Path, url: str, trained: dict, changed: dict) -> _Improved:
+def _label_and_improve(home: Path, url: str, trained: dict, changed: dict, token: str) -> _Improved:
     """Send every replayed batch's true labels to the server, then improve every problem."""
     import httpx
     import orjson
@@ -318,7 +338,8 @@ def _label_and_improve(home: Path, url: str, trained: dict, changed: dict) -> _I
     ):
         table.add_column(column, justify="left" if column in ("problem", "decision") else "right")
     promoted = {}
-    with httpx.Client(base_url=url, timeout=60) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, timeout=60, headers=headers) as client:
         for problem, (files, _) in trained.items():
             lines = files.requests.read_bytes().split(b"\n")
             items = [orjson.loads(line) for line in lines if line.strip()] + changed[problem]

@@ -55,6 +55,7 @@ LAYOUT: tuple[tuple[str, str], ...] = (
     ("logs/", "logs of servers started by mara (tests, benchmarks, the demo, Ray)"),
     (".cache/compiled/", "compiled forests, keyed by model content and machine"),
     (".prometheus/", "metrics shared by the workers of one server (removed at its start)"),
+    ("demo-tokens", "the demo server's token file (readable by its owner only)"),
     ("mlflow.db", "the embedded MLflow store: runs, versions, aliases"),
     (
         "mlartifacts/<phase>_<prob>/",
@@ -126,6 +127,10 @@ class Home:
     def prometheus(self) -> Path:
         """Metrics files shared by the worker processes of one server."""
         return self.root / ".prometheus"
+
+    def demo_tokens(self) -> Path:
+        """The token file `mara demo` writes for its server."""
+        return self.root / "demo-tokens"
 
     def mlflow_db(self) -> Path:
         """The embedded MLflow store."""

@@ -101,6 +101,11 @@ def test_every_mara_service_runs_a_real_mara_command_on_its_published_port():
         assert ctx.params["port"] in published, name
         assert ctx.params["host"] == "0.0.0.0"  # reachable from outside the container
         assert service["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+        # Serving on 0.0.0.0 needs tokens: a compose secret, read from a file, never argv.
+        tokens = service["environment"]["MARA_TOKENS_FILE"]
+        assert tokens.startswith("/run/secrets/")
+        assert tokens.removeprefix("/run/secrets/") in service["secrets"]
+        assert not any("token" in arg.lower() for arg in service["command"])
         if name == "mara-ray":
             assert ctx.params["engine"] == "ray"
             assert service["build"]["args"]["EXTRAS"] == "ray"
@@ -177,7 +182,15 @@ def test_promtool_accepts_the_compose_prometheus_config(tmp_path: Path):
         source, target = volume.split(":")[:2]
         shutil.copy(COMPOSE.parent / source, tmp_path / Path(target).name)
     config = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
-    assert config["scrape_configs"][0]["static_configs"][0]["targets"] == ["mara:5040"]
+    scrape = config["scrape_configs"][0]
+    assert scrape["static_configs"][0]["targets"] == ["mara:5040"]
+    # The token is the secret compose mounts into the Prometheus container.
+    secret = scrape["authorization"]["credentials_file"]
+    assert secret == "/run/secrets/prometheus_token"
+    assert "prometheus_token" in service["secrets"] and "prometheus_token" in compose()["secrets"]
+    scrape["authorization"]["credentials_file"] = str(tmp_path / "prometheus_token")
+    (tmp_path / "prometheus_token").write_text("a-token-of-the-metrics-scope\n")
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     promtool = require("promtool")
     done = subprocess.run(
         [promtool, "check", "config", "prometheus.yml"],

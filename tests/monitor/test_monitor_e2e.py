@@ -210,9 +210,12 @@ def test_prometheus_scrapes_every_metric_and_every_rule_returns_data(served, tmp
                 assert prom.query(expr.replace("$__rate_interval", "1m")), panel["title"]
 
 
-def test_promtool_accepts_the_deploy_files():
+def test_promtool_accepts_the_deploy_files(tmp_path: Path):
     promtool = require("promtool")
-    folder = DEPLOY / "prometheus"
+    folder = tmp_path
+    for name in ("prometheus.yml", "rules.yml", "rules_test.yml"):
+        shutil.copy(DEPLOY / "prometheus" / name, folder / name)
+    (folder / "mara-token").write_text("a-token-of-the-metrics-scope\n")  # as the user puts it
     for args in (
         ["check", "config", "prometheus.yml"],
         ["check", "rules", "rules.yml"],

@@ -113,7 +113,7 @@ class Autopilot:
         champion = self.registry.champion_version(name)
         if champion != state.champion:
             decisions += self._new_champion(state, champion, now)
-        watch = look(self.home, state.spec)
+        watch = look(self.home, state.spec, trusted=self.config.improve.trusted_senders)
         if state.bake is not None:
             decisions += self._judge_bake(state, watch, now)
             if state.bake is not None:
@@ -131,6 +131,7 @@ class Autopilot:
                 state.classes,
                 resamples=self.config.improve.resamples,
                 confidence=self.config.improve.confidence,
+                trusted=self.config.improve.trusted_senders,
             )
             if evidence.labelled_rows >= self.config.improve.shadow_rows:
                 decisions += self._improve(state, "shadow evidence is in", now, shadow=evidence)
@@ -168,7 +169,7 @@ class Autopilot:
         # trigger the next improve as new.
         seen = result.rows.get("labelled")
         if seen is None:
-            seen = len(look(self.home, spec).labelled)
+            seen = len(look(self.home, spec, trusted=self.config.improve.trusted_senders).labelled)
         state.labelled_at_improve = seen
         state.improved_at = now
         state.staged = result.challenger if result.staged else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +30,10 @@ class Watch:
         return int(judged["drift"].tail(last).sum())
 
 
-def look(home: Path, spec: ProblemSpec) -> Watch:
-    """The problem's captured batches and labelled rows, read through the one reader."""
-    labelled, index = labelled_traffic(home, spec.phase, spec.prob, spec.features)
+def look(home: Path, spec: ProblemSpec, *, trusted: Collection[str] | None = None) -> Watch:
+    """The problem's captured batches and labelled rows (of `trusted` senders, when given),
+    read through the one reader."""
+    labelled, index = labelled_traffic(home, spec.phase, spec.prob, spec.features, trusted=trusted)
     return Watch(index.batches(), labelled)
 
 

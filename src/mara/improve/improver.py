@@ -48,6 +48,8 @@ class ImproveConfig:
     resamples: int = 1000
     confidence: float = 0.95
     train: TrainConfig = field(default_factory=TrainConfig)
+    # Learn and judge only on labels these senders (credential names) gave; None: every one.
+    trusted_senders: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -134,10 +136,11 @@ def improve_problem(
                 training_classes(home, spec),
                 resamples=config.resamples,
                 confidence=config.confidence,
+                trusted=config.trusted_senders,
             )
         if evidence.labelled_rows >= config.shadow_rows:
             return _judge_shadowed(home, spec, registry, evidence, config)
-    traffic, _ = labelled_traffic(home, phase, prob, spec.features)
+    traffic, _ = labelled_traffic(home, phase, prob, spec.features, trusted=config.trusted_senders)
     older, recent = split_recent(traffic, config.recent_share)
     rows = {"labelled": len(traffic), "learned_from": len(older), "recent": len(recent)}
     if len(recent) < config.min_recent_rows:

@@ -8,6 +8,7 @@ gate can have, and the gate uses it in place of the recent set when there is eno
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ def shadow_evidence(
     *,
     resamples: int = 1000,
     confidence: float = 0.95,
+    trusted: Collection[str] | None = None,
 ) -> ShadowEvidence:
     """Agreement on every shadowed row the champion answered, and both models' metric (with
     a paired bootstrap interval of the gain) on those of them that are labelled."""
@@ -74,7 +76,7 @@ def shadow_evidence(
     served = index.rows(scores["key"].unique().tolist(), features=())
     both = served.merge(scores, on=["key", "row"], how="inner")
     agreement = agreed_rows(both["prediction"].tolist(), both["shadow_prediction"].tolist())
-    labelled = shadowed_traffic(home, spec.phase, spec.prob, challenger, ())
+    labelled = shadowed_traffic(home, spec.phase, spec.prob, challenger, (), trusted=trusted)
     labelled = labelled[labelled["model_version"] == champion]
     difference = None
     if len(labelled):

@@ -72,6 +72,8 @@ class ClassMatcher:
 
     def match(self, value: Any) -> tuple[bool, Any]:
         """(True, class) for a known class, (True, None) for a missing label, else (False, None)."""
+        if isinstance(value, dict | list):  # a JSON object or array is never a class
+            return False, None
         label = normalize_label(value)
         if label is None:
             return True, None

@@ -17,7 +17,10 @@ from mara.labels.files import LabelEntry
 from mara.labels.ledger import LabelLedger
 from mara.spec import load_spec
 
-__all__ = ["CheckedLabels", "LabelReport", "check_labels", "label_problem"]
+__all__ = ["LOCAL", "CheckedLabels", "LabelReport", "check_labels", "label_problem"]
+
+# The sender of labels taken from files by `mara label` on the machine (no credential).
+LOCAL = "local"
 
 _SHOWN_IDS = 10
 
@@ -102,9 +105,10 @@ def check_labels(
     index: CaptureIndex,
     *,
     source: str,
+    sender: str = LOCAL,
 ) -> CheckedLabels:
     """Check every entry against the training classes and the captured batches (`index`,
-    refreshed by the caller).
+    refreshed by the caller). Each record names its `sender`: the credential that sent it.
 
     Rejected as a whole, with every problem listed (LabelError): a label that is not a
     training class, a row number past its captured batch, or a per-row list whose length
@@ -146,7 +150,14 @@ def check_labels(
                 labels.append(label)
         if rows:
             records.append(
-                {"key": key, "rows": rows, "labels": labels, "labelled_at": now, "source": source}
+                {
+                    "key": key,
+                    "rows": rows,
+                    "labels": labels,
+                    "labelled_at": now,
+                    "source": source,
+                    "sender": sender,
+                }
             )
     if problems:
         shown = "\n  ".join(problems[:20])
@@ -157,7 +168,12 @@ def check_labels(
 
 
 def label_problem(
-    home: Path, phase: str, prob: str, labels: Sequence[tuple[str, Sequence[LabelEntry]]]
+    home: Path,
+    phase: str,
+    prob: str,
+    labels: Sequence[tuple[str, Sequence[LabelEntry]]],
+    *,
+    sender: str = LOCAL,
 ) -> list[LabelReport]:
     """Take late labels for a problem's captured traffic: sets of entries, each with its source.
 
@@ -169,7 +185,10 @@ def label_problem(
     spec = load_spec(home, phase, prob)
     classes = training_classes(home, spec)
     index = CaptureIndex(Path(home), phase, prob).refresh()
-    checked = [check_labels(entries, classes, index, source=source) for source, entries in labels]
+    checked = [
+        check_labels(entries, classes, index, source=source, sender=sender)
+        for source, entries in labels
+    ]
     ledger = LabelLedger(home, phase, prob)
     return [each.write(ledger) for each in checked]
 

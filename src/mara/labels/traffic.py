@@ -7,7 +7,7 @@ index keeps each batch's first capture, so every (key, row) is one row on both s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -32,29 +32,41 @@ def labelled_rows(
 
 
 def labelled_traffic(
-    home: Path, phase: str, prob: str, features: Iterable[str]
+    home: Path,
+    phase: str,
+    prob: str,
+    features: Iterable[str],
+    *,
+    trusted: Collection[str] | None = None,
 ) -> tuple[pd.DataFrame, CaptureIndex]:
-    """Every captured row that has a late label, with its label, oldest batch first.
+    """Every captured row that has a late label, with its label, oldest batch first
+    (only the labels the `trusted` senders gave, when given).
 
     A batch id captured more than once (a client that retried) is taken at its first capture.
     The index is returned too, for what the caller reports about the capture as a whole.
     """
     index = CaptureIndex(Path(home), phase, prob).refresh()
-    joined = labelled_rows(index, LabelLedger(home, phase, prob).read(), features)
+    joined = labelled_rows(index, LabelLedger(home, phase, prob).read(trusted=trusted), features)
     return joined.sort_values(["received_at", "key", "row"], kind="stable").reset_index(
         drop=True
     ), index
 
 
 def shadowed_traffic(
-    home: Path, phase: str, prob: str, version: str, features: Iterable[str]
+    home: Path,
+    phase: str,
+    prob: str,
+    version: str,
+    features: Iterable[str],
+    *,
+    trusted: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Labelled captured rows that `version` also scored in shadow, oldest first.
 
     Columns of `labelled_traffic` plus `shadow_prediction`; only rows answered by the version
     the challenger was shadowing (`model_version` equals the shadow's `champion_version`).
     """
-    traffic, _ = labelled_traffic(home, phase, prob, features)
+    traffic, _ = labelled_traffic(home, phase, prob, features, trusted=trusted)
     scores = shadow_scores(home, phase, prob)
     scores = scores[scores["version"] == str(version)].drop(columns="version")
     joined = join_rows(traffic, scores)

@@ -21,6 +21,7 @@ from mara.monitor.performance import RealizedPerformance
 from mara.monitor.routes import dashboard_routes
 from mara.registry import CHALLENGER
 from mara.serve import telemetry
+from mara.serve.auth import Auth, guarded
 from mara.serve.batch import DEFAULT_MAX_ROWS
 from mara.serve.errors import HANDLERS
 from mara.serve.handlers import health, metrics, openapi, predict
@@ -32,6 +33,7 @@ from mara.serve.limits import (
     Limits,
     LimitsMiddleware,
 )
+from mara.serve.login import login_routes
 from mara.serve.logs import logging_off_the_request_path
 from mara.serve.models import ServedModels
 from mara.serve.shadow import SHADOW_STREAM, ShadowScorer
@@ -53,6 +55,7 @@ routes = [
     Route("/metrics", metrics, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
     *dashboard_routes,
+    *login_routes,
 ]
 
 
@@ -66,12 +69,14 @@ def create_app(
     limits: Limits | None = None,
     shadow_sample: float = 1.0,
     shadow_cpu_share: float = DEFAULT_SHADOW_CPU_SHARE,
+    auth: Auth | None = None,
 ) -> Starlette:
     """The Starlette app; models load through the registry when it starts.
 
     `limits` (default: derived from `max_rows`) are enforced before a handler runs. Each
     problem's challenger scores `shadow_sample` of the live batches in the background, using
-    at most `shadow_cpu_share` of a core (a sample of 0: no shadow scoring).
+    at most `shadow_cpu_share` of a core (a sample of 0: no shadow scoring). Each route
+    needs what `mara.serve.auth.ROUTE_SCOPES` says once `auth` has a token (None: all open).
     """
 
     @contextlib.asynccontextmanager
@@ -134,12 +139,13 @@ def create_app(
 
     limits = limits or Limits.for_rows(max_rows)
     app = Starlette(
-        routes=routes,
+        routes=guarded(routes),
         lifespan=lifespan,
         exception_handlers=HANDLERS,
         middleware=[Middleware(LimitsMiddleware, limits=limits)],
     )
     app.state.max_rows = max_rows
+    app.state.auth = auth
     return app
 
 
@@ -160,4 +166,5 @@ def app_from_env() -> Starlette:
         ),
         shadow_sample=float(os.environ.get("MARA_SHADOW_SAMPLE", "1")),
         shadow_cpu_share=float(os.environ.get("MARA_SHADOW_CPU", DEFAULT_SHADOW_CPU_SHARE)),
+        auth=Auth.from_env(os.environ),
     )

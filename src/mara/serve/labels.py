@@ -13,6 +13,7 @@ from mara.capture import CaptureIndexes
 from mara.errors import LabelError
 from mara.labels import LabelLedger, entries_from_objects
 from mara.labels.ingest import LabelReport, check_labels
+from mara.serve.auth import sender
 from mara.serve.batch import load_json
 from mara.serve.errors import json_response
 
@@ -30,11 +31,16 @@ class LabelDesk:
         self.home = Path(home)
         self.indexes = indexes
 
-    def take(self, phase: str, prob: str, items: list[Any], classes: list[Any]) -> LabelReport:
-        """Check and write one POST's labels (LabelError when any is bad, nothing written)."""
+    def take(
+        self, phase: str, prob: str, items: list[Any], classes: list[Any], *, sender: str
+    ) -> LabelReport:
+        """Check and write one POST's labels, recorded as sent by `sender` (a credential's
+        name); LabelError when any is bad, nothing written."""
         entries = entries_from_objects(items)
         with self.indexes.use(phase, prob) as index:
-            checked = check_labels(entries, classes, index, source=f"POST /{phase}/{prob}/labels")
+            checked = check_labels(
+                entries, classes, index, source=f"POST /{phase}/{prob}/labels", sender=sender
+            )
             return checked.write(LabelLedger(self.home, phase, prob))
 
 
@@ -47,5 +53,7 @@ async def post_labels(request: Request) -> Response:
     if not items:
         raise LabelError("no labels sent: an empty list")
     desk: LabelDesk = request.app.state.labels
-    report = await run_in_threadpool(desk.take, phase, prob, items, served.bundle.classes)
+    report = await run_in_threadpool(
+        desk.take, phase, prob, items, served.bundle.classes, sender=sender(request)
+    )
     return json_response(report.as_dict())

@@ -18,11 +18,11 @@ from mara.capture import CaptureIndexes, CaptureWriter
 from mara.monitor import SummaryStore, SummaryWriter
 from mara.monitor.estimated import EstimatedPerformance
 from mara.monitor.performance import RealizedPerformance
-from mara.monitor.routes import dashboard_routes
 from mara.registry import CHALLENGER
 from mara.serve import telemetry
 from mara.serve.auth import Auth, guarded
 from mara.serve.batch import DEFAULT_MAX_ROWS
+from mara.serve.dashboard import dashboard_routes
 from mara.serve.errors import HANDLERS
 from mara.serve.handlers import health, metrics, openapi, predict
 from mara.serve.labels import LabelDesk, post_labels

@@ -16,8 +16,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from mara.monitor.pages import document
-from mara.monitor.routes import CSP
 from mara.serve.auth import DASHBOARD, SESSION_COOKIE, SESSION_S, Auth
+from mara.serve.dashboard import CSP
 
 __all__ = ["login_routes"]
 

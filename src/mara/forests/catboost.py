@@ -75,7 +75,9 @@ def features_data(matrix: np.ndarray, n_numeric: int) -> FeaturesData:
     """The matrix as CatBoost reads it: numbers as float32, category codes as strings."""
     from catboost import FeaturesData
 
-    numbers = np.ascontiguousarray(matrix[:, :n_numeric], dtype=np.float32)
+    # Beyond float32's range a number becomes an infinity: past every split, as it was.
+    with np.errstate(over="ignore"):
+        numbers = np.ascontiguousarray(matrix[:, :n_numeric], dtype=np.float32)
     codes = matrix[:, n_numeric:]
     if codes.shape[1] == 0:
         return FeaturesData(num_feature_data=numbers)

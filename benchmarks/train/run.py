@@ -350,7 +350,7 @@ def _peers_markdown(summary: pd.DataFrame) -> list[str]:
         over = summary[f"mara-catboost {kind} gain"]
         below = int((over + 2 * summary[f"mara-catboost {kind} se"] < 0).sum())
         means.append(f"tables where mara is below catboost by more than 2 se ({kind}): {below}")
-    return ["", "Mean gain over LightGBM's defaults: " + "; ".join(means) + "."]
+    return [*lines, "", "Mean gain over LightGBM's defaults: " + "; ".join(means) + "."]
 
 
 def _verdict(summary: pd.DataFrame) -> str:

@@ -11,7 +11,9 @@ one allowed) stays unless another beats it fold by fold by more than `evidence` 
 errors. Latency is part of it: a learner whose served form is slower than another's must beat
 that one by as much too, so a slower choice wins by more than its noise or not at all (the
 blend, slower than either part, must beat both). Among the learners that qualify, the best
-scoring. A served form's cost is estimated from its trees (`served_ms`).
+scoring. A served form's cost is LightGBM's estimated from its trees (`served_ms`), and
+CatBoost's measured on a fold model (its categorical columns' statistics cost more than its
+trees), plus its refit's extra trees.
 """
 
 from __future__ import annotations
@@ -53,9 +55,10 @@ class Scored:
         return float(np.mean(self.fold_scores))
 
 
-def served_ms(learner: str, trees: int) -> float:
-    """Estimated milliseconds per 1,000 rows of a LightGBM or CatBoost served form."""
-    return _MS_FIXED[learner] + _MS_PER_TREE[learner] * trees
+def served_ms(learner: str, trees: int, *, fixed: bool = True) -> float:
+    """Estimated milliseconds per 1,000 rows of a LightGBM or CatBoost served form (without
+    the cost of a call: `fixed=False`)."""
+    return (_MS_FIXED[learner] if fixed else 0.0) + _MS_PER_TREE[learner] * trees
 
 
 def score_sets(

@@ -120,7 +120,9 @@ def fit_model(
             budget=budget,
         )
         catboost_trees = round(run.rounds / fit_share(folds, len(x)))
-        catboost = scored("catboost", list(run.predictions), served_ms("catboost", catboost_trees))
+        # The fold model's measured cost, and the refit's extra trees at CatBoost's per tree.
+        ms = run.ms_per_1000 + served_ms("catboost", catboost_trees - run.rounds, fixed=False)
+        catboost = scored("catboost", list(run.predictions), ms)
         recipe |= {
             "catboost_rounds": catboost_trees,
             "catboost_cv_rounds": run.rounds,

@@ -65,6 +65,11 @@ def fit_model(
     and its rounds are chosen by cross-validation on these rows, on the same folds, within
     `config.budget` seconds of `clock` (CPU seconds; see mara.train.learners for the rule),
     then it is refitted on all of them. `progress` hears one line per candidate.
+
+    `bundle.recipe` holds the learner, each learner's score (`cv_lightgbm`, `cv_catboost`,
+    `cv_blend`), LightGBM's search (its keys as `Search.summary` names them, whichever
+    learner won), CatBoost's rounds and rate, the blend's weight on LightGBM, the chosen
+    form's milliseconds per 1,000 rows, and the reason for the choice in words.
     """
     y = encode_labels(labels, classes)
     w = _weights(weights, len(y))

@@ -6,7 +6,8 @@ unseen code K as "K"), a missing cell as its own category. The numeric columns g
 are, NaN included (CatBoost's default puts missing values below every number).
 The matrix is handed over as `catboost.FeaturesData` (float32 numbers, an object array of
 category strings made by indexing a precomputed table): as fast as a `Pool` for 1 and 1,000
-rows, and about three times faster than a DataFrame for one row.
+rows (0.2 ms and 5 to 6 ms with 1,000 trees, measured here), 2.5 times faster than a
+DataFrame for one row.
 """
 
 from __future__ import annotations

@@ -18,8 +18,13 @@ if os.environ.get("CI"):
 
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with a binary and a multiclass problem, each trained and promoted once."""
-    from mara.train import train_problem
+    """A home with a binary and a multiclass problem, each trained and promoted once.
+
+    Their champions are the learners LightGBM alone is not: a blend (binary) and CatBoost
+    (multiclass), so everything served from this home runs with each. LightGBM champions
+    are trained by the improve and autopilot end-to-end tests and tests/test_compiled.py.
+    """
+    from mara.train import TrainConfig, train_problem
 
     home = tmp_path_factory.mktemp("home")
     write_problem(
@@ -33,6 +38,6 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_problem(
         home, "phase-1", "prob-2", multiclass_frame(6000, 1), ["x", "y"], ["proto"], target="kind"
     )
-    train_problem(home, "phase-1", "prob-1")
-    train_problem(home, "phase-1", "prob-2")
+    train_problem(home, "phase-1", "prob-1", config=TrainConfig(learners=("blend",)))
+    train_problem(home, "phase-1", "prob-2", config=TrainConfig(learners=("catboost",)))
     return home

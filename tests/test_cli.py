@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mara.registry import Registry
 from mara.spec import find_problems
 
 
@@ -40,6 +41,13 @@ def test_make_data_then_train_all(tmp_path: Path):
     assert "mara train" in trained.stdout  # the summary table closes the run
     refused = mara(tmp_path, "train", "--all", "--budget", "0")
     assert refused.returncode == 2 and "budget" in refused.stderr
+    one = ("--phase", "phase-1", "--prob", "prob-1", "--budget", "1")
+    forced = mara(tmp_path, "train", *one, "--learner", "catboost")
+    assert forced.returncode == 0, forced.stderr
+    assert "phase-1_prob-1 v2: holdout auc" in forced.stdout
+    assert Registry(tmp_path).load("phase-1_prob-1", "2").learner == "catboost"
+    unknown = mara(tmp_path, "train", *one, "--learner", "xgboost")
+    assert unknown.returncode == 2 and "--learner" in unknown.stderr
 
 
 def test_usage_and_expected_failures_are_one_line(tmp_path: Path):

@@ -6,18 +6,23 @@ package) and each seed: one stratified 80/20 split; three models fitted on the 8
 - `defaults`: `lightgbm.train` with default parameters (100 rounds) on mara's Preprocessor
   matrix, categorical columns declared as such;
 - `defaults+mask`: the same with mara's masked copy of the rows appended (at mara's weight);
+- `catboost`: a peer, `catboost.CatBoostClassifier` with its defaults (1,000 rounds, its
+  automatic learning rate, every core) on the same matrix, categorical columns declared as
+  such (as `CatBoostForest` hands them over), no masked copy: as a user would call it;
 - `mara`: `mara.train.recipe.fit_model`, as `mara train` calls it.
 
 Each is scored through the serving path on the 20% as sent (clean) and with 20% of the
 cells dirtied by `mara.data.dirty` (dirty): AUC for binary tables, accuracy for multiclass.
 Also: training seconds (preprocessing included; mara's includes its drift reference),
-LightGBM's predict time per 1,000 rows, and the number of trees. Writes results.csv and
-results.md beside this file.
+each model's predict time per 1,000 rows as fitted (LightGBM's own predictor, not the
+compiled twin the server attaches; CatBoost's evaluator, which is its served form), and the
+number of trees.
+Writes results.csv and results.md beside this file.
 
 A table is split (seeds 0, 1, ...) until its test sets hold about `TEST_ROWS` rows together,
 at least 3 and at most 10 times: one 140-row test set measures AUC to within about 0.005,
 the size of the differences being measured. Each gain is given with its standard error over
-the splits (paired: the three models share each split).
+the splits (paired: the models share each split).
 
     make bench-train            # or: .venv/bin/python benchmarks/train/run.py [--seeds 0 1]
 """
@@ -45,7 +50,8 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from mara.data import DEFAULT_ROWS, KINDS
-from mara.forests import LightGBMForest
+from mara.forests import CatBoostForest, LightGBMForest
+from mara.forests.catboost import features_data
 from mara.model import ModelBundle
 from mara.preprocess import Preprocessor
 from mara.train import TrainConfig
@@ -58,7 +64,9 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from tables import REAL, Table, generated_table, real_table  # noqa: E402
 
-MODELS = ("defaults", "defaults+mask", "mara")
+MODELS = ("defaults", "defaults+mask", "catboost", "mara")
+# The models compared with LightGBM's defaults in the peers' table.
+PEERS = ("catboost", "mara")
 # Test rows a table's splits hold together, and the bounds on how many splits that takes.
 TEST_ROWS = 6_000
 FEWEST_SPLITS, MOST_SPLITS = 3, 10
@@ -126,6 +134,21 @@ def fit_defaults(
     return ModelBundle(table.spec, preprocessor, LightGBMForest(booster), classes)
 
 
+def fit_catboost(
+    table: Table, frame: pd.DataFrame, labels: pd.Series, classes: list[Any], *, seed: int
+) -> ModelBundle:
+    """CatBoost at its defaults on mara's matrix, categorical columns as CatBoost categories."""
+    from catboost import CatBoostClassifier, Pool
+
+    preprocessor = Preprocessor(table.spec).fit(frame)
+    x = preprocessor.transform(frame)
+    y = encode_labels(labels, classes)
+    n_numeric = len(table.spec.numeric)
+    model = CatBoostClassifier(random_seed=seed, verbose=0, allow_writing_files=False)
+    model.fit(Pool(features_data(x, n_numeric), label=y))
+    return ModelBundle(table.spec, preprocessor, CatBoostForest(model, n_numeric), classes)
+
+
 def predict_ms(bundle: ModelBundle, test: pd.DataFrame) -> float:
     """Median milliseconds to predict 1,000 rows (test rows repeated when fewer)."""
     x = bundle.preprocessor.transform(test)
@@ -147,6 +170,8 @@ def evaluate(table: Table, *, seed: int, budget: float, fraction: float) -> list
         if model == "mara":
             config = TrainConfig(seed=seed, budget=budget)
             bundle = fit_model(table.spec, frame, labels, classes, config=config)
+        elif model == "catboost":
+            bundle = fit_catboost(table, frame, labels, classes, seed=seed)
         else:
             bundle = fit_defaults(
                 table,
@@ -173,7 +198,7 @@ def evaluate(table: Table, *, seed: int, budget: float, fraction: float) -> list
                 "train_s": seconds,
                 "predict_ms_1000": predict_ms(bundle, test),
                 "trees": bundle.forest.trees,
-                "chosen": bundle.recipe.get("rounds", ""),
+                "chosen": bundle.recipe.get("learner", ""),
             }
         )
         row = results[-1]
@@ -195,7 +220,7 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
     lines = []
     for name, group in frame.groupby("table", sort=False):
         first = group.iloc[0]
-        d, m, s = (mean.loc[(name, model)] for model in MODELS)
+        d, m, _, s = (mean.loc[(name, model)] for model in MODELS)
         by_seed = group.pivot(index="seed", columns="model", values=["clean", "dirty"])
         clean_gains = by_seed["clean"]["mara"] - by_seed["clean"]["defaults"]
         dirty_gains = by_seed["dirty"]["mara"] - by_seed["dirty"]["defaults+mask"]
@@ -221,9 +246,34 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
                 "mara ms/1000": s["predict_ms_1000"],
                 "defaults trees": d["trees"],
                 "mara trees": s["trees"],
+                **_peers(group, mean, name),
             }
         )
     return pd.DataFrame(lines)
+
+
+def _peers(group: pd.DataFrame, mean: pd.DataFrame, name: str) -> dict[str, float]:
+    """Each peer's (and mara's) gain over LightGBM's defaults, clean and dirty, and mara's
+    over CatBoost's defaults, each ± its paired standard error; CatBoost's seconds, predict
+    time and trees; the learners mara chose."""
+    by_seed = group.pivot(index="seed", columns="model", values=["clean", "dirty"])
+    figures: dict[str, Any] = {}
+    for kind in ("clean", "dirty"):
+        for peer in PEERS:
+            gains = by_seed[kind][peer] - by_seed[kind]["defaults"]
+            figures[f"{peer} {kind} gain"] = float(gains.mean())
+            figures[f"{peer} {kind} se"] = _stderr(gains)
+        over = by_seed[kind]["mara"] - by_seed[kind]["catboost"]
+        figures[f"mara-catboost {kind} gain"] = float(over.mean())
+        figures[f"mara-catboost {kind} se"] = _stderr(over)
+    c = mean.loc[(name, "catboost")]
+    chosen = group[group.model == "mara"]["chosen"].value_counts()
+    return figures | {
+        "catboost s": c["train_s"],
+        "catboost ms/1000": c["predict_ms_1000"],
+        "catboost trees": c["trees"],
+        "mara learners": " ".join(f"{k} {v}" for k, v in chosen.items()),
+    }
 
 
 def _stderr(gains: pd.Series) -> float:
@@ -264,8 +314,43 @@ def markdown(
             f"{r['defaults ms/1000']:.2f} / {r['mara ms/1000']:.2f} | "
             f"{r['defaults trees']:.0f} / {r['mara trees']:.0f} |"
         )
-    lines += ["", _verdict(summary)]
+    lines += ["", _verdict(summary), "", *_peers_markdown(summary)]
     return "\n".join(lines) + "\n"
+
+
+def _peers_markdown(summary: pd.DataFrame) -> list[str]:
+    """The peers' table: gains over LightGBM's defaults side by side, and mara against
+    CatBoost's defaults."""
+    lines = [
+        "Peers: each gain over LightGBM's defaults on the same splits (dirty: both scored on "
+        "the dirtied test rows), ± paired standard error.",
+        "",
+        "| table | catboost clean | mara clean | mara − catboost clean | catboost dirty | "
+        "mara dirty | mara − catboost dirty | train s catboost / mara | "
+        "predict ms per 1,000 catboost / mara | trees catboost / mara | mara chose |",
+        "| --- " + "| ---: " * 9 + "| --- |",
+    ]
+
+    def pm(r: dict, key: str) -> str:
+        return f"{r[key + ' gain']:+.4f} ± {r[key + ' se']:.4f}"
+
+    for r in summary.to_dict("records"):
+        lines.append(
+            f"| {r['table']} | {pm(r, 'catboost clean')} | {pm(r, 'mara clean')} | "
+            f"{pm(r, 'mara-catboost clean')} | {pm(r, 'catboost dirty')} | "
+            f"{pm(r, 'mara dirty')} | {pm(r, 'mara-catboost dirty')} | "
+            f"{r['catboost s']:.1f} / {r['mara s']:.1f} | "
+            f"{r['catboost ms/1000']:.2f} / {r['mara ms/1000']:.2f} | "
+            f"{r['catboost trees']:.0f} / {r['mara trees']:.0f} | {r['mara learners']} |"
+        )
+    means = []
+    for kind in ("clean", "dirty"):
+        for peer in PEERS:
+            means.append(f"{peer} {kind} {summary[f'{peer} {kind} gain'].mean():+.4f}")
+        over = summary[f"mara-catboost {kind} gain"]
+        below = int((over + 2 * summary[f"mara-catboost {kind} se"] < 0).sum())
+        means.append(f"tables where mara is below catboost by more than 2 se ({kind}): {below}")
+    return [*lines, "", "Mean gain over LightGBM's defaults: " + "; ".join(means) + "."]
 
 
 def _verdict(summary: pd.DataFrame) -> str:

@@ -89,6 +89,12 @@ def make_data(app: App, kind: str, phase: str, prob: str, rows: int | None, seed
     "[default: 5].",
 )
 @click.option(
+    "--learner",
+    type=click.Choice(["lightgbm", "catboost", "blend"]),
+    default=None,
+    help="Force this learner (a blend fits both) [default: chosen by cross-validation].",
+)
+@click.option(
     "--compile/--no-compile",
     "compile_forest",
     default=False,
@@ -103,6 +109,7 @@ def train(
     train_all: bool,
     seed: int,
     budget: float | None,
+    learner: str | None,
     compile_forest: bool,
 ) -> None:
     """Train, log to MLflow, register `<phase>_<prob>`, promote if no worse than champion."""
@@ -120,6 +127,8 @@ def train(
     if not problems:
         raise click.UsageError(f"no problem under {app.home / 'data' / 'raw_data'}")
     options = {"budget": budget} if budget is not None else {}
+    if learner is not None:
+        options["learners"] = (learner,)
     config = TrainConfig(seed=seed, compile=compile_forest, **options)
     results = []
     with train_progress(Console(stderr=True), len(problems)) as shown:

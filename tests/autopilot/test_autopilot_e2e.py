@@ -21,7 +21,7 @@ from mara.autopilot import AuditLog
 from mara.capture import shadow_scores
 from mara.registry import CHALLENGER, Registry
 from mara.serve.process import ServerProcess
-from mara.train import train_problem
+from mara.train import TrainConfig, train_problem
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,7 @@ def test_autopilot_stages_shadows_promotes_and_rolls_back(tmp_path: Path):
     write_problem(
         home, "p", "q", binary_frame(6000, 0), ["amount", "age", "noise"], ["channel", "region"]
     )
-    train_problem(home, "p", "q")
+    train_problem(home, "p", "q", config=TrainConfig(learners=("lightgbm",)))
     registry = Registry(home)
     first, second, shadowed, baked = (
         request_bodies(new_segment_frame(rows, seed), 250, name)

@@ -12,7 +12,7 @@ from test_cli import mara
 from traffic import SteadyTraffic, send, wait_for_version
 
 from mara.serve.process import ServerProcess
-from mara.train import train_problem
+from mara.train import TrainConfig, train_problem
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ def test_label_improve_swap_under_load_then_roll_back(tmp_path: Path):
     write_problem(
         home, "p", "q", binary_frame(6000, 0), ["amount", "age", "noise"], ["channel", "region"]
     )
-    train_problem(home, "p", "q")
+    train_problem(home, "p", "q", config=TrainConfig(learners=("lightgbm",)))
     traffic = request_bodies(new_segment_frame(4000, 1), 250, "traffic")
     later = new_segment_frame(2000, 2)
     before, after, back = (request_bodies(later, 500, name) for name in ("pre", "post", "back"))

@@ -214,7 +214,7 @@ def test_a_new_champion_is_served_without_a_restart(tmp_path: Path):
 
     # A budget no search here reaches: every candidate runs, so both runs fit the same model
     # whatever else the machine is doing.
-    unhurried = TrainConfig(budget=600)
+    unhurried = TrainConfig(budget=600, learners=("lightgbm",))
     columns = ["amount", "age", "noise", "channel", "region"]
     write_problem(tmp_path, "p", "q", binary_frame(3000, 2), columns[:3], columns[3:])
     train_problem(tmp_path, "p", "q", config=unhurried)

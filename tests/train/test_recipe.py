@@ -13,17 +13,21 @@ import pytest
 from problems import binary_frame, multiclass_frame, write_problem
 
 from mara.errors import DataError
+from mara.forests import BlendForest, CatBoostForest
 from mara.preprocess import Preprocessor
 from mara.registry import Registry
 from mara.spec import ProblemSpec
 from mara.train import TrainConfig, train_problem
 from mara.train.budget import Budget
 from mara.train.data import label_values, load_training_table
+from mara.train.learners import Scored, choose_learner
 from mara.train.recipe import fit_model, with_masked_copy
 from mara.train.search import DEFAULT_ROUNDS, DEFAULT_SHAPE, Trial, choose, cv_folds, search
 
 BINARY = ProblemSpec("p", "q", ("amount", "age", "noise"), ("channel", "region"), "label")
 MULTICLASS = ProblemSpec("p", "m", ("x", "y"), ("proto",), "kind")
+# The tests of LightGBM's search force it: CatBoost would share the budget and may win.
+LIGHTGBM = ("lightgbm",)
 
 
 def counting_clock() -> Callable[[], float]:
@@ -60,7 +64,7 @@ def test_the_holdout_never_trains(tmp_path: Path):
     ],
 )
 def test_the_refit_uses_the_chosen_rounds(spec: ProblemSpec, frame: pd.DataFrame):
-    bundle = fit(spec, frame)
+    bundle = fit(spec, frame, config=TrainConfig(budget=2.0, learners=LIGHTGBM))
     recipe = bundle.recipe
     per_round = 1 if len(bundle.classes) == 2 else len(bundle.classes)
     assert bundle.forest.booster.current_iteration() == recipe["rounds"] >= recipe["cv_rounds"]
@@ -77,7 +81,8 @@ def test_a_search_stays_within_its_budget():
     used = {}
     for budget in (1.0, 400.0, 3000.0):
         clock = counting_clock()
-        bundle = fit(BINARY, frame, config=TrainConfig(budget=budget), clock=clock)
+        config = TrainConfig(budget=budget, learners=LIGHTGBM)
+        bundle = fit(BINARY, frame, config=config, clock=clock)
         used[budget] = bundle.recipe
         # Read once per boosting round and once per decision to start a candidate: the
         # search ends within a few reads of its deadline.
@@ -95,7 +100,8 @@ def test_a_flat_curve_keeps_the_default_rounds():
     # One cut separates the classes: every round after the first few scores the same, so the
     # best round is luck, and LightGBM's default rounds are refitted (unscaled, as its own).
     frame = binary_frame(1200, 3).assign(label=lambda f: (f.amount > 20).astype(int))
-    bundle = fit(BINARY, frame, config=TrainConfig(budget=2.0, missing_augment=0))
+    config = TrainConfig(budget=2.0, missing_augment=0, learners=LIGHTGBM)
+    bundle = fit(BINARY, frame, config=config)
     assert bundle.recipe["default_rounds"]
     assert bundle.recipe["cv_rounds"] == bundle.recipe["rounds"] == DEFAULT_ROUNDS
     assert bundle.forest.booster.current_iteration() == DEFAULT_ROUNDS
@@ -108,7 +114,7 @@ def test_rounds_that_beat_the_default_fold_by_fold_replace_it():
     spec = ProblemSpec("p", "a", tuple(f"x{i}" for i in range(8)), (), "label")
     frame = pd.DataFrame(x, columns=spec.numeric)
     frame["label"] = (rng.random(3000) < 1 / (1 + np.exp(-x.sum(axis=1)))).astype(int)
-    recipe = fit(spec, frame, config=TrainConfig(budget=10.0)).recipe
+    recipe = fit(spec, frame, config=TrainConfig(budget=10.0, learners=LIGHTGBM)).recipe
     assert not recipe["default_rounds"]
     assert recipe["cv_rounds"] > DEFAULT_ROUNDS
     assert recipe["rounds"] == round(recipe["cv_rounds"] / 0.8)  # 5 folds: a fold has 80%
@@ -128,9 +134,18 @@ def test_weights_are_honoured():
 
 def test_progress_hears_every_candidate_and_the_refit():
     lines: list[str] = []
-    bundle = fit(BINARY, binary_frame(800, 8), progress=lines.append)
-    assert len(lines) == bundle.recipe["candidates"] + 1
+    config = TrainConfig(budget=2.0, learners=LIGHTGBM)
+    bundle = fit(BINARY, binary_frame(800, 8), config=config, progress=lines.append)
+    # Every LightGBM candidate, the choice, the refit.
+    assert len(lines) == bundle.recipe["candidates"] + 2
     assert lines[-1].startswith("refit on all 800 rows")
+    lines.clear()
+    bundle = fit(BINARY, binary_frame(800, 8), progress=lines.append)
+    # ... and CatBoost, the blend, and a refit per part of the chosen learner.
+    refits = 2 if bundle.learner == "blend" else 1
+    assert len(lines) == bundle.recipe["candidates"] + 3 + refits
+    assert any(line.startswith("catboost") for line in lines)
+    assert any(line.startswith(f"chose {bundle.learner}") for line in lines)
 
 
 def test_small_tables_are_folded_again_reshuffled():
@@ -221,3 +236,79 @@ def test_masked_rows_weigh_less_than_their_originals():
     assert np.array_equal(weights, np.concatenate([w, w / 2]))
     unmasked = with_masked_copy(x, y, w, preprocessor, TrainConfig(missing_augment=0))
     assert unmasked[0] is x and unmasked[2] is w
+
+
+def levels_frame(rows: int, seed: int, levels: int = 300) -> pd.DataFrame:
+    """A high-cardinality categorical whose levels carry the signal (a merchant's own rate)."""
+    rng = np.random.default_rng(seed)
+    rate = rng.beta(0.5, 0.5, size=levels)
+    level = rng.integers(0, levels, size=rows)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(size=rows),
+            "merchant": [f"m{i}" for i in level],
+            "label": (rng.random(rows) < rate[level]).astype(int),
+        }
+    )
+
+
+LEVELS = ProblemSpec("p", "h", ("x",), ("merchant",), "label")
+
+
+def test_catboost_is_chosen_where_it_clearly_wins():
+    # CatBoost's target statistics read 300 levels from a few rows each; LightGBM overfits.
+    config = TrainConfig(budget=3.0, learners=("lightgbm", "catboost"))
+    bundle = fit(LEVELS, levels_frame(2000, 0), config=config)
+    recipe = bundle.recipe
+    assert bundle.learner == recipe["learner"] == "catboost"
+    assert isinstance(bundle.forest, CatBoostForest)
+    assert recipe["cv_catboost"] > recipe["cv_lightgbm"] + 0.02
+    assert recipe["choice"].startswith("catboost beat lightgbm")
+    assert bundle.forest.trees == recipe["catboost_rounds"]
+    dirty = pd.DataFrame({"x": [None, "abc", 1.0], "merchant": ["m1", "never seen", None]})
+    assert all(0 <= p <= 1 for p in bundle.predict_frame(dirty))
+
+
+def test_lightgbm_is_kept_where_the_learners_tie():
+    # One category is the class: every learner scores 1.0 on every fold.
+    frame = binary_frame(1200, 3).assign(label=lambda f: (f.channel == "web").astype(int))
+    bundle = fit(BINARY, frame, config=TrainConfig(budget=3.0, missing_augment=0))
+    recipe = bundle.recipe
+    assert recipe["cv_lightgbm"] == recipe["cv_catboost"] == recipe["cv_blend"] == 1.0
+    assert bundle.learner == "lightgbm" and recipe["choice"].startswith("kept lightgbm")
+
+
+@pytest.mark.parametrize(
+    ("learner", "forest"), [("catboost", CatBoostForest), ("blend", BlendForest)]
+)
+def test_a_learner_can_be_forced(learner: str, forest: type):
+    frame = multiclass_frame(900, 2)
+    bundle = fit(MULTICLASS, frame, config=TrainConfig(budget=2.0, learners=(learner,)))
+    assert bundle.learner == bundle.recipe["learner"] == learner
+    assert isinstance(bundle.forest, forest)
+    assert bundle.recipe["choice"] == f"{learner} was the only learner allowed"
+    if learner == "blend":
+        assert 0 < bundle.forest.weights[0] == bundle.recipe["blend_weight"] < 1
+    predicted = bundle.predict_frame(frame)
+    assert set(predicted) <= set(bundle.classes)
+    assert np.mean(np.array(predicted) == frame["kind"].to_numpy()) > 0.6
+    with pytest.raises(ValueError, match="learners"):
+        TrainConfig(learners=("xgboost",))
+
+
+def scored(name: str, fold_scores: list[float], ms: float) -> Scored:
+    return Scored(name, (), tuple(fold_scores), ms)
+
+
+def test_a_slower_learner_must_beat_every_faster_one_by_its_noise():
+    lightgbm = scored("lightgbm", [0.80, 0.70, 0.90, 0.75, 0.85], ms=1.0)
+    catboost = scored("catboost", [0.81, 0.71, 0.91, 0.76, 0.86], ms=2.0)
+    # Higher than CatBoost on average, but not fold by fold: the slower blend does not win.
+    blend = scored("blend", [0.83, 0.70, 0.91, 0.77, 0.86], ms=3.0)
+    chosen, why = choose_learner([lightgbm, catboost, blend], 5, evidence=1.0)
+    assert chosen is catboost and why.startswith("catboost beat lightgbm")
+    # Faster than LightGBM, it still must beat the default by the evidence.
+    lucky = scored("catboost", [0.86, 0.76, 0.88, 0.74, 0.84], ms=0.5)
+    assert choose_learner([lightgbm, lucky], 5, evidence=1.0)[0] is lightgbm
+    steady = scored("blend", [0.84, 0.73, 0.94, 0.79, 0.89], ms=3.0)
+    assert choose_learner([lightgbm, catboost, steady], 5, evidence=1.0)[0] is steady

@@ -9,7 +9,7 @@ until then `predict` answers with the learner's own, slower path.
 
     Forest (protocol)
     ├── LightGBMForest   lightgbm.Booster; served form: lleaves-compiled native code
-    ├── CatBoostForest   catboost model; served form: itself (added by the learners' work)
+    ├── CatBoostForest   catboost model; served form: itself (its evaluator is native code)
     └── BlendForest      a weighted mean of the probabilities of other forests
 """
 
@@ -20,9 +20,11 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from mara.forests.blend import BlendForest
+from mara.forests.catboost import CatBoostForest
 from mara.forests.lightgbm import LightGBMForest
 
-__all__ = ["Forest", "LightGBMForest"]
+__all__ = ["BlendForest", "CatBoostForest", "Forest", "LightGBMForest"]
 
 
 @runtime_checkable

@@ -28,7 +28,7 @@ _MOVE_KIND = "alias-move"
 # What the user configured, read before mlflow.set_tracking_uri() writes its own choice into
 # the environment (where a later Registry, or a child process, would mistake it for theirs).
 _USER_URIS = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-_PIP_REQUIREMENTS = ["mara", "lightgbm", "numpy", "pandas"]
+_PIP_REQUIREMENTS = ["mara", "lightgbm", "catboost", "numpy", "pandas"]
 
 
 def tracking_uri(home: Path) -> str:

@@ -17,7 +17,11 @@ class TrainConfig:
     holdout: float = 0.2
     # CPU seconds the search of one problem may take (the refit on all rows comes after it):
     # candidates past the deadline are not started, or are cut at their best round so far.
+    # LightGBM's search has half of it when CatBoost runs too; CatBoost what is left.
     budget: float = 5.0
+    # The learners the recipe may choose from ("lightgbm", "catboost", "blend"), the default
+    # first; one of them forces it (a blend fits both).
+    learners: tuple[str, ...] = ("lightgbm", "catboost", "blend")
     # Cross-validation folds (3 above 5,000 rows); above `large_rows` one 80/20 split.
     folds: int = 5
     large_rows: int = 20_000
@@ -41,3 +45,8 @@ class TrainConfig:
     # Weight of a masked row, as a share of its original's.
     masked_weight: float = 0.5
     drift_alpha: float = DEFAULT_ALPHA
+
+    def __post_init__(self) -> None:
+        known = ("lightgbm", "catboost", "blend")
+        if not self.learners or any(name not in known for name in self.learners):
+            raise ValueError(f"learners must be some of {known}, got {self.learners}")

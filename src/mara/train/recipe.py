@@ -17,18 +17,33 @@ import pandas as pd
 
 from mara.drift import DriftDetector
 from mara.errors import DataError
-from mara.forests import LightGBMForest
+from mara.forests import BlendForest, LightGBMForest
 from mara.labels import positive_class
 from mara.model import ModelBundle
 from mara.preprocess import Preprocessor
 from mara.spec import ProblemSpec
+from mara.train import catboost_cv
 from mara.train.budget import Budget, Clock
 from mara.train.config import TrainConfig
-from mara.train.search import Progress, cv_folds, search
+from mara.train.learners import LEARNERS, Scored, blend, choose_learner, score_sets, served_ms
+from mara.train.search import (
+    PARTS,
+    Progress,
+    cv_folds,
+    fit_share,
+    out_of_fold,
+    search,
+    split_size,
+    validation_sets,
+)
 
 __all__ = ["encode_labels", "fit_model", "masked_copy", "with_masked_copy"]
 
 log = logging.getLogger(__name__)
+
+# The share of the budget LightGBM's search has when CatBoost is scored too (CatBoost has
+# the rest, and whatever the search left).
+_LIGHTGBM_SHARE = 0.5
 
 
 def fit_model(
@@ -46,9 +61,15 @@ def fit_model(
 
     `frame` holds raw feature cells (as in the training table or as requests sent them),
     `labels` the original labels, `weights` an optional weight per row (1 by default). The
-    forest's shape and rounds are chosen by cross-validation on these rows within
-    `config.budget` seconds of `clock` (CPU seconds), then it is refitted on all of them. `progress`
-    hears one line per candidate.
+    learner (LightGBM, CatBoost or their blend, of `config.learners`), the forest's shape
+    and its rounds are chosen by cross-validation on these rows, on the same folds, within
+    `config.budget` seconds of `clock` (CPU seconds; see mara.train.learners for the rule),
+    then it is refitted on all of them. `progress` hears one line per candidate.
+
+    `bundle.recipe` holds the learner, each learner's score (`cv_lightgbm`, `cv_catboost`,
+    `cv_blend`), LightGBM's search (its keys as `Search.summary` names them, whichever
+    learner won), CatBoost's rounds and rate, the blend's weight on LightGBM, the chosen
+    form's milliseconds per 1,000 rows, and the reason for the choice in words.
     """
     y = encode_labels(labels, classes)
     w = _weights(weights, len(y))
@@ -56,26 +77,106 @@ def fit_model(
     x = preprocessor.transform(frame)
     rows, targets, row_weights = with_masked_copy(x, y, w, preprocessor, config)
     copies = len(rows) // len(x)
-    dataset = _dataset(rows, targets, row_weights, preprocessor)
-    base = _base_params(len(classes), config)
+    folds = cv_folds(y, config)
+    validations = validation_sets(folds, len(x), with_copies=copies > 1)
+    per_split = split_size(folds, len(x))
+    parts = PARTS if len(folds) == 1 else 1
+    wanted = set(config.learners)
+    runs_lightgbm = bool(wanted & {"lightgbm", "blend"})
+    runs_catboost = bool(wanted & {"catboost", "blend"})
     budget = Budget(config.budget, clock=clock)
-    found = search(
-        dataset,
-        cv_folds(y, config),
-        base,
-        n_rows=len(x),
-        with_copies=copies > 1,
-        minority_share=float(np.bincount(y).min() / len(y)),
-        config=config,
-        budget=budget,
-        progress=progress,
-    )
-    chosen = found.chosen
+    candidates: dict[str, Scored] = {}
+    recipe: dict[str, Any] = {}
+
+    def scored(learner: str, predictions: list[np.ndarray], ms: float) -> Scored:
+        scores = score_sets(predictions, validations, targets, row_weights, parts=parts)
+        candidates[learner] = Scored(learner, tuple(predictions), scores, ms)
+        recipe[f"cv_{learner}"] = round(candidates[learner].score, 6)
+        return candidates[learner]
+
+    if runs_lightgbm:
+        dataset = _dataset(rows, targets, row_weights, preprocessor)
+        base = _base_params(len(classes), config)
+        share = _LIGHTGBM_SHARE if runs_catboost else 1.0
+        found = search(
+            dataset,
+            folds,
+            base,
+            n_rows=len(x),
+            with_copies=copies > 1,
+            minority_share=float(np.bincount(y).min() / len(y)),
+            config=config,
+            budget=Budget(config.budget * share, clock=clock),
+            progress=progress,
+        )
+        recipe |= found.summary()
+        lightgbm_trees = recipe["trees"]
+        oof = out_of_fold(found.chosen, rows, validations)
+        scored("lightgbm", oof, served_ms("lightgbm", lightgbm_trees))
+    if runs_catboost:
+        run = catboost_cv.cross_validate(
+            rows,
+            targets,
+            row_weights,
+            validations,
+            n_numeric=len(spec.numeric),
+            n_classes=len(classes),
+            config=config,
+            budget=budget,
+        )
+        catboost_trees = round(run.rounds / fit_share(folds, len(x)))
+        # The fold model's measured cost, and the refit's extra trees at CatBoost's per tree.
+        ms = run.ms_per_1000 + served_ms("catboost", catboost_trees - run.rounds, fixed=False)
+        catboost = scored("catboost", list(run.predictions), ms)
+        recipe |= {
+            "catboost_rounds": catboost_trees,
+            "catboost_cv_rounds": run.rounds,
+            "catboost_learning_rate": round(run.params["learning_rate"], 6),
+        }
+        if progress is not None:
+            cut = " (cut at the deadline)" if run.cut_by_budget else ""
+            progress(f"{run.label()}: {run.rounds} rounds{cut}, cv score {catboost.score:.4f}")
+    if runs_lightgbm and runs_catboost:
+        mixed, weight = blend(
+            candidates["lightgbm"],
+            candidates["catboost"],
+            validations,
+            targets,
+            row_weights,
+            parts=parts,
+        )
+        candidates["blend"] = mixed
+        recipe |= {"cv_blend": round(mixed.score, 6), "blend_weight": weight}
+        if progress is not None:
+            progress(f"blend, {weight:g} LightGBM: cv score {mixed.score:.4f}")
+    allowed = [candidates[name] for name in LEARNERS if name in wanted]
+    chosen, why = choose_learner(allowed, per_split, evidence=config.evidence)
     if progress is not None:
-        progress(f"refit on all {len(x)} rows: {chosen.label()}, {found.rounds} rounds")
-    booster = lgb.train(base | chosen.params, dataset, num_boost_round=found.rounds)
-    bundle = ModelBundle(spec, preprocessor, LightGBMForest(booster), classes)
-    bundle.recipe = {"learner": bundle.learner, **found.summary()}
+        progress(f"chose {chosen.learner}: {why}")
+    forests = {}
+    if chosen.learner in ("lightgbm", "blend"):
+        if progress is not None:
+            progress(f"refit on all {len(x)} rows: {found.chosen.label()}, {found.rounds} rounds")
+        booster = lgb.train(base | found.chosen.params, dataset, num_boost_round=found.rounds)
+        forests["lightgbm"] = LightGBMForest(booster)
+    if chosen.learner in ("catboost", "blend"):
+        if progress is not None:
+            progress(f"refit on all {len(x)} rows: {run.label()}, {catboost_trees} rounds")
+        forests["catboost"] = catboost_cv.refit(
+            run, rows, targets, row_weights, n_numeric=len(spec.numeric), n_rows=len(x), folds=folds
+        )
+    if chosen.learner == "blend":
+        forest = BlendForest([forests["lightgbm"], forests["catboost"]], [weight, 1 - weight])
+    else:
+        forest = forests[chosen.learner]
+    bundle = ModelBundle(spec, preprocessor, forest, classes)
+    bundle.recipe = {
+        "learner": bundle.learner,
+        **recipe,
+        "served_ms_per_1000_rows": round(chosen.ms, 3),
+        "choice": why,
+        "search_seconds": round(budget.elapsed(), 2),
+    }
     bundle.drift = _fit_drift(preprocessor, x, config)
     return bundle
 

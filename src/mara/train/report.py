@@ -59,15 +59,14 @@ def summary_table(results: list[tuple[TrainResult, float]]) -> Table:
     for result, seconds in results:
         recipe = result.recipe
         metric = result.metric
-        scores = [(k[3:], v) for k, v in recipe.items() if k.startswith("cv_")]
-        scores = [(k, v) for k, v in scores if f"cv_{k}" not in _NOT_SCORES]
+        learners = [k for k in ("lightgbm", "catboost", "blend") if f"cv_{k}" in recipe]
+        if learners:  # each learner's score on the same folds
+            scores = [(k, recipe[f"cv_{k}"]) for k in learners]
+        else:
+            scores = [(k[3:], v) for k, v in recipe.items() if k.startswith("cv_")]
+            scores = [(k, v) for k, v in scores if f"cv_{k}" not in _NOT_SCORES]
         cv = " ".join(f"{k} {v:.4f}" for k, v in scores) or "-"
-        chosen = (
-            f"lr {recipe['learning_rate']:g}, {recipe['num_leaves']} leaves, "
-            f"{recipe['rounds']} rounds ({recipe['candidates']} tried)"
-            if recipe
-            else "-"
-        )
+        chosen = _chosen(recipe)
         table.add_row(
             result.spec.name,
             f"v{result.version}",
@@ -79,3 +78,22 @@ def summary_table(results: list[tuple[TrainResult, float]]) -> Table:
             "promoted" if result.promoted else f"kept v{result.champion_before}",
         )
     return table
+
+
+def _chosen(recipe: dict) -> str:
+    """The chosen forest in a few words."""
+    if not recipe:
+        return "-"
+    learner = recipe.get("learner", "lightgbm")
+    lightgbm = (
+        f"lr {recipe['learning_rate']:g}, {recipe['num_leaves']} leaves, "
+        f"{recipe['rounds']} rounds ({recipe['candidates']} tried)"
+        if "num_leaves" in recipe
+        else ""
+    )
+    catboost = f"catboost, {recipe.get('catboost_rounds')} rounds"
+    if learner == "catboost":
+        return catboost
+    if learner == "blend":
+        return f"blend {recipe['blend_weight']:g} of {lightgbm} + {catboost}"
+    return lightgbm

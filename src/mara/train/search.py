@@ -23,7 +23,21 @@ from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedShuffleSp
 from mara.train.budget import Budget
 from mara.train.config import TrainConfig
 
-__all__ = ["DEFAULT_ROUNDS", "DEFAULT_SHAPE", "Search", "Trial", "choose", "cv_folds", "search"]
+__all__ = [
+    "DEFAULT_ROUNDS",
+    "DEFAULT_SHAPE",
+    "PARTS",
+    "Search",
+    "Trial",
+    "choose",
+    "cv_folds",
+    "fit_share",
+    "gain_in_stderrs",
+    "out_of_fold",
+    "search",
+    "split_size",
+    "validation_sets",
+]
 
 Progress = Callable[[str], None]
 
@@ -59,7 +73,7 @@ _SLOWEST = 0.25
 _DEFAULT_RATE = 0.1
 # A single validation split is scored in this many interleaved parts, so candidates and
 # rounds are compared by the noise of their scores there too.
-_PARTS = 5
+PARTS = 5
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,9 @@ class Trial:
     # The rounds are LightGBM's default (for this learning rate): the best round did not beat
     # them by more than the folds' noise.
     default_rounds: bool = False
+    # The fold models (one per fold, or the one model of a single split), for out-of-fold
+    # predictions.
+    models: tuple[lgb.Booster, ...] = field(default=(), compare=False, repr=False)
 
     def label(self) -> str:
         """The candidate in a few words, for progress lines and logs."""
@@ -171,18 +188,13 @@ def search(
     its best round so far, so a small budget gives a smaller model, never a late one.
     """
     multiclass = base["objective"] == "multiclass"
-    per_split = _PARTS if len(folds) == 1 else _folds_per_split(folds, n_rows)
+    per_split = split_size(folds, n_rows)
     result = Search(
         metric="accuracy" if multiclass else "auc",
         folds=len(folds),
         repeats=max(1, len(folds) // per_split),
     )
-    lgb_folds = [
-        (np.concatenate([fit, fit + n_rows]), np.concatenate([valid, valid + n_rows]))
-        if with_copies
-        else (fit, valid)
-        for fit, valid in folds
-    ]
+    lgb_folds = validation_sets(folds, n_rows, with_copies=with_copies)
     fast = config.learning_rate
     shapes = _SHAPES if n_rows > _SMALL else (_SHAPES[0], _SHAPES[2], _SHAPES[1])
 
@@ -217,6 +229,41 @@ def search(
     return result
 
 
+def validation_sets(
+    folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int, *, with_copies: bool
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The folds as rows of the fit matrix: a fold's rows, then (`with_copies`) their masked
+    twins at `n_rows + i`, to fit on and to validate on."""
+    if not with_copies:
+        return folds
+    return [
+        (np.concatenate([fit, fit + n_rows]), np.concatenate([valid, valid + n_rows]))
+        for fit, valid in folds
+    ]
+
+
+def split_size(folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> int:
+    """Scores in one k-fold split: its folds, or the parts a single validation split is
+    scored in (what a standard error is taken over, see `gain_in_stderrs`)."""
+    return PARTS if len(folds) == 1 else _folds_per_split(folds, n_rows)
+
+
+def fit_share(folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> float:
+    """The share of the rows a fold fits on: a refit on every row carries more rounds, in
+    proportion, before it overfits."""
+    return float(np.mean([len(fit) for fit, _ in folds]) / n_rows)
+
+
+def out_of_fold(
+    trial: Trial, rows: np.ndarray, validations: list[tuple[np.ndarray, np.ndarray]]
+) -> list[np.ndarray]:
+    """The trial's fold models' predictions on their validation rows, at its rounds."""
+    return [
+        model.predict(rows[valid], num_iteration=trial.rounds, num_threads=1)
+        for model, (_, valid) in zip(trial.models, validations, strict=True)
+    ]
+
+
 def choose(trials: list[Trial], per_split: int, *, evidence: float) -> Trial:
     """The candidate to refit: the first (LightGBM's default shape) unless others beat it.
 
@@ -228,13 +275,13 @@ def choose(trials: list[Trial], per_split: int, *, evidence: float) -> Trial:
     folds in one k-fold split (or parts of a single validation split).
     """
     first = trials[0]
-    proven = [t for t in trials[1:] if _gain_in_stderrs(t, first, per_split) > evidence]
+    proven = [t for t in trials[1:] if gain_in_stderrs(t, first, per_split) > evidence]
     best = max(proven, key=lambda t: t.score, default=first)
-    ties = [t for t in trials if t is best or _gain_in_stderrs(best, t, per_split) <= 0.25]
+    ties = [t for t in trials if t is best or gain_in_stderrs(best, t, per_split) <= 0.25]
     return min(ties, key=lambda t: (t.trees, t.params["num_leaves"], t is not best))
 
 
-def _gain_in_stderrs(a: Trial | list[float], b: Trial | list[float], per_split: int) -> float:
+def gain_in_stderrs(a: Trial | list[float], b: Trial | list[float], per_split: int) -> float:
     """How many standard errors `a` scores above `b` (trials or their fold scores), paired
     fold by fold.
 
@@ -270,8 +317,7 @@ def _refit_rounds(chosen: Trial, folds: list[tuple[np.ndarray, np.ndarray]], n_r
     """
     if chosen.default_rounds:
         return chosen.rounds
-    share = np.mean([len(fit) for fit, _ in folds]) / n_rows
-    rounds = max(1, round(chosen.rounds / share))
+    rounds = max(1, round(chosen.rounds / fit_share(folds, n_rows)))
     if chosen.cut_by_budget:
         rounds = max(rounds, _default_rounds(chosen.params["learning_rate"]))
     return rounds
@@ -315,23 +361,27 @@ def _cross_validate(
     if len(folds) == 1:
         # One split gives no fold-to-fold spread: its validation rows are scored in parts.
         fit, valid = folds[0]
-        parts = [dataset.subset(np.sort(valid[i::_PARTS])) for i in range(_PARTS)]
-        lgb.train(
+        parts = [dataset.subset(np.sort(valid[i::PARTS])) for i in range(PARTS)]
+        booster = lgb.train(
             params,
             dataset.subset(np.sort(fit)),
             num_boost_round=config.max_rounds,
             valid_sets=parts,
-            valid_names=[f"part{i}" for i in range(_PARTS)],
+            valid_names=[f"part{i}" for i in range(PARTS)],
             callbacks=[stop],
         )
+        models = (booster,)
     else:
-        lgb.cv(
-            params,
-            dataset,
-            num_boost_round=config.max_rounds,
-            folds=folds,
-            callbacks=[stop],
-            eval_train_metric=False,
+        models = tuple(
+            lgb.cv(
+                params,
+                dataset,
+                num_boost_round=config.max_rounds,
+                folds=folds,
+                callbacks=[stop],
+                eval_train_metric=False,
+                return_cvbooster=True,
+            )["cvbooster"].boosters
         )
     multiclass = params["objective"] == "multiclass"
     # Accuracy is one minus multi_error; AUC is a score already.
@@ -340,7 +390,7 @@ def _cross_validate(
     keep_default = (
         bool(stop.default_folds)
         and rounds != default
-        and _gain_in_stderrs(
+        and gain_in_stderrs(
             [score(v) for v in folds], [score(v) for v in stop.default_folds], per_split
         )
         <= config.evidence
@@ -356,6 +406,7 @@ def _cross_validate(
         seconds=budget.clock() - started,
         cut_by_budget=stop.cut,
         default_rounds=keep_default,
+        models=models,
     )
 
 

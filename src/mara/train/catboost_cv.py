@@ -1,0 +1,195 @@
+"""CatBoost cross-validated on the search's folds: its rounds, fold scores and out-of-fold
+predictions, within what is left of the budget.
+
+CatBoost runs with its defaults (depth 6, its automatic learning rate), on the same fit rows,
+masked twins and validation rows as LightGBM's candidates. Its learning rate is the one
+CatBoost picks for the number of rounds the budget affords: a short probe times a round, and
+CatBoost's own rule (1,000 rounds by default) then chooses a larger rate for fewer rounds.
+Each fold stops `config.early_stopping` rounds after its best, or at its share of the
+deadline; the rounds kept are the best of the folds' mean curve.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from catboost import CatBoostClassifier, Pool
+
+from mara.forests.catboost import CatBoostForest, features_data
+from mara.train.budget import Budget
+from mara.train.config import TrainConfig
+from mara.train.search import fit_share
+
+__all__ = ["CatBoostRun", "cross_validate", "refit"]
+
+# CatBoost's default rounds: the most the search gives it.
+DEFAULT_ITERATIONS = 1000
+# Fewer rounds than this and CatBoost's rate would be too coarse: a tight budget cuts it.
+_FEWEST = 100
+# Rounds of the probe that times a round.
+_PROBE = 10
+# Calls timed to measure the served cost.
+_TIMINGS = 5
+
+
+@dataclass(frozen=True)
+class CatBoostRun:
+    """CatBoost across the folds: `rounds` at the best mean, each fold's predictions there."""
+
+    params: dict[str, Any]
+    rounds: int
+    predictions: tuple[np.ndarray, ...]
+    seconds: float
+    cut_by_budget: bool
+    # CPU milliseconds a fold model takes to predict 1,000 rows at `rounds` (its served form).
+    ms_per_1000: float = 0.0
+
+    def label(self) -> str:
+        """CatBoost in a few words, for progress lines and logs."""
+        return f"catboost, lr {self.params['learning_rate']:.3g}, depth {self.params['depth']}"
+
+
+def cross_validate(
+    rows: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    validations: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    n_numeric: int,
+    n_classes: int,
+    config: TrainConfig,
+    budget: Budget,
+) -> CatBoostRun:
+    """Fit CatBoost on each of `validations` (fit rows, validation rows of `rows`) within
+    `budget`; each fold gets an equal share of what is left."""
+    started = budget.clock()
+    pools = [
+        tuple(_pool(rows, targets, weights, index, n_numeric) for index in fold)
+        for fold in validations
+    ]
+    params = _params(n_classes, config)
+    iterations = _affordable(pools[0][0], params, len(pools), budget)
+    models, cut = [], False
+    for i, (fit_pool, valid_pool) in enumerate(pools):
+        share = budget.remaining() / (len(pools) - i)
+        deadline = _Deadline(budget.clock, budget.clock() + share)
+        model = CatBoostClassifier(**params, iterations=iterations)
+        model.fit(fit_pool, eval_set=valid_pool, callbacks=[deadline])
+        if i == 0:  # the rate CatBoost chose for these rounds: every fold and the refit use it
+            params["learning_rate"] = float(model.get_all_params()["learning_rate"])
+        models.append(model)
+        cut = cut or deadline.cut
+    metric = params["eval_metric"]
+    curves = [model.get_evals_result()["validation"][metric] for model in models]
+    length = min(len(curve) for curve in curves)
+    mean = np.mean([curve[:length] for curve in curves], axis=0)
+    rounds = int(np.argmax(mean)) + 1
+    predictions = tuple(
+        _probabilities(model.predict(valid, prediction_type="Probability", ntree_end=rounds))
+        for model, (_, valid) in zip(models, pools, strict=True)
+    )
+    return CatBoostRun(
+        params=params,
+        rounds=rounds,
+        predictions=predictions,
+        seconds=budget.clock() - started,
+        cut_by_budget=cut,
+        ms_per_1000=_predict_ms(models[0], rows[validations[0][1]], rounds, n_numeric),
+    )
+
+
+def refit(
+    run: CatBoostRun,
+    rows: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    *,
+    n_numeric: int,
+    n_rows: int,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+) -> CatBoostForest:
+    """CatBoost on every row, with the folds' rounds scaled to all the rows (as LightGBM's)."""
+    rounds = max(1, round(run.rounds / fit_share(folds, n_rows)))
+    everything = np.arange(len(rows))
+    model = CatBoostClassifier(**run.params, iterations=rounds)
+    model.fit(_pool(rows, targets, weights, everything, n_numeric))
+    return CatBoostForest(model, n_numeric)
+
+
+def _params(n_classes: int, config: TrainConfig) -> dict[str, Any]:
+    binary = n_classes == 2
+    return {
+        "loss_function": "Logloss" if binary else "MultiClass",
+        "eval_metric": "AUC" if binary else "Accuracy",
+        "class_names": list(range(n_classes)),
+        "depth": 6,
+        "thread_count": config.threads,
+        "random_seed": config.seed,
+        "od_type": "Iter",
+        "od_wait": config.early_stopping,
+        "use_best_model": False,
+        "verbose": 0,
+        # No catboost_info directory in the caller's working directory.
+        "allow_writing_files": False,
+    }
+
+
+def _affordable(fit_pool: Pool, params: dict[str, Any], folds: int, budget: Budget) -> int:
+    """Rounds every fold can run in what is left: CatBoost's default if they fit, fewer (and
+    so a faster rate, as CatBoost chooses it) if not."""
+    started = budget.clock()
+    probe = CatBoostClassifier(**params, iterations=_PROBE)
+    probe.fit(fit_pool)
+    per_round = max(budget.clock() - started, 1e-9) / _PROBE
+    affordable = int(budget.remaining() / folds / per_round)
+    return max(_FEWEST, min(DEFAULT_ITERATIONS, affordable))
+
+
+def _predict_ms(model: CatBoostClassifier, rows: np.ndarray, rounds: int, n_numeric: int) -> float:
+    """CPU milliseconds per 1,000 rows, as served: the matrix handed over, then predicted.
+
+    Measured, not estimated from trees: CatBoost's cost per row is mostly its categorical
+    columns' statistics, which the tree count does not tell. CPU time, one thread, the best
+    of a few calls: a busy machine stretches wall time, not this.
+    """
+    batch = np.resize(rows, (1000, rows.shape[1]))
+    best = np.inf
+    for _ in range(_TIMINGS):
+        started = time.process_time()
+        model.predict(
+            features_data(batch, n_numeric),
+            prediction_type="Probability",
+            ntree_end=rounds,
+            thread_count=1,
+        )
+        best = min(best, time.process_time() - started)
+    return 1000 * best
+
+
+def _pool(
+    rows: np.ndarray, targets: np.ndarray, weights: np.ndarray, index: np.ndarray, n_numeric: int
+) -> Pool:
+    return Pool(features_data(rows[index], n_numeric), label=targets[index], weight=weights[index])
+
+
+def _probabilities(proba: np.ndarray) -> np.ndarray:
+    """The positive class's column for a binary problem, as every forest predicts."""
+    return proba[:, 1] if proba.shape[1] == 2 else proba
+
+
+class _Deadline:
+    """A CatBoost callback that stops a fit at `deadline` on `clock`."""
+
+    def __init__(self, clock: Any, deadline: float):
+        self.clock = clock
+        self.deadline = deadline
+        self.cut = False
+
+    def after_iteration(self, info: Any) -> bool:
+        if self.clock() >= self.deadline:
+            self.cut = True
+            return False
+        return True

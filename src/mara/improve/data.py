@@ -10,7 +10,25 @@ import pandas as pd
 from mara.spec import ProblemSpec
 from mara.train.data import TrainingTable
 
-__all__ = ["ImproveData", "split_recent"]
+__all__ = ["ImproveData", "short_of_floor", "split_recent"]
+
+
+def short_of_floor(labels: pd.Series, per_class: int) -> str | None:
+    """Why these labelled rows are too few to judge on at all, or None.
+
+    The floor is small on purpose: at least `per_class` rows of each of two classes (both
+    classes, binary), enough for a metric to exist on every block; how much the rows prove
+    is the interval's business, not a count's.
+    """
+    counts = labels.astype(str).value_counts()
+    enough = int((counts >= per_class).sum())
+    if enough >= 2:
+        return None
+    shown = ", ".join(f"{label}: {n}" for label, n in counts.items()) or "none"
+    return (
+        f"{len(labels)} labelled traffic row(s) ({shown}); the floor is {per_class} rows of "
+        "each of two classes: nothing trained"
+    )
 
 
 def split_recent(traffic: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -179,12 +179,11 @@ def replay(
 
 
 def autopilot_config(args: argparse.Namespace, *, shadow: bool) -> AutopilotConfig:
-    """The autopilot's defaults, with the label thresholds scaled to a stream of this size."""
+    """The autopilot's defaults, with the drift rule's labels scaled to a stream of this size."""
     return AutopilotConfig(
         shadow=shadow,
         interval_s=0,
-        min_new_labels=args.min_new_labels,
-        min_drift_labels=args.min_new_labels // 3,
+        min_drift_labels=args.min_drift_labels,
         cooldown_s=0,
         bake_s=args.bake,
         bake_min_rows=200,
@@ -226,7 +225,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=250)
     parser.add_argument("--lag", type=int, default=2, help="Batches before labels arrive.")
     parser.add_argument("--every", type=int, default=8, help="Batches between scheduled retrains.")
-    parser.add_argument("--min-new-labels", type=int, default=1500)
+    parser.add_argument("--min-drift-labels", type=int, default=500)
     parser.add_argument(
         "--bake",
         type=float,

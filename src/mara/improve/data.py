@@ -52,16 +52,12 @@ class ImproveData:
     recent: pd.DataFrame
     traffic_weight: float
 
-    def training_rows(
-        self, *, with_recent: bool = False
-    ) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
-        """Raw features, labels and weights of every row a challenger learns from.
-
-        The table's training rows weigh 1, labelled traffic `traffic_weight`; the recent rows
-        join only `with_recent` (a refit once the gate has judged on them).
-        """
+    def training_rows(self) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
+        """Raw features, labels and weights of every row a challenger learns from: the
+        table's training rows weigh 1, the `older` labelled traffic `traffic_weight`; the
+        `recent` rows are only judged on."""
         features = list(self.spec.features)
-        traffic = pd.concat([self.older, self.recent]) if with_recent else self.older
+        traffic = self.older
         table_rows = self.table.train_frame.reindex(columns=features)
         frame = pd.concat([table_rows, traffic[features]], ignore_index=True)
         labels = pd.concat(
@@ -71,8 +67,3 @@ class ImproveData:
             [np.ones(len(table_rows)), np.full(len(traffic), self.traffic_weight)]
         )
         return frame, labels, weights
-
-    def window(self) -> tuple[float, float] | None:
-        """The capture times of the first and last labelled row used, or None."""
-        times = pd.concat([self.older["received_at"], self.recent["received_at"]])
-        return (float(times.min()), float(times.max())) if len(times) else None

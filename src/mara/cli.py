@@ -467,6 +467,14 @@ def improve_options(command: Callable[..., None]) -> Callable[..., None]:
             help="Labelled rows of each of two classes below which nothing is trained.",
         ),
         click.option(
+            "--min-requests",
+            type=click.IntRange(min=2),
+            default=12,
+            show_default=True,
+            help="Labelled requests below which nothing is trained (the interval resamples "
+            "requests).",
+        ),
+        click.option(
             "--shadow-rows",
             type=click.IntRange(min=1),
             default=200,
@@ -489,6 +497,7 @@ def improve_config(
     traffic_weight: float | None,
     blocks: int,
     min_class_rows: int,
+    min_requests: int,
     shadow_rows: int,
     seed: int,
     stage: bool = False,
@@ -502,6 +511,7 @@ def improve_config(
         traffic_weight=traffic_weight,
         blocks=blocks,
         min_class_rows=min_class_rows,
+        min_requests=min_requests,
         stage=stage,
         shadow_rows=shadow_rows,
         gate=GateRule(min_gain=min_gain, holdout_tolerance=holdout_tolerance),

@@ -35,8 +35,11 @@ def batches(versions: list[str], server_ms: list[float], drift: list[int]) -> pd
 NO_LABELS = pd.DataFrame(
     columns=["key", "row", "received_at", "model_version", "prediction", "label"]
 )
-# Labelled rows well above improve's floor (30 of each of two classes).
-LABELLED = pd.DataFrame({"key": ["k"] * 1000, "row": range(1000), "label": [0, 1] * 500})
+# Labelled rows well above improve's floor (30 of each of two classes, 12 requests): 100
+# requests of 10 rows.
+LABELLED = pd.DataFrame(
+    {"key": [f"k{n // 10}" for n in range(1000)], "row": range(1000), "label": [0, 1] * 500}
+)
 
 
 def test_improve_fires_at_the_floor_then_as_the_labels_grow():
@@ -44,10 +47,14 @@ def test_improve_fires_at_the_floor_then_as_the_labels_grow():
     calm = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 10), LABELLED)
     # No run yet: the floor is all it takes, the interval decides the rest.
     assert "1000 labelled rows meet improve's floor" in improve_trigger(calm, 0, config)
-    at_floor = Watch(calm.batches, LABELLED.head(60))  # 30 of each class
+    singles = LABELLED.assign(key=[f"s{n}" for n in range(1000)])  # one row a request
+    at_floor = Watch(calm.batches, singles.head(60))  # 30 of each class
     assert "meet improve's floor" in improve_trigger(at_floor, 0, config)
-    one_short = Watch(calm.batches, LABELLED.head(59))
+    one_short = Watch(calm.batches, singles.head(59))
     assert improve_trigger(one_short, 0, config) is None
+    # Rows enough, but from too few requests for the interval to resample.
+    big_requests = Watch(calm.batches, LABELLED.assign(key=[f"k{n // 100}" for n in range(1000)]))
+    assert improve_trigger(big_requests, 0, config) is None
     # After a run on 600 rows, 1000 is not 1.5 times that; after one on 666, it is.
     assert improve_trigger(calm, 667, config) is None
     assert "1.5 times the 666 of the last run" in improve_trigger(calm, 666, config)

@@ -50,6 +50,13 @@ def test_below_the_per_class_floor_nothing_is_trained(home: Path):
     assert "the floor is 30 rows of each of two classes: nothing trained" in result.reason
     assert "1: 29" in result.reason
     assert Registry(home).versions("p_q") == ["1"]
+    # 1,000 rows of both classes from 4 requests: too few to resample.
+    bodies = request_bodies(new_segment_frame(1000, 9), 250, "big")
+    capture_and_label(home, bodies, [b["labels"] for b in bodies])
+    result = improve_problem(home, "p", "q")
+    assert not result.promoted and result.challenger is None
+    assert "from 7 request(s); the floor is 12 requests" in result.reason
+    assert Registry(home).versions("p_q") == ["1"]
 
 
 def test_a_challenger_on_shuffled_labels_is_never_promoted(home: Path):
@@ -68,8 +75,8 @@ def test_a_challenger_on_shuffled_labels_is_never_promoted(home: Path):
     moves = registry.alias_history("p_q")
     assert [(m.alias, m.to_version, m.by) for m in moves] == [("champion", "1", "train")]
     # Every labelled row past the first block is scored out of sample, by 3 chained fits.
-    assert result.rows["labelled"] == 3300 and result.rows["chain_fits"] == 3
-    assert 0.6 * 3300 <= result.rows["scored"] <= 0.8 * 3300  # blocks cut between requests
+    assert result.rows["labelled"] == 4300 and result.rows["chain_fits"] == 3
+    assert 0.6 * 4300 <= result.rows["scored"] <= 0.8 * 4300  # blocks cut between requests
     assert result.recent is not None and result.recent.rows == result.rows["scored"]
     assert result.window is not None and result.window[1] > result.window[0]
     # The evidence is in the run that registered the rejected challenger.

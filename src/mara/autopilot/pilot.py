@@ -161,8 +161,8 @@ class Autopilot:
         """The champion's score on the labelled rows it answered (as it answered them) against
         its score on the table's holdout, with an interval; None when it has too few."""
         answered = watch.labelled[watch.labelled["model_version"] == champion]
-        floor = self.config.improve.min_class_rows
-        if short_of_floor(answered["label"], floor) is not None:
+        improve = self.config.improve
+        if short_of_floor(answered, improve.min_class_rows, improve.min_requests) is not None:
             return None
         if state.holdout is None or state.holdout[0] != champion:
             train = self.config.improve.train

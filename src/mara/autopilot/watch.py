@@ -57,12 +57,13 @@ def improve_trigger(
     """
     labelled = len(watch.labelled)
     new_labels = labelled - labelled_at_improve
-    if short_of_floor(watch.labelled["label"], config.improve.min_class_rows) is not None:
+    improve = config.improve
+    if short_of_floor(watch.labelled, improve.min_class_rows, improve.min_requests) is not None:
         return None
     if labelled_at_improve == 0:
         return (
-            f"{labelled} labelled rows meet improve's floor "
-            f"({config.improve.min_class_rows} of each of two classes)"
+            f"{labelled} labelled rows meet improve's floor ({improve.min_class_rows} of each "
+            f"of two classes, {improve.min_requests} requests)"
         )
     if labelled >= labelled_at_improve * (1 + config.label_growth):
         return (

@@ -13,22 +13,29 @@ from mara.train.data import TrainingTable
 __all__ = ["ImproveData", "short_of_floor", "split_recent"]
 
 
-def short_of_floor(labels: pd.Series, per_class: int) -> str | None:
-    """Why these labelled rows are too few to judge on at all, or None.
+def short_of_floor(labelled: pd.DataFrame, per_class: int, requests: int) -> str | None:
+    """Why these labelled rows (`label`, and `key`: their request) are too few to judge on at
+    all, or None.
 
     The floor is small on purpose: at least `per_class` rows of each of two classes (both
-    classes, binary), enough for a metric to exist on every block; how much the rows prove
-    is the interval's business, not a count's.
+    classes, binary), enough for a metric to exist on every block, from at least `requests`
+    requests, since the interval resamples requests and a handful of them cannot show their
+    own spread. How much the rows prove is the interval's business, not a count's.
     """
-    counts = labels.astype(str).value_counts()
-    enough = int((counts >= per_class).sum())
-    if enough >= 2:
-        return None
+    counts = labelled["label"].astype(str).value_counts()
     shown = ", ".join(f"{label}: {n}" for label, n in counts.items()) or "none"
-    return (
-        f"{len(labels)} labelled traffic row(s) ({shown}); the floor is {per_class} rows of "
-        "each of two classes: nothing trained"
-    )
+    if int((counts >= per_class).sum()) < 2:
+        return (
+            f"{len(labelled)} labelled traffic row(s) ({shown}); the floor is {per_class} rows "
+            "of each of two classes: nothing trained"
+        )
+    sent = labelled["key"].nunique()
+    if sent < requests:
+        return (
+            f"{len(labelled)} labelled traffic rows ({shown}) from {sent} request(s); the floor "
+            f"is {requests} requests (the interval resamples requests): nothing trained"
+        )
+    return None
 
 
 def split_recent(traffic: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:

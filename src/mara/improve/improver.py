@@ -43,8 +43,10 @@ class ImproveConfig:
     # many CPU seconds of search each (the served model gets `train.budget`).
     blocks: int = 4
     evidence_budget: float = 1.0
-    # The only count: rows of each of two classes below which nothing is judged at all.
+    # The floor, below which nothing is judged at all: rows of each of two classes, and
+    # requests (the interval resamples requests; a handful cannot show their spread).
     min_class_rows: int = 30
+    min_requests: int = 12
     # Weight of a labelled traffic row against a training-table row; None chooses it on the
     # traffic (mara.improve.weight, cutting off its newest `recent_share`). benchmarks/improve:
     # on a new segment 3 and 10 were never better than 1 and leaked its rule into the old
@@ -162,7 +164,7 @@ def improve_problem(
             return _judge_shadowed(home, spec, registry, evidence, config)
     traffic, _ = labelled_traffic(home, phase, prob, spec.features)
     rows = {"labelled": len(traffic), "requests": int(traffic["key"].nunique())}
-    short = short_of_floor(traffic["label"], config.min_class_rows)
+    short = short_of_floor(traffic, config.min_class_rows, config.min_requests)
     if short is not None:
         return ImproveResult(spec, champion, None, False, short, rows=rows)
 
@@ -342,6 +344,7 @@ def _register(
             "blocks": config.blocks,
             "evidence_budget": config.evidence_budget,
             "min_class_rows": config.min_class_rows,
+            "min_requests": config.min_requests,
             "traffic_weight": weight,
             "traffic_weight_chosen": config.traffic_weight is None,
             "min_gain": config.gate.min_gain,

@@ -179,12 +179,11 @@ def replay(
 
 
 def autopilot_config(args: argparse.Namespace, *, shadow: bool) -> AutopilotConfig:
-    """The autopilot's defaults, with the label thresholds scaled to a stream of this size."""
+    """The autopilot's defaults, with the drift rule's labels scaled to a stream of this size."""
     return AutopilotConfig(
         shadow=shadow,
         interval_s=0,
-        min_new_labels=args.min_new_labels,
-        min_drift_labels=args.min_new_labels // 3,
+        min_drift_labels=args.min_drift_labels,
         cooldown_s=0,
         bake_s=args.bake,
         bake_min_rows=200,
@@ -207,7 +206,9 @@ def streams(kind: str, args: argparse.Namespace) -> list[tuple[Scenario, pd.Data
     """(scenario, stream, batch of the bad push or None) for one kind."""
     chosen = []
     for scenario in build(kind, rows=args.rows, seed=args.seed):
-        if scenario.name.startswith("new segment, no labels"):
+        # The replay labels every batch with its truth: the no-label, few-label and
+        # shuffled-label cases are bench-improve's.
+        if not scenario.labelled or scenario.labelled_rows or scenario.shuffled:
             continue
         chosen.append(
             (scenario, pd.concat([scenario.early, scenario.later], ignore_index=True), None)
@@ -226,7 +227,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=250)
     parser.add_argument("--lag", type=int, default=2, help="Batches before labels arrive.")
     parser.add_argument("--every", type=int, default=8, help="Batches between scheduled retrains.")
-    parser.add_argument("--min-new-labels", type=int, default=1500)
+    parser.add_argument("--min-drift-labels", type=int, default=500)
     parser.add_argument(
         "--bake",
         type=float,
@@ -235,16 +236,25 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
+    parser.add_argument(
+        "--scenarios", nargs="+", default=None, help="Only scenarios whose name starts so."
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     results = []
-    plan = [(kind, s) for kind in args.kinds for s in streams(kind, args)]
+    plan = [
+        (kind, s)
+        for kind in args.kinds
+        for s in streams(kind, args)
+        if not args.scenarios or s[0].name.startswith(tuple(args.scenarios))
+    ]
     with Progress(console=console) as progress:
-        task = progress.add_task("replaying", total=len(plan) * len(POLICIES))
+        task = progress.add_task("replaying", total=len(plan) * len(args.policies))
         for kind, (scenario, stream, bad_push_at) in plan:
             truth = stream[scenario.spec.target].tolist()
             classes = sorted(scenario.table[scenario.spec.target].unique().tolist(), key=str)
-            for policy in POLICIES:
+            for policy in args.policies:
                 progress.update(task, description=f"{kind}: {scenario.name}: {policy}")
                 with tempfile.TemporaryDirectory(prefix="mara-autopilot-") as tmp:
                     home = Path(tmp)
@@ -277,18 +287,17 @@ def markdown(frame: pd.DataFrame, args: argparse.Namespace) -> str:
         f"{platform.node()}: {args.rows} rows per kind, batches of {args.batch}, labels "
         f"{args.lag} batches late, schedule every {args.every} batches",
         "",
-        "| kind | scenario | never | schedule | autopilot | autopilot --shadow "
-        "| autopilot's decisions (batch) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "| kind | scenario | " + " | ".join(args.policies) + " | autopilot's decisions (batch) |",
+        "| --- | --- | " + " | ".join("---:" for _ in args.policies) + " | --- |",
     ]
     for (kind, scenario), part in frame.groupby(["kind", "scenario"], sort=False):
         by = part.set_index("policy")
         cells = [
-            f"{by.loc[p, 'score']:.4f} / {by.loc[p, 'score_second_half']:.4f}" for p in POLICIES
+            f"{by.loc[p, 'score']:.4f} / {by.loc[p, 'score_second_half']:.4f}"
+            for p in args.policies
         ]
-        lines.append(
-            f"| {kind} | {scenario} | {' | '.join(cells)} | {by.loc['autopilot', 'decisions']} |"
-        )
+        decided = by.loc["autopilot", "decisions"] if "autopilot" in by.index else "-"
+        lines.append(f"| {kind} | {scenario} | {' | '.join(cells)} | {decided} |")
     return "\n".join(lines)
 
 

@@ -30,6 +30,18 @@ class Scenario:
     early: pd.DataFrame
     later: pd.DataFrame
     labelled: bool
+    # Only the first this many early rows get labels (None: all of them).
+    labelled_rows: int | None = None
+    # Their labels are permuted: traffic that carries no signal a model could learn.
+    shuffled: bool = False
+
+    def labels(self) -> list:
+        """The late labels the early traffic gets, in its order (possibly fewer rows)."""
+        truth = self.early[self.spec.target].iloc[: self.labelled_rows].tolist()
+        if self.shuffled:
+            truth = np.random.default_rng(0).permutation(np.asarray(truth, dtype=object))
+            truth = truth.tolist()
+        return truth if self.labelled else []
 
 
 def write_table(home: Path, scenario: Scenario) -> None:
@@ -49,8 +61,8 @@ def _split(frame: pd.DataFrame, table_rows: int, early_rows: int):
     )
 
 
-def build(kind: str, *, rows: int, seed: int) -> list[Scenario]:
-    """The four scenarios of one generated kind."""
+def build(kind: str, *, rows: int, seed: int, small_labels: int = 500) -> list[Scenario]:
+    """The six scenarios of one generated kind."""
     rng = np.random.default_rng([seed, 11])
     frame, spec = generate(kind, rows=rows * 2, seed=seed, phase="bench", prob=kind)
     frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
@@ -69,7 +81,20 @@ def build(kind: str, *, rows: int, seed: int) -> list[Scenario]:
     table = table.reset_index(drop=True)
     return [
         Scenario("new segment, labelled", kind, spec, table, early, later, True),
+        Scenario(
+            f"new segment, {small_labels} labelled",
+            kind,
+            spec,
+            table,
+            early,
+            later,
+            True,
+            labelled_rows=small_labels,
+        ),
         Scenario("new segment, no labels", kind, spec, table, early, later, False),
+        Scenario(
+            "new segment, shuffled labels", kind, spec, table, early, later, True, shuffled=True
+        ),
         Scenario(
             "changed rule in a segment, labelled", kind, spec, table, early_rule, later_rule, True
         ),

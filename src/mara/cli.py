@@ -529,22 +529,24 @@ def improve_options(command: Callable[..., None]) -> Callable[..., None]:
             type=float,
             default=0.0,
             show_default=True,
-            help="Promote only when the bootstrap interval's lower bound of the gain on recent "
-            "(or shadowed) traffic is above this.",
+            help="Promote only when the bootstrap interval's lower bound of the gain on "
+            "forward-chained (or shadowed) traffic is above this.",
         ),
         click.option(
             "--holdout-tolerance",
             type=float,
             default=0.005,
             show_default=True,
-            help="The most the challenger may lose on the original holdout.",
+            help="The most the challenger may lose on the original holdout, while the "
+            "champion holds its holdout level on labelled traffic.",
         ),
         click.option(
             "--recent-share",
             type=click.FloatRange(0, 1, min_open=True, max_open=True),
             default=0.3,
             show_default=True,
-            help="Newest share of labelled traffic held out to judge on.",
+            help="With --traffic-weight auto: newest share of labelled traffic the weight is "
+            "chosen on.",
         ),
         click.option(
             "--traffic-weight",
@@ -555,10 +557,27 @@ def improve_options(command: Callable[..., None]) -> Callable[..., None]:
             "1, 3 or 10, chosen on the older labelled traffic.",
         ),
         click.option(
-            "--refit/--no-refit",
-            default=True,
+            "--blocks",
+            type=click.IntRange(min=2),
+            default=4,
             show_default=True,
-            help="Once the gate passes, fit again on the recent rows too and serve that model.",
+            help="Time-ordered blocks of labelled requests for forward chaining: each block "
+            "after the first is predicted by the recipe fitted on the table and earlier blocks.",
+        ),
+        click.option(
+            "--min-class-rows",
+            type=click.IntRange(min=1),
+            default=30,
+            show_default=True,
+            help="Labelled rows of each of two classes below which nothing is trained.",
+        ),
+        click.option(
+            "--min-requests",
+            type=click.IntRange(min=2),
+            default=12,
+            show_default=True,
+            help="Labelled requests below which nothing is trained (the interval resamples "
+            "requests).",
         ),
         click.option(
             "--shadow-rows",
@@ -589,7 +608,9 @@ def improve_config(
     holdout_tolerance: float,
     recent_share: float,
     traffic_weight: float | None,
-    refit: bool,
+    blocks: int,
+    min_class_rows: int,
+    min_requests: int,
     shadow_rows: int,
     seed: int,
     trust_senders: tuple[str, ...] = (),
@@ -602,7 +623,9 @@ def improve_config(
     return ImproveConfig(
         recent_share=recent_share,
         traffic_weight=traffic_weight,
-        refit=refit,
+        blocks=blocks,
+        min_class_rows=min_class_rows,
+        min_requests=min_requests,
         stage=stage,
         shadow_rows=shadow_rows,
         gate=GateRule(min_gain=min_gain, holdout_tolerance=holdout_tolerance),
@@ -665,11 +688,12 @@ def shadow(app: App, phase: str, prob: str) -> None:
     help="Seconds between looks at each problem.",
 )
 @click.option(
-    "--min-new-labels",
-    type=click.IntRange(min=1),
-    default=1000,
+    "--label-growth",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.5,
     show_default=True,
-    help="Improve when this many labelled rows arrived since the last run.",
+    help="Improve once the labelled rows meet improve's floor, then whenever they have "
+    "grown by this share since the last run.",
 )
 @click.option(
     "--drift",
@@ -679,7 +703,13 @@ def shadow(app: App, phase: str, prob: str) -> None:
     help="K/M: improve when K of the last M judged batches drifted (and "
     "--min-drift-labels rows arrived).",
 )
-@click.option("--min-drift-labels", type=click.IntRange(min=0), default=200, show_default=True)
+@click.option(
+    "--min-drift-labels",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="New labelled rows a realized drop, an estimated drop or drift needs to trigger.",
+)
 @click.option(
     "--estimate-window",
     type=click.FloatRange(min=1),
@@ -748,7 +778,7 @@ def shadow(app: App, phase: str, prob: str) -> None:
 def autopilot(
     app: App,
     interval: float,
-    min_new_labels: int,
+    label_growth: float,
     drift_rule: str,
     min_drift_labels: int,
     estimate_window: float,
@@ -777,7 +807,7 @@ def autopilot(
         raise click.BadParameter("expected K/M, e.g. 3/10", param_hint="--drift") from None
     config = AutopilotConfig(
         interval_s=interval,
-        min_new_labels=min_new_labels,
+        label_growth=label_growth,
         drift_k=drift_k,
         drift_m=drift_m,
         min_drift_labels=min_drift_labels,

@@ -325,7 +325,7 @@ def _label_and_improve(home: Path, url: str, trained: dict, changed: dict, token
 
     from mara.improve import improve_problem
 
-    table = Table(title="mara improve: challenger vs champion on the newest labelled traffic")
+    table = Table(title="mara improve: challenger vs champion, forward-chained on labelled traffic")
     for column in (
         "problem",
         "labelled rows",

@@ -9,6 +9,7 @@ from mara.autopilot import AutopilotConfig
 from mara.autopilot.bake import Bake, judge_bake
 from mara.autopilot.watch import Watch, improve_trigger
 from mara.capture.reader import BATCH_COLUMNS
+from mara.improve import ScoreShift
 from mara.registry import Registry
 from mara.spec import load_spec
 
@@ -34,24 +35,48 @@ def batches(versions: list[str], server_ms: list[float], drift: list[int]) -> pd
 NO_LABELS = pd.DataFrame(
     columns=["key", "row", "received_at", "model_version", "prediction", "label"]
 )
-# Enough labelled rows for improve to train at all (667 at its defaults).
-LABELLED = pd.DataFrame({"key": ["k"] * 1000, "row": range(1000), "label": [0, 1] * 500})
+# Labelled rows well above improve's floor (30 of each of two classes, 12 requests): 100
+# requests of 10 rows.
+LABELLED = pd.DataFrame(
+    {"key": [f"k{n // 10}" for n in range(1000)], "row": range(1000), "label": [0, 1] * 500}
+)
 
 
-def test_improve_fires_on_new_labels_or_on_drift_with_some_labels():
-    config = AutopilotConfig(min_new_labels=1000, drift_k=3, drift_m=10, min_drift_labels=200)
+def test_improve_fires_at_the_floor_then_as_the_labels_grow():
+    config = AutopilotConfig(label_growth=0.5, drift_k=3, drift_m=10, min_drift_labels=200)
+    calm = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 10), LABELLED)
+    # No run yet: the floor is all it takes, the interval decides the rest.
+    assert "1000 labelled rows meet improve's floor" in improve_trigger(calm, 0, config)
+    singles = LABELLED.assign(key=[f"s{n}" for n in range(1000)])  # one row a request
+    at_floor = Watch(calm.batches, singles.head(60))  # 30 of each class
+    assert "meet improve's floor" in improve_trigger(at_floor, 0, config)
+    one_short = Watch(calm.batches, singles.head(59))
+    assert improve_trigger(one_short, 0, config) is None
+    # Rows enough, but from too few requests for the interval to resample.
+    big_requests = Watch(calm.batches, LABELLED.assign(key=[f"k{n // 100}" for n in range(1000)]))
+    assert improve_trigger(big_requests, 0, config) is None
+    # After a run on 600 rows, 1000 is not 1.5 times that; after one on 666, it is.
+    assert improve_trigger(calm, 667, config) is None
+    assert "1.5 times the 666 of the last run" in improve_trigger(calm, 666, config)
+
+
+def test_drift_or_a_realized_drop_fires_only_with_labels_behind_it():
+    config = AutopilotConfig(label_growth=0.5, drift_k=3, drift_m=10, min_drift_labels=200)
     calm = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 10), LABELLED)
     drifting = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 7 + [1] * 3), LABELLED)
-    assert improve_trigger(calm, 999, config) is None
-    assert "1000 newly labelled rows" in improve_trigger(calm, 1000, config)
-    assert improve_trigger(drifting, 199, config) is None  # drift alone: nothing to learn from
-    assert "drift in 3 of the last 10 batches" in improve_trigger(drifting, 200, config)
+    assert improve_trigger(drifting, 801, config) is None  # drift alone: nothing to learn from
+    assert "drift in 3 of the last 10 batches" in improve_trigger(drifting, 800, config)
     # Only the last M batches count.
     old_drift = Watch(batches(["1"] * 20, [5.0] * 20, [1] * 3 + [0] * 17), LABELLED)
-    assert improve_trigger(old_drift, 500, config) is None
-    # Fewer labelled rows than improve needs to train: no rule fires, whatever they say.
-    few = Watch(drifting.batches, LABELLED.head(600))
-    assert improve_trigger(few, 1000, config) is None
+    assert improve_trigger(old_drift, 800, config) is None
+    dropped = ScoreShift("auc", 0.85, 0.70, -0.2, -0.1, 500)
+    held = ScoreShift("auc", 0.85, 0.83, -0.06, 0.01, 500)
+    assert improve_trigger(calm, 801, config, realized=dropped) is None
+    assert "realized drop" in improve_trigger(calm, 800, config, realized=dropped)
+    assert improve_trigger(calm, 800, config, realized=held) is None
+    # Below improve's floor no rule fires, whatever it says.
+    few = Watch(drifting.batches, LABELLED.head(40))
+    assert improve_trigger(few, 0, config, realized=dropped) is None
 
 
 @pytest.fixture(scope="module")
@@ -135,9 +160,9 @@ def test_an_estimated_drop_judges_before_any_label(binary):
 
 
 def test_an_estimated_drop_of_the_champion_triggers_improve_once_labels_come():
-    config = AutopilotConfig(min_new_labels=1000, min_drift_labels=200)
+    config = AutopilotConfig(min_drift_labels=200)
     calm = Watch(batches(["1"] * 10, [5.0] * 10, [0] * 10), LABELLED)
     dropped = estimate("1", 0.70, 0.03)
-    assert improve_trigger(calm, 100, config, dropped) is None
-    assert "below the holdout's 0.8500" in improve_trigger(calm, 200, config, dropped)
-    assert improve_trigger(calm, 200, config, estimate("1", 0.84, 0.03)) is None
+    assert improve_trigger(calm, 900, config, dropped) is None  # 100 new labelled rows
+    assert "below the holdout's 0.8500" in improve_trigger(calm, 800, config, dropped)
+    assert improve_trigger(calm, 800, config, estimate("1", 0.84, 0.03)) is None

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from mara.improve import GateRule, MetricDifference, paired_bootstrap
+from mara.improve import GateRule, MetricDifference, ScoreShift, paired_bootstrap, score_shift
+from mara.improve.gate import HOLDOUT_GUARD, HOLDOUT_STALE
 
 
 def scores(seed: int, n: int = 800, signal: float = 1.0):
@@ -69,3 +70,95 @@ def test_missing_scores_are_an_error_not_endless_redraws():
     # A NaN score makes every resample's AUC NaN: it must fail at once, not redraw forever.
     with pytest.raises(ValueError, match="non-finite"):
         paired_bootstrap([0.2, None, 0.7], [0.1, 0.5, 0.9], [0, 1, 1], [0, 1], resamples=50)
+
+
+def test_the_weighted_auc_is_sklearns_with_sample_weights():
+    from mara.improve.gate import _weighted_auc
+
+    rng = np.random.default_rng(5)
+    truth = rng.random(300) < 0.4
+    scores = np.round(truth + rng.normal(size=300), 1)  # ties, counted half
+    weights = rng.integers(0, 4, (3, 300)).astype(float)
+    got = _weighted_auc(scores, truth, weights)
+    for row, value in zip(weights, got, strict=True):
+        assert value == pytest.approx(roc_auc_score(truth, scores, sample_weight=row))
+
+
+@pytest.mark.parametrize("kind", ["auc", "accuracy"])
+def test_the_bootstrap_draws_requests_not_rows(kind: str):
+    # 40 requests of 25 identical rows: the evidence is 40 requests' worth, not 1,000 rows'.
+    rng = np.random.default_rng(6)
+    truth, a = scores(7, n=40)
+    b = a + truth * 0.3 + rng.normal(scale=0.5, size=40)
+    if kind == "accuracy":
+        labels = np.where(truth == 1, "x", "y").tolist()
+        a = np.where(a > 0.5, "x", "y").tolist()
+        b = np.where(b > 0.5, "x", "y").tolist()
+        classes = ["x", "y", "z"]
+    else:
+        labels, classes = truth.tolist(), [0, 1]
+
+    def repeat(values):
+        return [v for v in values for _ in range(25)]
+
+    keys = [f"r{n}" for n in range(40) for _ in range(25)]
+    by_rows = paired_bootstrap(repeat(a), repeat(b), repeat(labels), classes, seed=1)
+    by_requests = paired_bootstrap(
+        repeat(a), repeat(b), repeat(labels), classes, groups=keys, seed=1
+    )
+    alone = paired_bootstrap(a, b, labels, classes, seed=1)
+    assert by_requests.difference == by_rows.difference == pytest.approx(alone.difference)
+    width = {d: d.high - d.low for d in (by_rows, by_requests, alone)}
+    assert width[by_requests] > 3 * width[by_rows]
+    assert width[by_requests] == pytest.approx(width[alone], rel=0.25)
+
+
+def test_a_score_shift_is_seen_when_there_is_one_and_not_otherwise():
+    truth, holdout = scores(8, n=1500)
+    same_truth, same = scores(9, n=1500)
+    worse_truth, worse = scores(10, n=1500, signal=0.4)
+    keys = [f"r{n // 50}" for n in range(1500)]
+    held = score_shift(same, same_truth.tolist(), holdout, truth.tolist(), [0, 1], groups=keys)
+    assert held.low < 0 < held.high
+    moved = score_shift(worse, worse_truth.tolist(), holdout, truth.tolist(), [0, 1], groups=keys)
+    assert moved.high < 0 and moved.recent < moved.holdout
+
+
+def shift(low: float, high: float) -> ScoreShift:
+    return ScoreShift("auc", 0.85, 0.85 + (low + high) / 2, low, high, 500)
+
+
+def test_a_stale_holdout_is_set_aside_a_holding_one_guards():
+    rule = GateRule(holdout_tolerance=0.005)
+    gain, forgets = diff(0.05, 0.1, 0.15), diff(-0.04, -0.03, -0.02)
+    # The champion fell on recent traffic beyond the interval: the traffic has moved, and
+    # the gate judges on recent traffic alone.
+    stale = rule.judge(gain, forgets, shift(-0.2, -0.1))
+    assert stale.promote and stale.rule == HOLDOUT_STALE
+    assert "the traffic has moved" in stale.reason
+    # The champion holds its level (the shift's interval covers 0): the guard stays.
+    held = rule.judge(gain, forgets, shift(-0.03, 0.01))
+    assert not held.promote and held.rule == HOLDOUT_GUARD
+    assert "original holdout" in held.reason
+    # A stale holdout never lets an unsure gain through.
+    unsure = rule.judge(diff(-0.01, 0.02, 0.05), diff(0, 0, 0), shift(-0.2, -0.1))
+    assert not unsure.promote and "lower bound" in unsure.reason
+
+
+def test_stratified_auc_ranks_each_fit_only_against_its_own_rows():
+    # Labels carry no signal within a block; the second block holds more positives and the
+    # challenger's second fit predicts higher there. Pooled, that alone is a gain.
+    rng = np.random.default_rng(0)
+    n = 2000
+    block = np.repeat([0, 1], n // 2)
+    labels = np.where(block == 0, rng.random(n) < 0.2, rng.random(n) < 0.4).astype(int)
+    champion = rng.random(n)
+    challenger = rng.random(n) + 0.5 * block
+    groups = np.arange(n) // 50
+    pooled = paired_bootstrap(champion, challenger, labels, [0, 1], groups=groups, resamples=300)
+    within = paired_bootstrap(
+        champion, challenger, labels, [0, 1], groups=groups, strata=block, resamples=300
+    )
+    assert pooled.low > 0  # the spurious gain the pooled AUC sees
+    assert within.low < 0  # no gain shown: the fits are ranked within their own blocks
+    assert abs(within.challenger - 0.5) < 0.04

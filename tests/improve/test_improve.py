@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 from problems import binary_frame, new_segment_frame, request_bodies, write_problem
@@ -9,6 +10,7 @@ from test_cli import mara
 
 from mara.capture import CaptureWriter
 from mara.improve import ImproveConfig, improve_problem
+from mara.improve.gate import HOLDOUT_STALE
 from mara.improve.shadow import ShadowEvidence, shadow_evidence
 from mara.labels import entries_from_objects
 from mara.labels.ingest import label_problem
@@ -38,16 +40,35 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def test_too_few_labels_train_nothing(home: Path):
+def test_below_the_per_class_floor_nothing_is_trained(home: Path):
     bodies = request_bodies(new_segment_frame(300, 5), 100, "few")
-    capture_and_label(home, bodies, [b["labels"] for b in bodies])
-    result = improve_problem(home, "p", "q")  # 300 labelled rows: a recent set of 90
+    # 300 labelled rows, but only 29 of the positive class: below a floor of 30 per class.
+    labels = [[0] * 100, [0] * 100, [1] * 29 + [0] * 71]
+    capture_and_label(home, bodies, labels)
+    result = improve_problem(home, "p", "q")
     assert not result.promoted and result.challenger is None
-    assert "at least 667 labelled rows: nothing trained" in result.reason
+    assert "the floor is 30 rows of each of two classes: nothing trained" in result.reason
+    assert "1: 29" in result.reason
+    assert Registry(home).versions("p_q") == ["1"]
+    # 1,000 rows of both classes from 4 requests: too few to resample.
+    bodies = request_bodies(new_segment_frame(1000, 9), 250, "big")
+    capture_and_label(home, bodies, [b["labels"] for b in bodies])
+    result = improve_problem(home, "p", "q")
+    assert not result.promoted and result.challenger is None
+    assert "from 7 request(s); the floor is 12 requests" in result.reason
     assert Registry(home).versions("p_q") == ["1"]
 
 
-def test_a_challenger_on_shuffled_labels_is_never_promoted(home: Path):
+@pytest.fixture
+def unlabelled_home(tmp_path: Path) -> Path:
+    """A home of its own: labels other tests gave would be real signal to learn from."""
+    write_problem(tmp_path, "p", "q", binary_frame(4000, 0), NUMERIC, CATEGORICAL)
+    train_problem(tmp_path, "p", "q")
+    return tmp_path
+
+
+def test_a_challenger_on_shuffled_labels_is_never_promoted(unlabelled_home: Path):
+    home = unlabelled_home
     bodies = request_bodies(new_segment_frame(3000, 6), 250, "shuffled")
     rng = np.random.default_rng(0)
     shuffled = rng.permutation([y for b in bodies for y in b["labels"]]).tolist()
@@ -62,9 +83,31 @@ def test_a_challenger_on_shuffled_labels_is_never_promoted(home: Path):
     assert registry.alias_version("p_q", CHALLENGER) is None
     moves = registry.alias_history("p_q")
     assert [(m.alias, m.to_version, m.by) for m in moves] == [("champion", "1", "train")]
-    # The recent set is the newest labelled traffic, later than all the challenger learned from.
-    assert result.rows["recent"] == round(0.3 * result.rows["labelled"])
+    # Every labelled row past the first block is scored out of sample, by 3 chained fits.
+    assert result.rows["labelled"] == 3000 and result.rows["chain_fits"] == 3
+    assert 0.6 * 3000 <= result.rows["scored"] <= 0.8 * 3000  # blocks cut between requests
+    assert result.recent is not None and result.recent.rows == result.rows["scored"]
     assert result.window is not None and result.window[1] > result.window[0]
+    # The evidence is in the run that registered the rejected challenger.
+    run = mlflow.search_runs(experiment_names=["p_q"], filter_string="tags.`mara.kind` = 'improve'")
+    assert run["tags.mara.promoted"].tolist() == ["false"]
+    assert run["tags.mara.rule"].iloc[0] == result.rule
+    assert run["metrics.chained_gain_high"].iloc[0] == pytest.approx(result.recent.high)
+    assert run["metrics.champion_recent_auc"].iloc[0] == pytest.approx(result.shift.recent)
+
+
+def test_a_few_hundred_labelled_rows_of_a_strong_change_are_enough(tmp_path: Path):
+    # 480 labelled rows (below the old fixed minimum of 667): half of them a new segment
+    # with a rule of its own. The champion falls on them, and the interval is clear.
+    write_problem(tmp_path, "p", "q", binary_frame(4000, 0), NUMERIC, CATEGORICAL)
+    train_problem(tmp_path, "p", "q")
+    bodies = request_bodies(new_segment_frame(480, 8, share=0.5), 40, "small")
+    capture_and_label(tmp_path, bodies, [b["labels"] for b in bodies])
+    result = improve_problem(tmp_path, "p", "q", config=ImproveConfig(resamples=300))
+    assert result.promoted, result.summary()
+    assert result.recent.low > 0 and result.shift.high < 0
+    assert result.rule == HOLDOUT_STALE
+    assert Registry(tmp_path).champion_version("p_q") == result.challenger
 
 
 def test_improve_without_labels_promotes_nothing_and_exits_0(trained_home: Path):

@@ -15,10 +15,13 @@ class AutopilotConfig:
 
     # Seconds between looks at each problem.
     interval_s: float = 30.0
-    # Improve runs when this many labelled rows arrived since the last run...
-    min_new_labels: int = 1000
-    # ...or when `drift_k` of the last `drift_m` batches were flagged and at least
-    # `min_drift_labels` labelled rows arrived (improve learns from labels, not from drift).
+    # Improve runs once the labelled traffic meets improve's per-class floor, then whenever
+    # it has grown by this share since the last run (an interval narrower by a fifth at 0.5)...
+    label_growth: float = 0.5
+    # ...or when the champion's realized score on the labelled rows it answered is below
+    # its holdout score beyond the interval, or `drift_k` of the last `drift_m` batches were
+    # flagged, and at least `min_drift_labels` labelled rows arrived (improve learns from
+    # labels, not from an alarm).
     drift_k: int = 3
     drift_m: int = 10
     min_drift_labels: int = 200

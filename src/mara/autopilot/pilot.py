@@ -16,13 +16,15 @@ from mara.autopilot.config import AutopilotConfig
 from mara.autopilot.watch import Watch, improve_trigger, look
 from mara.errors import MaraError
 from mara.estimate import PerformanceEstimate, estimate_performance
-from mara.improve import improve_problem
+from mara.improve import ScoreShift, improve_problem, score_shift
+from mara.improve.data import short_of_floor
 from mara.improve.shadow import ShadowEvidence, shadow_evidence
 from mara.labels import training_classes
 from mara.model import ModelBundle
 from mara.registry import CHALLENGER, Registry
 from mara.registry.history import ROLLBACK, rollback_target
 from mara.spec import ProblemSpec, load_spec
+from mara.train.data import load_training_table
 
 __all__ = ["Autopilot"]
 
@@ -45,6 +47,8 @@ class _Problem:
     estimated_at: float = float("-inf")
     estimate: PerformanceEstimate | None = None
     bake_estimates: tuple[PerformanceEstimate, PerformanceEstimate] | None = None
+    # The champion's predictions on the table's holdout, with the labels: (version, ...).
+    holdout: tuple[str, list, list] | None = None
 
 
 class Autopilot:
@@ -144,10 +148,47 @@ class Autopilot:
             state.estimated_at = now
             since = int((now - self.config.estimate_window_s) * 1e9)
             state.estimate = self._estimate(state, champion, since, served_by=champion)
-        trigger = improve_trigger(watch, new_labels, self.config, state.estimate)
+        realized = None
+        if champion is not None and new_labels >= self.config.min_drift_labels:
+            realized = self._realized(state, watch, champion)
+        trigger = improve_trigger(
+            watch, state.labelled_at_improve, self.config, state.estimate, realized
+        )
         if trigger is not None:
-            decisions += self._improve(state, trigger, now, shadow=evidence)
+            decisions += self._improve(state, trigger, now, shadow=evidence, realized=realized)
         return decisions
+
+    def _realized(self, state: _Problem, watch: Watch, champion: str) -> ScoreShift | None:
+        """The champion's score on the labelled rows it answered (as it answered them) against
+        its score on the table's holdout, with an interval; None when it has too few."""
+        answered = watch.labelled[watch.labelled["model_version"] == champion]
+        improve = self.config.improve
+        if short_of_floor(answered, improve.min_class_rows, improve.min_requests) is not None:
+            return None
+        if state.holdout is None or state.holdout[0] != champion:
+            train = self.config.improve.train
+            table = load_training_table(
+                self.home, state.spec, holdout=train.holdout, seed=train.seed
+            )
+            bundle = self.registry.load(state.spec.name, champion)
+            features = table.holdout_frame.reindex(columns=list(state.spec.features))
+            labels = table.labels.iloc[table.holdout].tolist()
+            state.holdout = (champion, bundle.predict_frame(features), labels)
+        _, predicted, labels = state.holdout
+        try:
+            return score_shift(
+                answered["prediction"].tolist(),
+                answered["label"].tolist(),
+                predicted,
+                labels,
+                state.classes,
+                groups=answered["key"].tolist(),
+                resamples=self.config.improve.resamples,
+                confidence=self.config.improve.confidence,
+            )
+        except ValueError as exc:  # one class, or a prediction that is not a score
+            log.warning("%s: no realized score for v%s: %s", state.spec.name, champion, exc)
+            return None
 
     def _improve(
         self,
@@ -156,6 +197,7 @@ class Autopilot:
         now: float,
         *,
         shadow: ShadowEvidence | None = None,
+        realized: ScoreShift | None = None,
     ) -> list[dict]:
         spec = state.spec
         config = replace(self.config.improve, stage=self.config.shadow)
@@ -183,9 +225,31 @@ class Autopilot:
         }
         for side, diff in (("judged", result.recent), ("holdout", result.holdout)):
             if diff is not None:
-                evidence |= {f"{side}_gain": diff.difference, f"{side}_gain_low": diff.low}
+                evidence |= {
+                    f"{side}_gain": diff.difference,
+                    f"{side}_gain_low": diff.low,
+                    f"{side}_gain_high": diff.high,
+                }
+        if result.shift is not None:  # the evidence for the rule the gate applied
+            moved = result.shift
+            evidence |= {
+                "rule": result.rule,
+                "champion_holdout": moved.holdout,
+                "champion_recent": moved.recent,
+                "champion_shift_low": moved.low,
+                "champion_shift_high": moved.high,
+            }
+        why = {}
+        if realized is not None:
+            why = {
+                "realized_champion": realized.recent,
+                "realized_holdout": realized.holdout,
+                "realized_shift_low": realized.low,
+                "realized_shift_high": realized.high,
+                "realized_rows": realized.rows,
+            }
         entries = [
-            self.audit.record(spec.phase, spec.prob, "improve", trigger, **evidence),
+            self.audit.record(spec.phase, spec.prob, "improve", trigger, **evidence, **why),
             self.audit.record(spec.phase, spec.prob, action, result.reason, **evidence),
         ]
         log.info("%s: %s", spec.name, result.summary())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,8 @@ import pandas as pd
 
 from mara.autopilot.config import AutopilotConfig
 from mara.estimate import PerformanceEstimate
+from mara.improve import ScoreShift
+from mara.improve.data import short_of_floor
 from mara.labels import labelled_traffic
 from mara.spec import ProblemSpec
 
@@ -39,31 +40,58 @@ def look(home: Path, spec: ProblemSpec, *, trusted: Collection[str] | None = Non
 
 def improve_trigger(
     watch: Watch,
-    new_labels: int,
+    labelled_at_improve: int,
     config: AutopilotConfig,
     estimate: PerformanceEstimate | None = None,
+    realized: ScoreShift | None = None,
 ) -> str | None:
-    """Why improve should run now, or None: enough new labels, or drift or an estimated drop
-    of the champion with some labels (improve learns from labels, not from the alarm).
+    """Why improve should run now, or None: when the evidence could pass the gate.
 
-    Never before improve has the labelled rows it needs to train at all.
+    - The labelled traffic first meets improve's per-class floor (the interval decides the
+      rest), or has grown by `label_growth` since the last run: the gain's interval narrows
+      with the square root of the rows, so 1.5 times the rows is a narrower interval
+      (by a fifth), which may now clear 0 where the last did not.
+    - A realized drop: the champion's score on the labelled rows it answered is below its
+      holdout score beyond the interval (`realized`), with `min_drift_labels` new rows.
+    - An estimated drop (before labels), or drift in `drift_k` of the last `drift_m`
+      batches, with `min_drift_labels` new rows: improve learns from labels, not alarms.
+    Never below improve's floor.
     """
+    labelled = len(watch.labelled)
+    new_labels = labelled - labelled_at_improve
     improve = config.improve
-    if len(watch.labelled) < math.ceil(improve.min_recent_rows / improve.recent_share):
+    if short_of_floor(watch.labelled, improve.min_class_rows, improve.min_requests) is not None:
         return None
-    if new_labels >= config.min_new_labels:
-        return f"{new_labels} newly labelled rows (rule: {config.min_new_labels})"
-    if estimate is not None and estimate.below_baseline and new_labels >= config.min_drift_labels:
+    if labelled_at_improve == 0:
+        return (
+            f"{labelled} labelled rows meet improve's floor ({improve.min_class_rows} of each "
+            f"of two classes, {improve.min_requests} requests)"
+        )
+    if labelled >= labelled_at_improve * (1 + config.label_growth):
+        return (
+            f"{labelled} labelled rows, {1 + config.label_growth:g} times the "
+            f"{labelled_at_improve} of the last run: a narrower interval"
+        )
+    if new_labels < config.min_drift_labels:
+        return None
+    behind = f"and {new_labels} newly labelled rows"
+    if realized is not None and realized.high < 0:
+        return (
+            f"realized drop: the champion's {realized.metric} {realized.recent:.4f} on "
+            f"{realized.rows} labelled rows it answered vs {realized.holdout:.4f} on its "
+            f"holdout, {realized.difference:+.4f} [{realized.low:+.4f}, {realized.high:+.4f}], "
+            f"{behind}"
+        )
+    if estimate is not None and estimate.below_baseline:
         return (
             f"estimated {estimate.metric} {estimate.estimate:.4f} [{estimate.low:.4f}, "
             f"{estimate.high:.4f}] on {estimate.n_rows} recent rows, below the holdout's "
-            f"{estimate.baseline:.4f}, and {new_labels} newly labelled rows"
+            f"{estimate.baseline:.4f}, {behind}"
         )
     drifted = watch.drifted(config.drift_m)
-    if drifted >= config.drift_k and new_labels >= config.min_drift_labels:
+    if drifted >= config.drift_k:
         return (
-            f"drift in {drifted} of the last {config.drift_m} batches and {new_labels} newly "
-            f"labelled rows (rule: {config.drift_k} of {config.drift_m}, "
-            f"{config.min_drift_labels} rows)"
+            f"drift in {drifted} of the last {config.drift_m} batches {behind} "
+            f"(rule: {config.drift_k} of {config.drift_m}, {config.min_drift_labels} rows)"
         )
     return None

@@ -10,7 +10,32 @@ import pandas as pd
 from mara.spec import ProblemSpec
 from mara.train.data import TrainingTable
 
-__all__ = ["ImproveData", "split_recent"]
+__all__ = ["ImproveData", "short_of_floor", "split_recent"]
+
+
+def short_of_floor(labelled: pd.DataFrame, per_class: int, requests: int) -> str | None:
+    """Why these labelled rows (`label`, and `key`: their request) are too few to judge on at
+    all, or None.
+
+    The floor is small on purpose: at least `per_class` rows of each of two classes (both
+    classes, binary), enough for a metric to exist on every block, from at least `requests`
+    requests, since the interval resamples requests and a handful of them cannot show their
+    own spread. How much the rows prove is the interval's business, not a count's.
+    """
+    counts = labelled["label"].astype(str).value_counts()
+    shown = ", ".join(f"{label}: {n}" for label, n in counts.items()) or "none"
+    if int((counts >= per_class).sum()) < 2:
+        return (
+            f"{len(labelled)} labelled traffic row(s) ({shown}); the floor is {per_class} rows "
+            "of each of two classes: nothing trained"
+        )
+    sent = labelled["key"].nunique()
+    if sent < requests:
+        return (
+            f"{len(labelled)} labelled traffic rows ({shown}) from {sent} request(s); the floor "
+            f"is {requests} requests (the interval resamples requests): nothing trained"
+        )
+    return None
 
 
 def split_recent(traffic: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -34,16 +59,12 @@ class ImproveData:
     recent: pd.DataFrame
     traffic_weight: float
 
-    def training_rows(
-        self, *, with_recent: bool = False
-    ) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
-        """Raw features, labels and weights of every row a challenger learns from.
-
-        The table's training rows weigh 1, labelled traffic `traffic_weight`; the recent rows
-        join only `with_recent` (a refit once the gate has judged on them).
-        """
+    def training_rows(self) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
+        """Raw features, labels and weights of every row a challenger learns from: the
+        table's training rows weigh 1, the `older` labelled traffic `traffic_weight`; the
+        `recent` rows are only judged on."""
         features = list(self.spec.features)
-        traffic = pd.concat([self.older, self.recent]) if with_recent else self.older
+        traffic = self.older
         table_rows = self.table.train_frame.reindex(columns=features)
         frame = pd.concat([table_rows, traffic[features]], ignore_index=True)
         labels = pd.concat(
@@ -53,8 +74,3 @@ class ImproveData:
             [np.ones(len(table_rows)), np.full(len(traffic), self.traffic_weight)]
         )
         return frame, labels, weights
-
-    def window(self) -> tuple[float, float] | None:
-        """The capture times of the first and last labelled row used, or None."""
-        times = pd.concat([self.older["received_at"], self.recent["received_at"]])
-        return (float(times.min()), float(times.max())) if len(times) else None

@@ -3,7 +3,8 @@
 The server's shadow scoring keeps the challenger's predictions for live batches; once late
 labels join those batches, both models are judged on the very rows the champion answered,
 traffic later than anything the challenger learned from. That is the strongest evidence a
-gate can have, and the gate uses it in place of the recent set when there is enough of it.
+gate can have, and the gate uses it in place of the forward-chained traffic when there is
+enough of it.
 """
 
 from __future__ import annotations

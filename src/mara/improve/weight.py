@@ -46,8 +46,9 @@ def choose_traffic_weight(
 ) -> WeightChoice:
     """The traffic weight among `candidates` that serves the newest older rows best.
 
-    `data.older` is cut by time as the recent set was (`share` newest rows to score on); the
-    recent set itself is not looked at, so the gate still judges on rows nothing chose on.
+    `data.older` (the labelled traffic) is cut by time (`share` newest rows to score on).
+    The gate's forward-chained evidence covers these rows too, so a weight above 1 is judged
+    partly on rows it was chosen on: one more reason it must win with confidence here.
     """
     earlier, later = split_recent(data.older, share)
     if len(later) < _MIN_CHECK_ROWS or later["label"].nunique() < 2:

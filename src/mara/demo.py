@@ -211,17 +211,19 @@ def _changed_traffic(home: Path, url: str, trained: dict) -> _Changed:
             rows, labels = frame_rows(frame, columns), frame[spec.target].tolist()
             bodies[problem], answers[problem] = [], []
             predictions: list = []
-            for start in range(0, len(rows), 1000):
+            # Two dozen requests or so: improve resamples requests, and asks for 12 labelled.
+            size = min(1000, max(20, len(rows) // 24))
+            for start in range(0, len(rows), size):
                 body = {
                     "id": f"changed-{problem.phase}-{problem.prob}-{start}",
                     "columns": columns,
-                    "rows": rows[start : start + 1000],
+                    "rows": rows[start : start + size],
                 }
                 answer = client.post(f"/{problem.phase}/{problem.prob}/predict", json=body)
                 answer.raise_for_status()
                 answers[problem].append(answer.json()["predictions"])
                 predictions += answers[problem][-1]
-                bodies[problem].append(body | {"labels": labels[start : start + 1000]})
+                bodies[problem].append(body | {"labels": labels[start : start + size]})
             metrics = score(predictions, labels, training_classes(home, spec))
             name = headline(metrics)
             segment = int((frame[spec.categorical[0]] != held[spec.categorical[0]]).sum())

@@ -1,10 +1,12 @@
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 from problems import binary_frame, multiclass_frame
 
-from mara.compiled import is_cached, probe_matrix
+from mara.compiled import COMPILE_LOG, is_cached, probe_matrix
 from mara.registry import Registry
 
 
@@ -40,3 +42,39 @@ def test_compiled_forest_predicts_what_lightgbm_predicts(trained_home: Path, tmp
         clone = pickle.loads(pickle.dumps(bundle))
         assert not clone.at_full_speed
         assert clone.make_fast(tmp_path)
+
+
+# Waits for the start file, so every process asks at once, then makes one forest fast.
+_ASK = """
+import sys, time
+from pathlib import Path
+from mara.registry import Registry
+home, name, cache, start = sys.argv[1:]
+bundle = Registry(Path(home)).load(name)
+while not Path(start).exists():
+    time.sleep(0.01)
+print(bundle.make_fast(Path(cache)))
+"""
+
+
+def test_processes_asking_at_once_compile_each_forest_once(trained_home: Path, tmp_path: Path):
+    cache, start = tmp_path / "cache", tmp_path / "start"
+    names = ["phase-1_prob-1", "phase-1_prob-2"]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _ASK, str(trained_home), name, str(cache), str(start)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+        for _ in range(3)
+    ]
+    start.touch()
+    answers = [process.communicate(timeout=600)[0].strip() for process in processes]
+    assert answers == ["True"] * len(processes)
+    # The log has a line per compile run; each process that did not compile loaded the object.
+    compiled = [line.split()[2] for line in (cache / COMPILE_LOG).read_text().splitlines()]
+    assert len(compiled) == len(names)
+    assert len(set(compiled)) == len(names)
+    assert list(cache.glob("*.part")) == []
+    assert len(list(cache.glob("forest-*.o"))) == len(names)

@@ -27,6 +27,7 @@ __all__ = [
     "compile_forest",
     "compiled_cache",
     "is_cached",
+    "object_file",
     "probe_matrix",
 ]
 
@@ -120,7 +121,12 @@ def _record_compile(cache_dir: Path, key: str, trees: int, seconds: float) -> No
 
 def is_cached(booster: lgb.Booster, cache_dir: Path) -> bool:
     """Whether `compile_forest` would only load an object file, in milliseconds."""
-    return _cache_file(cache_dir, _model_key(booster.model_to_string())).exists()
+    return object_file(booster, cache_dir).exists()
+
+
+def object_file(booster: lgb.Booster, cache_dir: Path) -> Path:
+    """Where a booster's compiled object is cached; its lock file has the suffix `.lock`."""
+    return _cache_file(cache_dir, _model_key(booster.model_to_string()))
 
 
 def _cache_file(cache_dir: Path, key: str) -> Path:

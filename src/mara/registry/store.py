@@ -19,7 +19,14 @@ from mara.errors import RegistryError
 from mara.model import ModelBundle
 from mara.registry.history import AliasMove
 
-__all__ = ["CHALLENGER", "CHAMPION", "ModelVersion", "Registry", "tracking_uri"]
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "ModelVersion",
+    "Registry",
+    "aliases_stamp",
+    "tracking_uri",
+]
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -34,6 +41,21 @@ def tracking_uri(home: Path) -> str:
     """MLFLOW_TRACKING_URI when set, else the embedded sqlite store in the home."""
     configured = _USER_URIS["MLFLOW_TRACKING_URI"]
     return configured or f"sqlite:///{Path(home).resolve()}/mlflow.db"
+
+
+def aliases_stamp(home: Path) -> Path:
+    """A file replaced at every alias move made through this home: servers watch it (a
+    `stat` every fraction of a second) and ask MLflow only when it changed."""
+    return Path(home) / ".cache" / "aliases-moved"
+
+
+def _stamp_move(home: Path, line: str) -> None:
+    # Written aside then renamed: a watcher sees a new inode, whatever the mtime resolution.
+    stamp = aliases_stamp(home)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    partial = stamp.with_name(f"{stamp.name}.{os.getpid()}.part")
+    partial.write_text(line)
+    os.replace(partial, stamp)
 
 
 @dataclass(frozen=True)
@@ -172,6 +194,7 @@ class Registry:
         except MlflowException as exc:
             raise RegistryError(f"cannot point {name}@{alias} at v{version}: {exc}") from exc
         at_ns = time.time_ns()
+        _stamp_move(self.home, f"{name}@{alias} v{version} {at_ns}\n")
         tags = {
             "mara.kind": _MOVE_KIND,
             "mara.alias": alias,

@@ -12,7 +12,7 @@ from pathlib import Path
 from mara.compiled import compiled_cache
 from mara.errors import MaraError, ModelNotFound, ModelUnavailable
 from mara.model import ModelBundle
-from mara.registry import CHAMPION, Registry
+from mara.registry import CHAMPION, Registry, aliases_stamp
 from mara.serve import telemetry
 
 __all__ = [
@@ -33,6 +33,8 @@ INTERPRETER_ONLY = "interpreter: compiling is off"
 # reported so) rather than hold back readiness or a swap forever. The largest forest met
 # (6 classes, 600 trees) compiled in 34 s on an idle machine.
 DEFAULT_FAST_TIMEOUT_S = 300.0
+# How often a follower looks at the alias stamp: one `stat`, microseconds.
+STAMP_POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -80,17 +82,22 @@ class ServedModels:
     def make_fast(
         self, home: Path, *, timeout_s: float = DEFAULT_FAST_TIMEOUT_S
     ) -> threading.Thread:
-        """Make every served version fast, from a background thread; `ready` says when done.
+        """Make every served version fast; `ready` says when all are settled.
 
-        Forests already in the cache come first (milliseconds each). Until a problem's
-        forest is settled it answers with the forest's own predictor; `/health` is 503
-        meanwhile, so traffic that waits for readiness meets full speed only.
+        Forests already in the cache (built by `mara train`, or by another worker) are
+        loaded now, before this worker takes its first connection: milliseconds each.
+        The others are built by a background thread; each answers with the forest's own
+        predictor until its served form is attached, and `/health` is 503 meanwhile, so
+        traffic that waits for readiness meets full speed only.
         """
         cache = compiled_cache(home)
-        cached, pending = [], []
+        pending = []
         for key, model in self.items():
-            self._states[key] = MAKING_FAST
-            (cached if model.bundle.is_fast_cached(cache) else pending).append((key, model))
+            if model.bundle.is_fast_cached(cache):
+                self._states[key] = _make_fast(key, model, cache, timeout_s)
+            else:
+                self._states[key] = MAKING_FAST
+                pending.append((key, model))
         if pending:
             # Workers that start together begin at different forests: while one compiles a
             # forest, another compiles the next instead of waiting on the first one's lock.
@@ -98,7 +105,7 @@ class ServedModels:
             pending = pending[turn:] + pending[:turn]
 
         def run() -> None:
-            for key, model in cached + pending:
+            for key, model in pending:
                 self._states[key] = _make_fast(key, model, cache, timeout_s)
 
         thread = threading.Thread(target=run, name="mara-make-fast", daemon=True)
@@ -126,16 +133,25 @@ class ServedModels:
         compile_models: bool = True,
         timeout_s: float = DEFAULT_FAST_TIMEOUT_S,
     ) -> threading.Thread:
-        """Every `interval_s`, load champions that moved and swap them in without a pause.
+        """Load champions that moved and swap them in without a pause.
 
-        A new version is loaded and made fast beside the old one, which keeps answering
-        until the swap; the swap replaces one dict, so a request sees either version whole.
+        The alias stamp of the home (which every move through mara replaces) is looked at
+        every STAMP_POLL_S, MLflow is asked when it changed, and every `interval_s` anyway
+        (for moves made elsewhere). A new version is loaded and made fast beside the old
+        one, which keeps answering until the swap; the swap replaces one dict, so a request
+        sees either version whole.
         """
 
         def run() -> None:
             registry = Registry(home)
             cache = compiled_cache(home) if compile_models else None
-            while not stop.wait(interval_s):
+            stamp = aliases_stamp(home)
+            seen, asked = _identity(stamp), time.monotonic()
+            while not stop.wait(min(STAMP_POLL_S, interval_s)):
+                now = _identity(stamp)
+                if now == seen and time.monotonic() - asked < interval_s:
+                    continue
+                seen, asked = now, time.monotonic()
                 try:
                     self._refresh(registry, cache, timeout_s)
                 except MaraError as exc:  # the store is down: keep serving what we have
@@ -214,3 +230,12 @@ def _make_fast(key: tuple[str, str], served: ServedModel, cache: Path, timeout_s
         time.perf_counter() - started,
     )
     return state
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The stamp's inode and mtime: a move replaces the file, so either changes."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns

@@ -113,6 +113,10 @@ def train_problem(
             registry.log(metrics={f"champion_{k}": v for k, v in champion_metrics.items()})
         name = headline(metrics)
         promoted = champion is None or metrics[name] >= champion_metrics[name]
+        compile_s = None
+        if promoted and config.compile:
+            # Before the alias moves: servers that follow it find the served form built.
+            compile_s = make_served_fast(home, bundle)
         if promoted:
             reason = f"first version, holdout {name} {metrics[name]:.4f}"
             if champion is not None:
@@ -122,7 +126,6 @@ def train_problem(
                 )
             registry.promote(spec.name, version.version, by="train", reason=reason)
         registry.log(tags={"mara.promoted": str(promoted).lower()})
-    compile_s = make_served_fast(home, bundle) if config.compile and promoted else None
     return TrainResult(
         spec,
         version.version,

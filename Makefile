@@ -52,6 +52,17 @@ bench-serve-stages: install
 bench-serve-mlflow: install
 	nice -n 10 $(VENV)/bin/python benchmarks/serve/versus_mlflow.py
 
+# The evaluation-day path: train (generated problems and real tables), serve, traffic at once.
+.PHONY: bench-serve-evaluation-day bench-compile
+bench-serve-evaluation-day: install
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench-train --extra ray --python $(PYTHON)
+	nice -n 10 $(VENV)/bin/python benchmarks/serve/evaluation_day.py
+
+# Compile time against speed of a large multiclass forest: lleaves' options and TL2cgen.
+bench-compile: install
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench-compile --extra ray --python $(PYTHON)
+	nice -n 10 $(VENV)/bin/python benchmarks/serve/compile_options.py
+
 bench-dirty: install
 	$(VENV)/bin/python benchmarks/dirty/run.py
 

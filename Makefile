@@ -65,6 +65,17 @@ bench-serve-mlflow: install
 bench-serve-auth: install
 	nice -n 10 $(VENV)/bin/python benchmarks/serve/auth.py
 
+# The evaluation-day path: train (generated problems and real tables), serve, traffic at once.
+.PHONY: bench-serve-evaluation-day bench-compile
+bench-serve-evaluation-day: install
+	$(SYNC) --group bench-train
+	nice -n 10 $(VENV)/bin/python benchmarks/serve/evaluation_day.py
+
+# Compile time against speed of a large multiclass forest: lleaves' options and TL2cgen.
+bench-compile: install
+	$(SYNC) --group bench-compile
+	nice -n 10 $(VENV)/bin/python benchmarks/serve/compile_options.py
+
 bench-dirty: install
 	$(VENV)/bin/python benchmarks/dirty/run.py
 

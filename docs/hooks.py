@@ -22,7 +22,8 @@ BENCHMARKS = ROOT / "benchmarks"
 PICTURES = (".png", ".svg")
 # The benchmarks whose make target is not bench-<folder name>.
 TARGETS = {
-    "serve": "make bench-serve, bench-serve-stages, bench-serve-mlflow, bench-serve-auth",
+    "serve": "make bench-serve, bench-serve-stages, bench-serve-mlflow, bench-serve-auth, "
+    "bench-serve-evaluation-day, bench-compile",
 }
 
 

@@ -41,3 +41,21 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train_problem(home, "phase-1", "prob-1", config=TrainConfig(learners=("blend",)))
     train_problem(home, "phase-1", "prob-2", config=TrainConfig(learners=("catboost",)))
     return home
+
+
+@pytest.fixture(scope="session")
+def lightgbm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same two problems with LightGBM champions (trained_home's are not): for what only
+    a LightGBM forest has, its compiled twin."""
+    from mara.train import TrainConfig, train_problem
+
+    home = tmp_path_factory.mktemp("lightgbm")
+    columns = (["amount", "age", "noise"], ["channel", "region"])
+    write_problem(home, "phase-1", "prob-1", binary_frame(3000, 0), *columns)
+    write_problem(
+        home, "phase-1", "prob-2", multiclass_frame(3000, 1), ["x", "y"], ["proto"], target="kind"
+    )
+    config = TrainConfig(budget=2.0, learners=("lightgbm",))
+    for prob in ("prob-1", "prob-2"):
+        train_problem(home, "phase-1", prob, config=config)
+    return home

@@ -1,29 +1,14 @@
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
-from problems import binary_frame, multiclass_frame, write_problem
+from problems import binary_frame, multiclass_frame
 
-from mara.compiled import is_cached, probe_matrix
+from mara.compiled import COMPILE_LOG, is_cached, probe_matrix
 from mara.forests import LightGBMForest
 from mara.registry import Registry
-from mara.train import TrainConfig, train_problem
-
-
-@pytest.fixture(scope="module")
-def lightgbm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A binary and a multiclass problem with LightGBM champions (trained_home's are not)."""
-    home = tmp_path_factory.mktemp("lightgbm")
-    columns = (["amount", "age", "noise"], ["channel", "region"])
-    write_problem(home, "phase-1", "prob-1", binary_frame(3000, 0), *columns)
-    write_problem(
-        home, "phase-1", "prob-2", multiclass_frame(3000, 1), ["x", "y"], ["proto"], target="kind"
-    )
-    config = TrainConfig(budget=2.0, learners=("lightgbm",))
-    for prob in ("prob-1", "prob-2"):
-        train_problem(home, "phase-1", prob, config=config)
-    return home
 
 
 def test_compiled_forest_predicts_what_lightgbm_predicts(lightgbm_home: Path, tmp_path: Path):
@@ -59,3 +44,39 @@ def test_compiled_forest_predicts_what_lightgbm_predicts(lightgbm_home: Path, tm
         clone = pickle.loads(pickle.dumps(bundle))
         assert not clone.at_full_speed
         assert clone.make_fast(tmp_path)
+
+
+# Waits for the start file, so every process asks at once, then makes one forest fast.
+_ASK = """
+import sys, time
+from pathlib import Path
+from mara.registry import Registry
+home, name, cache, start = sys.argv[1:]
+bundle = Registry(Path(home)).load(name)
+while not Path(start).exists():
+    time.sleep(0.01)
+print(bundle.make_fast(Path(cache)))
+"""
+
+
+def test_processes_asking_at_once_compile_each_forest_once(lightgbm_home: Path, tmp_path: Path):
+    cache, start = tmp_path / "cache", tmp_path / "start"
+    names = ["phase-1_prob-1", "phase-1_prob-2"]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _ASK, str(lightgbm_home), name, str(cache), str(start)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+        for _ in range(3)
+    ]
+    start.touch()
+    answers = [process.communicate(timeout=600)[0].strip() for process in processes]
+    assert answers == ["True"] * len(processes)
+    # The log has a line per compile run; each process that did not compile loaded the object.
+    compiled = [line.split()[2] for line in (cache / COMPILE_LOG).read_text().splitlines()]
+    assert len(compiled) == len(names)
+    assert len(set(compiled)) == len(names)
+    assert list(cache.glob("*.part")) == []
+    assert len(list(cache.glob("forest-*.o"))) == len(names)

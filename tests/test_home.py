@@ -25,6 +25,7 @@ def test_every_path_of_a_home_is_in_the_drawn_layout(tmp_path: Path):
         "reports/": home.reports(),
         "logs/": home.logs(),
         ".cache/compiled/": home.compiled_cache(),
+        ".cache/aliases-moved": home.aliases_moved(),
         ".prometheus/": home.prometheus(),
         "demo-tokens": home.demo_tokens(),
         "mlflow.db": home.mlflow_db(),
@@ -39,7 +40,8 @@ def test_every_path_of_a_home_is_in_the_drawn_layout(tmp_path: Path):
     places = {name for name in vars(Home) if not name.startswith("_")} - {"raw_root"}
     assert places == {
         "raw", "requests", "captured", "labels", "monitor", "audit", "estimate", "reports",
-        "logs", "compiled_cache", "prometheus", "demo_tokens", "mlflow_db", "artifacts",
+        "logs", "compiled_cache", "aliases_moved", "prometheus", "demo_tokens", "mlflow_db",
+        "artifacts",
     }  # fmt: skip
     assert all(line.split("#")[0].strip() in drawn for line in layout_text().splitlines())
 

@@ -98,7 +98,7 @@ def wait_compiled(url: str, *, answers: int = 10, timeout_s: float = 600) -> Non
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url}: forests not compiled after {timeout_s:.0f} s")
         models = httpx.get(f"{url}/health", timeout=10).json()["models"]
-        streak = streak + 1 if all(m["compiled"] for m in models.values()) else 0
+        streak = streak + 1 if all(m["full_speed"] for m in models.values()) else 0
         time.sleep(0.2 if streak else 1.0)
 
 

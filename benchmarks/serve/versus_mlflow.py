@@ -63,10 +63,11 @@ class Target:
 
 
 class MlflowServer:
-    """`mlflow models serve` on the champion of the benchmark problem, in its own session."""
+    """`mlflow models serve` on the champion of a problem (the benchmark's by default), in its
+    own session."""
 
-    def __init__(self, home: Path, *, workers: int, log_path: Path):
-        self.home, self.workers, self.log_path = home, workers, log_path
+    def __init__(self, home: Path, *, workers: int, log_path: Path, model: str = traffic.MODEL):
+        self.home, self.workers, self.log_path, self.model = home, workers, log_path, model
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -80,7 +81,7 @@ class MlflowServer:
             "models",
             "serve",
             "-m",
-            f"models:/{traffic.MODEL}@champion",
+            f"models:/{self.model}@champion",
             "--env-manager",
             "local",
             "-h",

@@ -97,9 +97,10 @@ def make_data(app: App, kind: str, phase: str, prob: str, rows: int | None, seed
 @click.option(
     "--compile/--no-compile",
     "compile_forest",
-    default=False,
+    default=True,
     show_default=True,
-    help="Compile the promoted forest now (else the server compiles it in the background).",
+    help="Make the promoted forest fast now (servers then load it); else the first server "
+    "to start compiles it before it reports ready.",
 )
 @click.pass_obj
 def train(

@@ -3,15 +3,19 @@
 LightGBM walks its trees in an interpreter; lleaves compiles them with LLVM into one
 function, several times faster on a 2,000-row batch and exact to float rounding. Compiling
 takes seconds per hundred trees, so it runs off the request path and its object file is
-cached by the model's content.
+cached by the model's content. One process compiles a given forest: the others wait on the
+object's lock file and load what it wrote (a content-keyed object is written once, whole).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+import os
 import platform
 import tempfile
+import time
 from pathlib import Path
 
 import lightgbm as lgb
@@ -19,13 +23,30 @@ import numpy as np
 
 from mara.home import Home
 
-__all__ = ["CompiledForest", "compile_forest", "compiled_cache", "is_cached", "probe_matrix"]
+__all__ = [
+    "COMPILE_LOG",
+    "CompiledForest",
+    "compile_forest",
+    "compiled_cache",
+    "is_cached",
+    "object_file",
+    "probe_matrix",
+]
 
 log = logging.getLogger(__name__)
 
 # Largest gap allowed between compiled and interpreted predictions before the compiled
 # forest is refused: both compute in float64, so only summation order differs.
 AGREEMENT_TOLERANCE = 1e-9
+
+# lleaves.Model.compile's options. Without inlining, a 600-tree 6-class forest compiles
+# about 5 times faster and predicts 1,000 rows within 10 % of the inlined code
+# (benchmarks/serve/compile_options.md); part of the cache key.
+COMPILE_OPTIONS: dict[str, object] = {"finline": False}
+
+# One line per compile actually run (not per object loaded): when, which process, which
+# forest, how long. Kept in the cache directory, beside the objects.
+COMPILE_LOG = "compiles.log"
 
 
 def compiled_cache(home: Path) -> Path:
@@ -46,11 +67,16 @@ class CompiledForest:
 
 def _model_key(text: str) -> str:
     machine = f"{platform.machine()}-{platform.python_version()}"
-    return hashlib.sha256(f"{machine}\n{text}".encode()).hexdigest()[:24]
+    options = ",".join(f"{k}={v}" for k, v in sorted(COMPILE_OPTIONS.items()))
+    return hashlib.sha256(f"{machine}\n{options}\n{text}".encode()).hexdigest()[:24]
 
 
 def compile_forest(booster: lgb.Booster, cache_dir: Path) -> CompiledForest:
-    """Compile (or load from `cache_dir`) the native twin of a booster."""
+    """Compile (or load from `cache_dir`) the native twin of a booster.
+
+    Processes that ask for the same forest at once take turns on its lock file: the first
+    compiles and writes the object atomically, the rest load that object in milliseconds.
+    """
     import lleaves
 
     text = booster.model_to_string()
@@ -61,15 +87,54 @@ def compile_forest(booster: lgb.Booster, cache_dir: Path) -> CompiledForest:
         file.write(text)
     try:
         model = lleaves.Model(model_file=file.name)
-        model.compile(cache=str(cache))
+        with _locked(cache.with_suffix(".lock")):
+            if cache.exists():
+                model.compile(cache=str(cache), **COMPILE_OPTIONS)
+            else:
+                started = time.perf_counter()
+                partial = cache.with_name(f"{cache.name}.{os.getpid()}.part")
+                try:
+                    model.compile(cache=str(partial), **COMPILE_OPTIONS)
+                    os.replace(partial, cache)
+                finally:
+                    partial.unlink(missing_ok=True)
+                _record_compile(cache_dir, key, model.num_trees(), time.perf_counter() - started)
     finally:
         Path(file.name).unlink(missing_ok=True)
     return CompiledForest(model)
 
 
+class _locked:
+    """An exclusive `flock` on `path` for the block (released when the process dies, too)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> None:
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+
+
+def _record_compile(cache_dir: Path, key: str, trees: int, seconds: float) -> None:
+    log.info("compiled forest %s (%d trees) in %.1f s", key, trees, seconds)
+    line = f"{time.time():.3f} pid={os.getpid()} forest={key} trees={trees} s={seconds:.3f}\n"
+    # One short append: O_APPEND keeps concurrent processes' lines whole.
+    with open(cache_dir / COMPILE_LOG, "a") as out:
+        out.write(line)
+
+
 def is_cached(booster: lgb.Booster, cache_dir: Path) -> bool:
     """Whether `compile_forest` would only load an object file, in milliseconds."""
-    return _cache_file(cache_dir, _model_key(booster.model_to_string())).exists()
+    return object_file(booster, cache_dir).exists()
+
+
+def object_file(booster: lgb.Booster, cache_dir: Path) -> Path:
+    """Where a booster's compiled object is cached; its lock file has the suffix `.lock`."""
+    return _cache_file(cache_dir, _model_key(booster.model_to_string()))
 
 
 def _cache_file(cache_dir: Path, key: str) -> Path:

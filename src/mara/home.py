@@ -53,7 +53,8 @@ LAYOUT: tuple[tuple[str, str], ...] = (
     ("estimates/<problem>/v<version>.json", "cached performance estimates, per version"),
     ("reports/", "monitoring reports written by the demo (mara report writes where told)"),
     ("logs/", "logs of servers started by mara (tests, benchmarks, the demo, Ray)"),
-    (".cache/compiled/", "compiled forests, keyed by model content and machine"),
+    (".cache/compiled/", "compiled forests, keyed by model content and machine; compiles.log"),
+    (".cache/aliases-moved", "replaced at every alias move: servers re-read the aliases then"),
     (".prometheus/", "metrics shared by the workers of one server (removed at its start)"),
     ("demo-tokens", "the demo server's token file (readable by its owner only)"),
     ("mlflow.db", "the embedded MLflow store: runs, versions, aliases"),
@@ -123,6 +124,10 @@ class Home:
     def compiled_cache(self) -> Path:
         """Compiled forests, keyed by model content and machine."""
         return self.root / ".cache" / "compiled"
+
+    def aliases_moved(self) -> Path:
+        """The stamp every alias move replaces, which serving processes watch."""
+        return self.root / ".cache" / "aliases-moved"
 
     def prometheus(self) -> Path:
         """Metrics files shared by the worker processes of one server."""

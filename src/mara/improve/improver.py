@@ -27,6 +27,7 @@ from mara.spec import ProblemSpec, load_spec
 from mara.train.config import TrainConfig
 from mara.train.data import load_training_table
 from mara.train.recipe import fit_model
+from mara.train.trainer import make_served_fast
 
 __all__ = ["ImproveConfig", "ImproveResult", "improve_problem"]
 
@@ -266,6 +267,8 @@ def improve_problem(
         champion,
         staged,
     )
+    if decision.promote and config.train.compile:
+        make_served_fast(home, challenger)
     return ImproveResult(
         spec,
         champion,
@@ -309,6 +312,8 @@ def _judge_shadowed(
     reason = f"shadow evidence: {decision.reason}"
     if decision.promote:
         registry.promote(spec.name, evidence.challenger, by="improve", reason=reason)
+        if config.train.compile:
+            make_served_fast(home, registry.load(spec.name, evidence.challenger))
     else:
         reason = f"{reason}; challenger retired"
         registry.move_alias(spec.name, CHALLENGER, evidence.champion, by="improve", reason=reason)

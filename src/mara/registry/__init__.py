@@ -6,6 +6,7 @@ from mara.registry.store import (
     CHAMPION,
     ModelVersion,
     Registry,
+    aliases_stamp,
     tracking_uri,
 )
 
@@ -15,6 +16,7 @@ __all__ = [
     "AliasMove",
     "ModelVersion",
     "Registry",
+    "aliases_stamp",
     "rollback_target",
     "tracking_uri",
 ]

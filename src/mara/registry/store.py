@@ -16,11 +16,19 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from mara.errors import RegistryError
+from mara.files import replace_whole
 from mara.home import Home
 from mara.model import ModelBundle
 from mara.registry.history import AliasMove, rollback_target
 
-__all__ = ["CHALLENGER", "CHAMPION", "ModelVersion", "Registry", "tracking_uri"]
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "ModelVersion",
+    "Registry",
+    "aliases_stamp",
+    "tracking_uri",
+]
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -35,6 +43,17 @@ def tracking_uri(home: Path) -> str:
     """MLFLOW_TRACKING_URI when set, else the embedded sqlite store in the home."""
     configured = _USER_URIS["MLFLOW_TRACKING_URI"]
     return configured or f"sqlite:///{Home(Path(home).resolve()).mlflow_db()}"
+
+
+def aliases_stamp(home: Path) -> Path:
+    """A file replaced at every alias move made through this home: servers watch it (a
+    `stat` every fraction of a second) and ask MLflow only when it changed."""
+    return Home(home).aliases_moved()
+
+
+def _stamp_move(home: Path, line: str) -> None:
+    # Written aside then renamed: a watcher sees a new inode, whatever the mtime resolution.
+    replace_whole(aliases_stamp(home), line.encode(), durable=False)
 
 
 @dataclass(frozen=True)
@@ -196,6 +215,7 @@ class Registry:
         except MlflowException as exc:
             raise RegistryError(f"cannot point {name}@{alias} at v{version}: {exc}") from exc
         at_ns = time.time_ns()
+        _stamp_move(self.home, f"{name}@{alias} v{version} {at_ns}\n")
         tags = {
             "mara.kind": _MOVE_KIND,
             "mara.alias": alias,

@@ -35,7 +35,7 @@ from mara.serve.limits import (
 )
 from mara.serve.login import login_routes
 from mara.serve.logs import logging_off_the_request_path
-from mara.serve.models import ServedModels
+from mara.serve.models import DEFAULT_FAST_TIMEOUT_S, ServedModels
 from mara.serve.shadow import SHADOW_STREAM, ShadowScorer
 
 __all__ = ["YOUNG_GC_THRESHOLD", "create_app", "app_from_env"]
@@ -65,6 +65,7 @@ def create_app(
     max_rows: int = DEFAULT_MAX_ROWS,
     capture: bool = True,
     compile_models: bool = True,
+    fast_timeout_s: float = DEFAULT_FAST_TIMEOUT_S,
     follow_interval_s: float = 0.0,
     limits: Limits | None = None,
     shadow_sample: float = 1.0,
@@ -73,7 +74,9 @@ def create_app(
 ) -> Starlette:
     """The Starlette app; models load through the registry when it starts.
 
-    `limits` (default: derived from `max_rows`) are enforced before a handler runs. Each
+    `limits` (default: derived from `max_rows`) are enforced before a handler runs. With
+    `compile_models`, `/health` is 503 until every version is at full speed, or has given
+    up on it (failed, disagreed, or not done in `fast_timeout_s`). Each
     problem's challenger scores `shadow_sample` of the live batches in the background, using
     at most `shadow_cpu_share` of a core (a sample of 0: no shadow scoring). Each route
     needs what `mara.serve.auth.ROUTE_SCOPES` says once `auth` has a token (None: all open).
@@ -83,7 +86,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.models = ServedModels.load(Path(home))
         if compile_models:
-            app.state.models.compile(Path(home))
+            app.state.models.make_fast(Path(home), timeout_s=fast_timeout_s)
         app.state.capture = CaptureWriter(Path(home)) if capture else None
         # One index per problem for the process: labels and realized metrics share it.
         indexes = CaptureIndexes(Path(home))
@@ -116,6 +119,7 @@ def create_app(
                     interval_s=follow_interval_s,
                     stop=stop_following,
                     compile_models=compiled,
+                    timeout_s=fast_timeout_s,
                 )
         log.info("serving %s", ", ".join(app.state.models.names()) or "no models")
         # Start-up made millions of long-lived objects (MLflow, models); keep them out of
@@ -157,6 +161,7 @@ def app_from_env() -> Starlette:
         max_rows=max_rows,
         capture=os.environ.get("MARA_CAPTURE", "1") != "0",
         compile_models=os.environ.get("MARA_COMPILE", "1") != "0",
+        fast_timeout_s=float(os.environ.get("MARA_FAST_TIMEOUT", DEFAULT_FAST_TIMEOUT_S)),
         follow_interval_s=float(os.environ.get("MARA_FOLLOW_INTERVAL", "0")),
         limits=Limits.for_rows(
             max_rows,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -43,10 +44,23 @@ async def predict(request: Request) -> Response:
         monitor.refused(request, phase, prob, exc.status_code, time.perf_counter() - started)
         raise
     matrix, quality = bundle.prepare(batch.columns, batch.n_rows)
+    # Read before predicting: a served form attached meanwhile only makes the answer faster.
+    # A problem not at full speed yet (start-up, before /health is 200) still answers, with
+    # the forest's own predictor, rather than hold the request for a compile.
+    fast = bundle.at_full_speed
     predictions = bundle.predict_matrix(matrix) if batch.n_rows else []
     report = bundle.drift.score(matrix) if bundle.drift is not None else None
     drift = report.drift if report is not None else 0
-    response = json_response({"id": batch.id, "predictions": predictions, "drift": drift})
+    # Which version answered, from which worker, and whether at full speed: the server's
+    # own record of each answer, for the client and for tests of a swap.
+    response = json_response(
+        {"id": batch.id, "predictions": predictions, "drift": drift},
+        headers={
+            "x-mara-version": served.version,
+            "x-mara-full-speed": "1" if fast else "0",
+            "x-mara-worker": str(os.getpid()),
+        },
+    )
     seconds = time.perf_counter() - started
     capture = request.app.state.capture
     if capture is not None:
@@ -113,24 +127,33 @@ async def after_the_answer(
 
 
 async def health(request: Request) -> Response:
-    """200 with the served problems once every model is loaded."""
+    """200 once every version is loaded and at full speed (or settled without it), else 503.
+
+    Each problem says its version, learner, whether it answers at full speed and how; the
+    answer names the worker process that gave it (each worker holds its own models).
+    """
     models = request.app.state.models
     shadow = request.app.state.shadow
+    ready = models.ready
     return json_response(
         {
-            "status": "ok",
+            "status": "ok" if ready else "starting",
+            "worker": os.getpid(),
             "models": {
                 f"{p}/{q}": {
                     "name": m.name,
                     "version": m.version,
-                    "compiled": m.bundle.at_full_speed,
+                    "learner": m.bundle.learner,
+                    "full_speed": m.bundle.at_full_speed,
+                    "state": models.state((p, q)),
                     "drift_detector": m.bundle.drift is not None,
                     "shadowing": shadow.shadowing(p, q, m.version) if shadow else None,
                 }
                 for (p, q), m in models.items()
             },
             "unavailable": {f"{p}/{q}": reason for (p, q), reason in models.unavailable.items()},
-        }
+        },
+        status_code=200 if ready else 503,
     )
 
 

@@ -1,0 +1,138 @@
+"""A promotion reaches every worker within about a second, and only at full speed.
+
+The server's own record says who answered: each predict answer names the version, the
+worker process and whether the forest's served form answered (x-mara-* headers).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from problems import binary_frame
+
+from mara.registry import Registry
+from mara.serve.process import ServerProcess
+from mara.train import TrainConfig, train_problem
+
+NAME = "phase-1_prob-1"
+COLUMNS = ["amount", "age", "noise", "channel", "region"]
+# Far longer than any wait below: a swap seen in time came from the alias stamp.
+FOLLOW_S = "120"
+
+
+@dataclass(frozen=True)
+class Answer:
+    sent: float
+    at: float
+    status: int
+    worker: str
+    version: str
+    full_speed: str
+
+
+class Load:
+    """Clients posting one batch after another until stopped (bounded), keeping each answer."""
+
+    def __init__(self, url: str, clients: int = 2, limit: int = 20_000):
+        rows = binary_frame(100, seed=5)[COLUMNS].values.tolist()
+        self.body = {"id": "load", "columns": COLUMNS, "rows": rows}
+        self.answers: list[Answer] = []
+        self.limit = limit
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(url,)) for _ in range(clients)]
+
+    def _run(self, url: str) -> None:
+        # A connection per request: the workers share the listening socket, so each new
+        # connection may go to either of them.
+        with httpx.Client(base_url=url, timeout=30, headers={"connection": "close"}) as client:
+            while not self._stop.is_set() and len(self.answers) < self.limit:
+                sent = time.monotonic()
+                response = client.post("/phase-1/prob-1/predict", json=self.body)
+                headers = response.headers
+                self.answers.append(
+                    Answer(
+                        sent,
+                        time.monotonic(),
+                        response.status_code,
+                        headers.get("x-mara-worker", ""),
+                        headers.get("x-mara-version", ""),
+                        headers.get("x-mara-full-speed", ""),
+                    )
+                )
+
+    def first_answer(
+        self, version: str, workers: set[str], since: float, timeout_s: float
+    ) -> dict[str, float]:
+        """When each worker first answered `version` after `since` (waiting up to
+        `timeout_s`)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            first: dict[str, float] = {}
+            for answer in list(self.answers):
+                if answer.version == version and answer.at > since:
+                    first.setdefault(answer.worker, answer.at)
+            if set(first) >= workers:
+                return first
+            time.sleep(0.1)
+        raise AssertionError(f"not every worker of {workers} answered v{version}: {first}")
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+
+def test_a_promotion_under_load_is_answered_at_full_speed_by_every_worker(
+    trained_home: Path, tmp_path: Path
+):
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("captured_data", "logs"))
+    # v2, not compiled in training: the server builds its served form during the swap.
+    train_problem(home, "phase-1", "prob-1", config=TrainConfig(seed=1, budget=1, compile=False))
+    registry = Registry(home)
+    registry.promote(NAME, "1", by="test", reason="serve v1 first")
+    server = ServerProcess(
+        home, workers=2, extra_args=("--no-capture", "--follow", FOLLOW_S), log_path=tmp_path / "s"
+    )
+    with server, Load(server.url) as load:
+        # The first worker ready answers /health; the second may still be loading.
+        deadline = time.monotonic() + 120
+        while len(workers := {a.worker for a in load.answers}) < 2:
+            assert time.monotonic() < deadline, "both workers take the load"
+            time.sleep(0.2)
+        moved = time.monotonic()
+        registry.promote(NAME, "2", by="test", reason="a new champion under load")
+        to_two = load.first_answer("2", workers, moved, timeout_s=60)
+        # Back to v1, whose served form is built: only the alias has to travel.
+        moved_back = time.monotonic()
+        registry.promote(NAME, "1", by="test", reason="rollback under load")
+        to_one = load.first_answer("1", workers, moved_back, timeout_s=30)
+        time.sleep(1)
+    # Each worker reached the moved-back version within a few seconds (the fallback
+    # check would have taken FOLLOW_S); the new one once its served form was built, the
+    # workers a moment apart (one compiled, the other waited for its object).
+    assert max(to_one.values()) - moved_back < 10, to_one
+    assert max(to_two.values()) - min(to_two.values()) < 10, to_two
+    answers = load.answers
+    assert len(answers) > 50
+    assert {a.status for a in answers} == {200}
+    # Every request, before, during and after both swaps, was answered at full speed.
+    assert {a.full_speed for a in answers} == {"1"}
+    # Once a worker answered a version, every request sent to it afterwards got that
+    # version (until the next move): a worker never went back. A request in flight at the
+    # swap may finish with the version it began with.
+    for worker in workers:
+        mine = [a for a in answers if a.worker == worker]
+        between = {a.version for a in mine if a.sent > to_two[worker] and a.at < moved_back}
+        assert between == {"2"}, worker
+        assert {a.version for a in mine if a.sent > to_one[worker]} == {"1"}

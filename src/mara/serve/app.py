@@ -101,7 +101,8 @@ def create_app(
         ).start()
         telemetry.observe_models(app.state.models)
         app.state.shadow = None
-        followed = [(app.state.models, compile_models)]
+        # Metrics hear of the champions' swaps (not the shadowed challengers').
+        followed = [(app.state.models, compile_models, telemetry.observe_model)]
         if shadow_sample > 0:
             challengers = ServedModels.load(Path(home), alias=CHALLENGER)
             app.state.shadow = ShadowScorer(
@@ -110,16 +111,17 @@ def create_app(
                 sample=shadow_sample,
                 cpu_share=shadow_cpu_share,
             )
-            followed.append((challengers, False))
+            followed.append((challengers, False, None))
         stop_following = threading.Event()
         if follow_interval_s > 0:
-            for models, compiled in followed:
+            for models, compiled, on_swap in followed:
                 models.follow(
                     Path(home),
                     interval_s=follow_interval_s,
                     stop=stop_following,
                     compile_models=compiled,
                     timeout_s=fast_timeout_s,
+                    on_swap=on_swap,
                 )
         log.info("serving %s", ", ".join(app.state.models.names()) or "no models")
         # Start-up made millions of long-lived objects (MLflow, models); keep them out of

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from mara.compiled import compiled_cache
 from mara.errors import MaraError, ModelNotFound, ModelUnavailable
 from mara.model import ModelBundle
 from mara.registry import CHAMPION, Registry, aliases_stamp
-from mara.serve import telemetry
 
 __all__ = [
     "DEFAULT_FAST_TIMEOUT_S",
@@ -132,8 +132,10 @@ class ServedModels:
         stop: threading.Event,
         compile_models: bool = True,
         timeout_s: float = DEFAULT_FAST_TIMEOUT_S,
+        on_swap: Callable[[str, str, str], None] | None = None,
     ) -> threading.Thread:
-        """Load champions that moved and swap them in without a pause.
+        """Load champions that moved and swap them in without a pause; `on_swap(phase, prob,
+        version)` hears each swap (the app tells its metrics).
 
         The alias stamp of the home (which every move through mara replaces) is looked at
         every STAMP_POLL_S, MLflow is asked when it changed, and every `interval_s` anyway
@@ -153,7 +155,7 @@ class ServedModels:
                     continue
                 seen, asked = now, time.monotonic()
                 try:
-                    self._refresh(registry, cache, timeout_s)
+                    self._refresh(registry, cache, timeout_s, on_swap)
                 except MaraError as exc:  # the store is down: keep serving what we have
                     log.warning("could not check for new champions: %s", exc)
 
@@ -161,7 +163,13 @@ class ServedModels:
         thread.start()
         return thread
 
-    def _refresh(self, registry: Registry, cache: Path | None, timeout_s: float) -> None:
+    def _refresh(
+        self,
+        registry: Registry,
+        cache: Path | None,
+        timeout_s: float,
+        on_swap: Callable[[str, str, str], None] | None,
+    ) -> None:
         for mv in registry.served_models(self.alias):
             key = (mv.phase, mv.prob)
             current = self._models.get(key)
@@ -172,8 +180,8 @@ class ServedModels:
             self._states[key] = state
             self._models = {**self._models, key: served}
             self.unavailable.pop(key, None)
-            if self.alias == CHAMPION:
-                telemetry.observe_model(*key, mv.version)
+            if on_swap is not None:
+                on_swap(*key, mv.version)
             log.info("%s/%s: %s is now %s v%s (%s)", *key, self.alias, mv.name, mv.version, state)
 
     def find(self, phase: str, prob: str) -> ServedModel | None:

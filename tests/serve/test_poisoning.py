@@ -71,7 +71,7 @@ def test_labels_without_the_token_never_reach_the_ledger_nor_the_model(home: Pat
             assert answer.status_code == status, answer.text
         assert ledger.files() == []
         pilot = mara(
-            home, "autopilot", "--looks", "2", "--interval", "0.5", "--min-new-labels", "100",
+            home, "autopilot", "--looks", "2", "--interval", "0.5",
             "--min-drift-labels", "100", "--cooldown", "0", env=env,
         )  # fmt: skip
         assert pilot.returncode == 0, pilot.stderr
@@ -88,7 +88,7 @@ def test_labels_without_the_token_never_reach_the_ledger_nor_the_model(home: Pat
         assert answer.status_code == 200 and answer.json()["rows_labelled"] == 3000
         assert set(ledger.read()["sender"]) == {"partner"}
         pilot = mara(
-            home, "autopilot", "--looks", "2", "--interval", "0.5", "--min-new-labels", "100",
+            home, "autopilot", "--looks", "2", "--interval", "0.5",
             "--min-drift-labels", "100", "--cooldown", "0", "--trust-sender", "ops", env=env,
         )  # fmt: skip
         assert pilot.returncode == 0, pilot.stderr

@@ -4,6 +4,7 @@ import threading
 import time
 
 import httpx
+from eventually import eventually
 
 
 def send(client: httpx.Client, body: dict) -> list[float]:
@@ -14,12 +15,11 @@ def send(client: httpx.Client, body: dict) -> list[float]:
 
 
 def wait_for_version(client: httpx.Client, version: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if client.get("/health").json()["models"]["p/q"]["version"] == version:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the server did not swap to v{version} in {timeout_s:.0f} s")
+    eventually(
+        lambda: client.get("/health").json()["models"]["p/q"]["version"] == version,
+        f"the server to swap to v{version}",
+        timeout_s=timeout_s,
+    )
 
 
 class SteadyTraffic:

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from eventually import eventually
 from problems import binary_frame, new_segment_frame, request_bodies, write_problem
 from test_cli import mara
 from traffic import SteadyTraffic, send, wait_for_version
@@ -27,13 +28,13 @@ pytestmark = pytest.mark.e2e
 
 
 def wait_until(what: str, check: Callable[[], bool], log: Path, timeout_s: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    tail = log.read_text()[-3000:] if log.exists() else ""
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}:\n{tail}")
+    eventually(
+        check,
+        what,
+        timeout_s=timeout_s,
+        every_s=0.5,
+        detail=lambda: log.read_text()[-3000:] if log.exists() else "",
+    )
 
 
 def actions(home: Path) -> list[str]:

@@ -2,12 +2,12 @@
 
 import re
 import shutil
-import time
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from eventually import eventually
 from problems import binary_frame, request_bodies
 from sklearn.metrics import roc_auc_score
 
@@ -34,20 +34,17 @@ def test_the_dashboard_shows_the_estimate_beside_the_realized_metric(home: Path,
             assert client.post("/p/bin/predict", content=orjson.dumps(sent)).is_success
         labels = [{"id": b["id"], "labels": b["labels"]} for b in bodies]
         assert client.post("/p/bin/labels", content=orjson.dumps(labels)).is_success
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
+
+        def performance_section() -> str | None:
             page = client.get("/dashboard/p/bin")
             assert page.status_code == 200  # never held up by the estimate being computed
             section = page.text[page.text.index('<section id="performance">') :]
-            if (
-                "no labels yet" not in section
-                and "being computed" not in section
-                and "<tbody><tr>" in section
-            ):
-                break
-            time.sleep(1)
-        else:
-            raise AssertionError(f"no estimate on the page: {section}")
+            done = "no labels yet" not in section and "being computed" not in section
+            return section if done and "<tbody><tr>" in section else None
+
+        section = eventually(
+            performance_section, "the estimate on the problem page", timeout_s=240, every_s=1
+        )
     (row,) = re.findall(r"<tbody>(.*?)</tbody>", section)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
     version, _, metric, estimate, band, holdout, region, rows, realized, labelled = cells

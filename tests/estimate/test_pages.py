@@ -1,8 +1,8 @@
 """The estimate on the problem page and in `mara report`: beside the realized metric."""
 
-import time
 from pathlib import Path
 
+from eventually import eventually
 from labelled_capture import BINARY
 
 from mara.monitor.aggregate import problem_view
@@ -43,10 +43,7 @@ def test_the_page_puts_estimated_and_realized_side_by_side(home: Path):
 def test_the_server_estimates_off_the_request_path(home: Path):
     estimates = EstimatedPerformance(home, ttl_s=3600)
     assert estimates.rows(*BINARY) is None  # being computed on its own thread
-    deadline = time.monotonic() + 300
-    while (done := estimates.rows(*BINARY)) is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert done is not None
+    done = eventually(lambda: estimates.rows(*BINARY), "the estimate's thread", timeout_s=300)
     found, note = done
     assert len(found) == 4 and note == ""
     assert estimates.rows(*BINARY)[0] is found  # fresh: not computed again

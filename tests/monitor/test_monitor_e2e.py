@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import orjson
 import pytest
 import yaml
+from eventually import eventually
 from monitoring_tools import Prometheus, chromium, require, screenshot
 from problems import binary_frame, multiclass_frame
 
@@ -76,14 +76,13 @@ def send_binary(url: str, i: int) -> bool:
 
 def wait_for_summaries(client: httpx.Client) -> None:
     """Until both workers' summaries and profiles are on disk (bounded)."""
-    deadline = time.monotonic() + 60
     expected = f"{SENT['phase-1/prob-1'] + REFUSED:,} batches"
-    while time.monotonic() < deadline:
+
+    def shown() -> bool:
         page = client.get("/dashboard/phase-1/prob-1").text
-        if expected in page and 'data-feature="age"' in page and "–</td><td>–" not in page:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"the dashboard never showed {expected}")
+        return expected in page and 'data-feature="age"' in page and "–</td><td>–" not in page
+
+    eventually(shown, f"the dashboard to show {expected}", every_s=0.5)
 
 
 def overview_rows(html: str) -> dict[str, list[str]]:
@@ -172,10 +171,9 @@ def test_prometheus_scrapes_every_metric_and_every_rule_returns_data(served, tmp
     target = server.url.removeprefix("http://")
     rules = DEPLOY / "prometheus" / "rules.yml"
     with Prometheus(tmp_path, target, rules, free_port()) as prom:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(prom.query("mara_rows_total")) < 2:
-            time.sleep(0.5)
-        time.sleep(3)  # rates need two scrapes after the first
+        eventually(lambda: len(prom.query("mara_rows_total")) >= 2, "both workers scraped")
+        # Rates need two scrapes of a series, not only the first.
+        eventually(lambda: prom.query("rate(mara_requests_total[5m])"), "a rate of the requests")
         names = {row["metric"]["__name__"] for row in prom.query('{__name__=~"mara_.+"}')}
         assert {
             "mara_requests_total",

@@ -74,7 +74,6 @@ def server(request, trained_home: Path, tmp_path_factory: pytest.TempPathFactory
     with tokened_server(request, trained_home, tmp_path_factory) as running:
         with httpx.Client(base_url=running.url, timeout=60) as client:
             assert client.post("/phase-1/prob-1/predict", content=batch("seen")).status_code == 200
-        time.sleep(0.5)  # the capture is written off the request path
         yield running
 
 

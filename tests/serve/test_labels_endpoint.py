@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -29,7 +28,6 @@ def server(trained_home: Path, tmp_path_factory: pytest.TempPathFactory):
                 "rows": frame[["x", "y", "proto"]].values.tolist(),
             }
             assert client.post("/phase-1/prob-2/predict", json=body).status_code == 200
-        time.sleep(0.5)  # the capture is written off the request path
         yield running
 
 

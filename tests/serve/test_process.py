@@ -2,11 +2,11 @@
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from eventually import eventually
 
 from mara.errors import MaraError
 from mara.serve.process import free_port, terminate, wait_until_ready
@@ -66,9 +66,9 @@ def test_a_process_that_never_answers_runs_out_of_time_by_name(tmp_path: Path):
     url = f"http://127.0.0.1:{free_port()}/health"
     try:
         # Its first words are in the log before the 1 s starts, however slow the machine.
-        deadline = time.monotonic() + 60
-        while "still starting" not in log_path.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(
+            lambda: "still starting" in log_path.read_text(), "its first words", every_s=0.05
+        )
         with pytest.raises(MaraError) as caught:
             wait_until_ready(url, process, name="slow", timeout_s=1, log_path=log_path)
     finally:

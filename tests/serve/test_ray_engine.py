@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from eventually import eventually
 from problems import binary_frame
 
 from mara.serve.process import ServerProcess
@@ -146,12 +147,13 @@ def test_without_an_address_ray_starts_and_stops_with_the_command(
         assert answer.json()["id"] == "solo"
         code = running.stop(timeout_s=120)
     assert code == 0
-    deadline = time.monotonic() + 30
-    while (alive := [pid for pid in ray_processes if command_name(pid)]) and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.5)
-    assert alive == []  # the Ray it started went with it
+    # The Ray it started goes with it.
+    eventually(
+        lambda: not [pid for pid in ray_processes if command_name(pid)],
+        "the Ray processes it started to end",
+        timeout_s=30,
+        every_s=0.5,
+    )
     assert any(ray_tmp.iterdir())  # Ray ran there, not in the shared /tmp/ray
     shutil.rmtree(ray_tmp)
 

@@ -7,12 +7,12 @@ import fcntl
 import os
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from eventually import eventually
 from problems import binary_frame
 
 from mara.compiled import COMPILE_LOG, compiled_cache, object_file
@@ -55,12 +55,14 @@ def start_in_background(server: ServerProcess) -> threading.Thread:
 
 
 def wait_for_health(url: str, *, timeout_s: float = 120) -> httpx.Response:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    """The first answer of /health, 503 included (a server still starting refuses)."""
+
+    def answer() -> httpx.Response | None:
         with contextlib.suppress(httpx.TransportError):
             return httpx.get(f"{url}/health", timeout=5)
-        time.sleep(0.2)
-    raise AssertionError(f"{url}/health never answered")
+        return None
+
+    return eventually(answer, f"{url}/health to answer", timeout_s=timeout_s)
 
 
 def test_health_is_503_until_every_worker_is_at_full_speed(uncompiled_home: Path):
@@ -119,12 +121,16 @@ def test_a_compile_that_never_ends_is_given_up_and_reported(uncompiled_home: Pat
                 assert model["full_speed"] is False
                 assert model["state"] == "interpreter: not fast after 2 s"
         # Once the compile can run, it attaches the served form after all.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            models = httpx.get(f"{server.url}/health").json()["models"]
-            if all(m["full_speed"] for m in models.values()):
-                break
-            time.sleep(0.5)
+        models = eventually(
+            lambda: (
+                (m := httpx.get(f"{server.url}/health").json()["models"])
+                and all(v["full_speed"] for v in m.values())
+                and m
+            ),
+            "every forest at full speed",
+            timeout_s=120,
+            every_s=0.5,
+        )
         assert all(m["state"] == "full speed" for m in models.values()), models
     finally:
         server.stop()

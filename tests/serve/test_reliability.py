@@ -14,6 +14,7 @@ import httpx
 import orjson
 import pytest
 from captures import captured_ids
+from eventually import eventually
 from problems import binary_frame
 from serving import children
 
@@ -68,10 +69,13 @@ class Load:
             thread.join(timeout=120)
 
     def wait_for_answers(self, count: int, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while len(self.answered) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(self.answered) >= count, (self.answered[-3:], self.failures[:3])
+        eventually(
+            lambda: len(self.answered) >= count,
+            f"{count} answers",
+            timeout_s=timeout_s,
+            every_s=0.05,
+            detail=lambda: f"{self.answered[-3:]} {self.failures[:3]}",
+        )
 
     def _run(self, client: int) -> None:
         with httpx.Client(base_url=self.url, timeout=60) as http:
@@ -167,9 +171,11 @@ def test_a_worker_killed_under_load_is_replaced_and_loses_no_acknowledged_batch(
         workers = children(server.process.pid)
         assert len(workers) == 2
         os.kill(workers[0], signal.SIGKILL)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(set(children(server.process.pid))) != 2:
-            time.sleep(0.2)
+        eventually(
+            lambda: len(set(children(server.process.pid))) == 2,
+            "the killed worker to be replaced",
+            timeout_s=120,
+        )
         replaced = children(server.process.pid)
         assert workers[0] not in replaced and len(replaced) == 2
         # The clients whose connection the dead worker held stop on the error; the others go on.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -14,12 +15,7 @@ import click
 
 from mara.errors import MaraError
 from mara.home import Home
-from mara.serve.limits import (
-    DEFAULT_BODY_TIMEOUT_S,
-    DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_SHADOW_CPU_SHARE,
-)
-from mara.serve.server import DEFAULT_DRAIN_DELAY_S, DEFAULT_GRACE_S
+from mara.serve.options import DRAIN_DELAY_S, GRACE_S, ServeOptions
 
 if TYPE_CHECKING:
     from mara.improve import ImproveConfig
@@ -161,7 +157,7 @@ def train(
 @click.option(
     "--max-rows",
     type=int,
-    default=100_000,
+    default=ServeOptions.max_rows,
     show_default=True,
     help="Largest batch accepted; more rows get 413.",
 )
@@ -175,21 +171,21 @@ def train(
 @click.option(
     "--max-in-flight",
     type=click.IntRange(min=1),
-    default=DEFAULT_MAX_IN_FLIGHT,
+    default=ServeOptions.max_in_flight,
     show_default=True,
     help="Predict requests in flight per worker; more get 503 with Retry-After at once.",
 )
 @click.option(
     "--body-timeout",
     type=click.FloatRange(min=0),
-    default=DEFAULT_BODY_TIMEOUT_S,
+    default=ServeOptions.body_timeout_s,
     show_default=True,
     help="Seconds for a request body to arrive after its headers; later gets 408.",
 )
 @click.option(
     "--drain-delay",
     type=click.FloatRange(min=0),
-    default=DEFAULT_DRAIN_DELAY_S,
+    default=DRAIN_DELAY_S,
     show_default=True,
     help="On SIGTERM/SIGINT, seconds to keep serving with /health at 503 before refusing "
     "new connections.",
@@ -197,7 +193,7 @@ def train(
 @click.option(
     "--grace",
     type=click.FloatRange(min=0),
-    default=DEFAULT_GRACE_S,
+    default=GRACE_S,
     show_default=True,
     help="On SIGTERM/SIGINT, seconds for requests in flight to finish before they are cut.",
 )
@@ -211,7 +207,7 @@ def train(
     "--follow",
     "follow_s",
     type=float,
-    default=10.0,
+    default=ServeOptions.follow_interval_s,
     show_default=True,
     help="Seconds between checks for a moved champion alias, swapped in without downtime; "
     "0 serves the start-up champions only.",
@@ -219,7 +215,7 @@ def train(
 @click.option(
     "--shadow-sample",
     type=click.FloatRange(0, 1),
-    default=1.0,
+    default=ServeOptions.shadow_sample,
     show_default=True,
     help="Share of live batches a problem's challenger also scores, off the request path "
     "(0: no shadow scoring).",
@@ -227,7 +223,7 @@ def train(
 @click.option(
     "--shadow-cpu",
     type=click.FloatRange(0.01, 1),
-    default=DEFAULT_SHADOW_CPU_SHARE,
+    default=ServeOptions.shadow_cpu_share,
     show_default=True,
     help="Most of one core each worker's shadow scoring may use; batches beyond it are "
     "skipped, never queued without bound.",
@@ -313,19 +309,24 @@ def serve(
         logging.getLogger("mara.serve").warning(
             "no token configured: labels, the dashboard and metrics are open on %s", host
         )
-    os.environ["MARA_GUARD_PREDICT"] = "1" if guard_predict else "0"
-
+    # What the command line does not set (MARA_FAST_TIMEOUT) comes from the environment.
+    options = dataclasses.replace(
+        ServeOptions.from_env(os.environ),
+        home=app.home.resolve(),
+        max_rows=max_rows,
+        max_body_bytes=max_body_bytes,
+        max_in_flight=max_in_flight,
+        body_timeout_s=body_timeout,
+        capture=not no_capture,
+        compile_models=not no_compile,
+        follow_interval_s=follow_s,
+        shadow_sample=shadow_sample,
+        shadow_cpu_share=shadow_cpu,
+        guard_predict=guard_predict,
+    )
+    # Worker processes and Ray's replicas build their app from these (ServeOptions.from_env).
+    os.environ.update(options.to_env())
     workers = workers or server.usable_cores()
-    os.environ["MARA_HOME"] = str(app.home.resolve())
-    os.environ["MARA_MAX_ROWS"] = str(max_rows)
-    os.environ["MARA_MAX_BODY_BYTES"] = str(max_body_bytes or 0)
-    os.environ["MARA_MAX_IN_FLIGHT"] = str(max_in_flight)
-    os.environ["MARA_BODY_TIMEOUT"] = str(body_timeout)
-    os.environ["MARA_CAPTURE"] = "0" if no_capture else "1"
-    os.environ["MARA_COMPILE"] = "0" if no_compile else "1"
-    os.environ["MARA_FOLLOW_INTERVAL"] = str(follow_s)
-    os.environ["MARA_SHADOW_SAMPLE"] = str(shadow_sample)
-    os.environ["MARA_SHADOW_CPU"] = str(shadow_cpu)
     if engine == "ray":
         _serve_on_ray(
             app.home.resolve(),

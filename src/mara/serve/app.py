@@ -27,8 +27,6 @@ from mara.serve.errors import HANDLERS
 from mara.serve.handlers import health, metrics, openapi, predict
 from mara.serve.labels import LabelDesk, post_labels
 from mara.serve.limits import (
-    DEFAULT_BODY_TIMEOUT_S,
-    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_SHADOW_CPU_SHARE,
     Limits,
     LimitsMiddleware,
@@ -36,6 +34,7 @@ from mara.serve.limits import (
 from mara.serve.login import login_routes
 from mara.serve.logs import logging_off_the_request_path
 from mara.serve.models import DEFAULT_FAST_TIMEOUT_S, ServedModels
+from mara.serve.options import ServeOptions
 from mara.serve.shadow import SHADOW_STREAM, ShadowScorer
 
 __all__ = ["YOUNG_GC_THRESHOLD", "create_app", "app_from_env"]
@@ -156,22 +155,23 @@ def create_app(
 
 
 def app_from_env() -> Starlette:
-    """The app for `uvicorn --factory`, configured by MARA_* environment variables."""
-    max_rows = int(os.environ.get("MARA_MAX_ROWS", DEFAULT_MAX_ROWS))
+    """The app for `uvicorn --factory` and Ray's replicas: `ServeOptions` from the MARA_*
+    variables `mara serve` wrote, tokens from theirs."""
+    options = ServeOptions.from_env(os.environ)
     return create_app(
-        Path(os.environ.get("MARA_HOME", ".")),
-        max_rows=max_rows,
-        capture=os.environ.get("MARA_CAPTURE", "1") != "0",
-        compile_models=os.environ.get("MARA_COMPILE", "1") != "0",
-        fast_timeout_s=float(os.environ.get("MARA_FAST_TIMEOUT", DEFAULT_FAST_TIMEOUT_S)),
-        follow_interval_s=float(os.environ.get("MARA_FOLLOW_INTERVAL", "0")),
+        options.home,
+        max_rows=options.max_rows,
+        capture=options.capture,
+        compile_models=options.compile_models,
+        fast_timeout_s=options.fast_timeout_s,
+        follow_interval_s=options.follow_interval_s,
         limits=Limits.for_rows(
-            max_rows,
-            max_body_bytes=int(os.environ.get("MARA_MAX_BODY_BYTES", "0")),
-            max_in_flight=int(os.environ.get("MARA_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT)),
-            body_timeout_s=float(os.environ.get("MARA_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT_S)),
+            options.max_rows,
+            max_body_bytes=options.max_body_bytes,
+            max_in_flight=options.max_in_flight,
+            body_timeout_s=options.body_timeout_s,
         ),
-        shadow_sample=float(os.environ.get("MARA_SHADOW_SAMPLE", "1")),
-        shadow_cpu_share=float(os.environ.get("MARA_SHADOW_CPU", DEFAULT_SHADOW_CPU_SHARE)),
+        shadow_sample=options.shadow_sample,
+        shadow_cpu_share=options.shadow_cpu_share,
         auth=Auth.from_env(os.environ),
     )

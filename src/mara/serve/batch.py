@@ -9,10 +9,11 @@ from typing import Any
 import orjson
 
 from mara.errors import BatchTooLarge, RequestError
+from mara.serve.options import ServeOptions
 
 __all__ = ["Batch", "InvalidBatch", "load_json", "parse_batch", "DEFAULT_MAX_ROWS"]
 
-DEFAULT_MAX_ROWS = 100_000
+DEFAULT_MAX_ROWS = ServeOptions.max_rows
 _ID_MIN, _ID_MAX = -(2**63), 2**64 - 1  # what JSON encoders and orjson carry exactly
 
 

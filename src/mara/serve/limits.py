@@ -24,6 +24,7 @@ from prometheus_client import Counter, Gauge
 
 from mara.errors import BatchTooLarge, RequestError
 from mara.serve.drain import DRAIN, Drain
+from mara.serve.options import ServeOptions
 
 __all__ = [
     "DEFAULT_SHADOW_CPU_SHARE",
@@ -36,9 +37,9 @@ __all__ = [
 ]
 
 # Shadow scoring of a challenger may use at most this share of one core per worker.
-DEFAULT_SHADOW_CPU_SHARE = 0.25
-DEFAULT_MAX_IN_FLIGHT = 16
-DEFAULT_BODY_TIMEOUT_S = 30.0
+DEFAULT_SHADOW_CPU_SHARE = ServeOptions.shadow_cpu_share
+DEFAULT_MAX_IN_FLIGHT = ServeOptions.max_in_flight
+DEFAULT_BODY_TIMEOUT_S = ServeOptions.body_timeout_s
 DEFAULT_BODY_BYTES_PER_ROW = 1024  # the body limit is --max-rows times this unless set
 _UNCOUNTED = frozenset({"/health", "/metrics", "/openapi.json"})
 

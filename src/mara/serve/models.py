@@ -14,6 +14,7 @@ from mara.compiled import compiled_cache
 from mara.errors import MaraError, ModelNotFound, ModelUnavailable
 from mara.model import ModelBundle
 from mara.registry import CHAMPION, Registry, aliases_stamp
+from mara.serve.options import ServeOptions
 
 __all__ = [
     "DEFAULT_FAST_TIMEOUT_S",
@@ -32,7 +33,7 @@ INTERPRETER_ONLY = "interpreter: compiling is off"
 # A version whose served form is not built by then answers with its own predictor (and is
 # reported so) rather than hold back readiness or a swap forever. The largest forest met
 # (6 classes, 600 trees) compiled in 34 s on an idle machine.
-DEFAULT_FAST_TIMEOUT_S = 300.0
+DEFAULT_FAST_TIMEOUT_S = ServeOptions.fast_timeout_s
 # How often a follower looks at the alias stamp: one `stat`, microseconds.
 STAMP_POLL_S = 0.25
 

@@ -33,6 +33,7 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
 from mara.serve.drain import DRAIN
+from mara.serve.options import DRAIN_DELAY_S, GRACE_S
 
 __all__ = [
     "DEFAULT_DRAIN_DELAY_S",
@@ -45,8 +46,8 @@ __all__ = [
 
 log = logging.getLogger("mara.serve")
 
-DEFAULT_DRAIN_DELAY_S = 1.0
-DEFAULT_GRACE_S = 30.0
+DEFAULT_DRAIN_DELAY_S = DRAIN_DELAY_S
+DEFAULT_GRACE_S = GRACE_S
 # Once new handshakes are dropped, how long the connections already queued get to be accepted.
 _ACCEPT_QUEUED_S = 0.1
 # After the listener closes, how long requests already on their way get to arrive.

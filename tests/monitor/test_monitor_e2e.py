@@ -199,7 +199,8 @@ def test_prometheus_scrapes_every_metric_and_every_rule_returns_data(served, tmp
                 expr = rule["expr"]
                 if "alert" in rule:  # the condition's left side: the figure it watches
                     expr = re.sub(r"\s*(>|<|==|>=|<=)\s*[\d.e+-]+\s*$", "", expr.strip())
-                assert prom.query(expr), rule
+                # A recording rule has data once it has been evaluated after two scrapes.
+                eventually(lambda e=expr: prom.query(e), f"data for {rule}", timeout_s=30)
         dashboard = orjson.loads((DEPLOY / "grafana" / "mara.json").read_bytes())
         assert [v["name"] for v in dashboard["templating"]["list"]] == ["problem"]
         for panel in dashboard["panels"]:

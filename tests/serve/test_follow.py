@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from eventually import eventually
 from problems import binary_frame
 
 from mara.registry import Registry
@@ -70,16 +71,21 @@ class Load:
     ) -> dict[str, float]:
         """When each worker first answered `version` after `since` (waiting up to
         `timeout_s`)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            first: dict[str, float] = {}
+
+        def first() -> dict[str, float]:
+            found: dict[str, float] = {}
             for answer in list(self.answers):
                 if answer.version == version and answer.at > since:
-                    first.setdefault(answer.worker, answer.at)
-            if set(first) >= workers:
-                return first
-            time.sleep(0.1)
-        raise AssertionError(f"not every worker of {workers} answered v{version}: {first}")
+                    found.setdefault(answer.worker, answer.at)
+            return found
+
+        return eventually(
+            lambda: found if set(found := first()) >= workers else None,
+            f"every worker of {workers} to answer v{version}",
+            timeout_s=timeout_s,
+            every_s=0.1,
+            detail=lambda: str(first()),
+        )
 
     def __enter__(self) -> Load:
         for thread in self._threads:
@@ -106,10 +112,11 @@ def test_a_promotion_under_load_is_answered_at_full_speed_by_every_worker(
     )
     with server, Load(server.url) as load:
         # The first worker ready answers /health; the second may still be loading.
-        deadline = time.monotonic() + 120
-        while len(workers := {a.worker for a in load.answers}) < 2:
-            assert time.monotonic() < deadline, "both workers take the load"
-            time.sleep(0.2)
+        workers = eventually(
+            lambda: seen if len(seen := {a.worker for a in load.answers}) >= 2 else None,
+            "both workers to take the load",
+            timeout_s=120,
+        )
         moved = time.monotonic()
         registry.promote(NAME, "2", by="test", reason="a new champion under load")
         to_two = load.first_answer("2", workers, moved, timeout_s=60)

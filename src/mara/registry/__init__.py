@@ -6,7 +6,6 @@ from mara.registry.store import (
     CHAMPION,
     ModelVersion,
     Registry,
-    aliases_stamp,
     tracking_uri,
 )
 
@@ -16,7 +15,6 @@ __all__ = [
     "AliasMove",
     "ModelVersion",
     "Registry",
-    "aliases_stamp",
     "rollback_target",
     "tracking_uri",
 ]

@@ -26,7 +26,6 @@ __all__ = [
     "CHAMPION",
     "ModelVersion",
     "Registry",
-    "aliases_stamp",
     "tracking_uri",
 ]
 
@@ -45,15 +44,11 @@ def tracking_uri(home: Path) -> str:
     return configured or f"sqlite:///{Home(Path(home).resolve()).mlflow_db()}"
 
 
-def aliases_stamp(home: Path) -> Path:
-    """A file replaced at every alias move made through this home: servers watch it (a
-    `stat` every fraction of a second) and ask MLflow only when it changed."""
-    return Home(home).aliases_moved()
-
-
 def _stamp_move(home: Path, line: str) -> None:
     # Written aside then renamed: a watcher sees a new inode, whatever the mtime resolution.
-    replace_whole(aliases_stamp(home), line.encode(), durable=False)
+    # Servers watch this stamp (a `stat` every fraction of a second) and ask MLflow only
+    # when it changed.
+    replace_whole(Home(home).aliases_moved(), line.encode(), durable=False)
 
 
 @dataclass(frozen=True)

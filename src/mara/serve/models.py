@@ -12,8 +12,9 @@ from pathlib import Path
 
 from mara.compiled import compiled_cache
 from mara.errors import MaraError, ModelNotFound, ModelUnavailable
+from mara.home import Home
 from mara.model import ModelBundle
-from mara.registry import CHAMPION, Registry, aliases_stamp
+from mara.registry import CHAMPION, Registry
 from mara.serve.options import ServeOptions
 
 __all__ = [
@@ -148,7 +149,7 @@ class ServedModels:
         def run() -> None:
             registry = Registry(home)
             cache = compiled_cache(home) if compile_models else None
-            stamp = aliases_stamp(home)
+            stamp = Home(home).aliases_moved()
             seen, asked = _identity(stamp), time.monotonic()
             while not stop.wait(min(STAMP_POLL_S, interval_s)):
                 now = _identity(stamp)

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from command import mara
 from eventually import eventually
 from problems import binary_frame, new_segment_frame, request_bodies, write_problem
-from test_cli import mara
 from traffic import SteadyTraffic, send, wait_for_version
 
 from mara.autopilot import AuditLog

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from command import mara
 from labelled_capture import BINARY, HOUR_NS, MULTI, capture
 from problems import binary_frame, write_problem
 from sklearn.metrics import roc_auc_score
-from test_cli import mara
 
 from mara.errors import RegistryError
 from mara.estimate import (

@@ -5,8 +5,8 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+from command import mara
 from problems import binary_frame, new_segment_frame, request_bodies, write_problem
-from test_cli import mara
 
 from mara.capture import CaptureWriter
 from mara.improve import ImproveConfig, improve_problem

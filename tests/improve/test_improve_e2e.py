@@ -6,9 +6,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from command import mara
 from problems import binary_frame, new_segment_frame, request_bodies, write_problem
 from sklearn.metrics import roc_auc_score
-from test_cli import mara
 from traffic import SteadyTraffic, send, wait_for_version
 
 from mara.serve.process import ServerProcess

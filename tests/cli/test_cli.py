@@ -4,17 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from command import mara
+
 from mara.registry import Registry
 from mara.spec import find_problems
-
-
-def mara(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mara", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_make_data_then_train_all(tmp_path: Path):
@@ -63,3 +56,25 @@ def test_usage_and_expected_failures_are_one_line(tmp_path: Path):
     assert missing.returncode == 1
     assert missing.stderr.strip().endswith("features_config.json: file not found")
     assert "Traceback" not in missing.stderr
+
+
+def test_help_loads_neither_the_server_nor_the_library():
+    """Each command imports what it runs inside its body: `mara --help` loads click alone."""
+    heavy = ("uvicorn", "starlette", "pandas", "numpy", "mlflow", "lightgbm", "httpx")
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom click.testing import CliRunner\nfrom mara.cli import cli\n"
+            "result = CliRunner().invoke(cli, ['--help'])\nassert result.exit_code == 0\n"
+            f"print(' '.join(m for m in {heavy!r} if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert loaded.stdout.strip() == ""
+    listed = mara(Path("."), "--help").stdout
+    for command in ("make-data", "serve", "label", "improve", "autopilot", "estimate", "demo"):
+        assert command in listed

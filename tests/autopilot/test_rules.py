@@ -8,7 +8,7 @@ import pytest
 from mara.autopilot import AutopilotConfig
 from mara.autopilot.bake import Bake, judge_bake
 from mara.autopilot.watch import Watch, improve_trigger
-from mara.capture.reader import BATCH_COLUMNS
+from mara.capture import BATCH_COLUMNS
 from mara.improve import ScoreShift
 from mara.registry import Registry
 from mara.spec import load_spec

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from capture.test_reader import capture, record
+from capture.test_index import capture, record
 from problems import write_problem
 
 from mara.capture import CaptureIndex

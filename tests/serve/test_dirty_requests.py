@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from serving import ENGINES, isolated_server, server_log
 
-from mara.capture.reader import parse_line
+from mara.capture import parse_line
 from mara.serve.process import ServerProcess
 
 MAX_ROWS = 500

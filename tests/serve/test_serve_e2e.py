@@ -13,7 +13,7 @@ import pytest
 from problems import binary_frame, multiclass_frame, write_problem
 from serving import ENGINES, engine_server
 
-from mara.capture.reader import parse_line
+from mara.capture import parse_line
 from mara.serve.process import ServerProcess
 
 

@@ -4,7 +4,7 @@ A line is one JSON object: the server's fields (`id`, `received_at`, `model_vers
 `predictions`, `drift`, `drift_report`, `quality`, `server_ms`) and, under `request`, the
 request body exactly as it arrived (`append_request`), so the rows are never encoded again on
 the request path. Records written whole with `append` carry `columns` and `rows` themselves.
-`mara.capture.reader` reads both.
+`mara.capture.index` and `mara.capture.shadow` read them.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from mara.capture.reader import CaptureIndex, batch_key
+from mara.capture import CaptureIndex, batch_key
 from mara.errors import LabelError
 from mara.labels.classes import ClassMatcher, training_classes
 from mara.labels.files import LabelEntry

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mara.capture.reader import CaptureIndex, shadow_scores
+from mara.capture import CaptureIndex, shadow_scores
 from mara.labels.ledger import LabelLedger
 
 __all__ = ["join_rows", "labelled_rows", "labelled_traffic", "shadowed_traffic"]

@@ -1,4 +1,4 @@
-"""The one reader of captured traffic: batches and their rows as frames, shadow scores.
+"""The one reader of captured traffic: every batch of a problem indexed, its rows as frames.
 
 Every consumer of `data/captured_data/` (labels, improve, reports) reads through here, so the
 capture format is known in this module and the writer only; `mara.labels.traffic` joins
@@ -16,7 +16,6 @@ since.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -24,82 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 import pandas as pd
 
+from mara.capture.record import BATCH_COLUMNS, batch_rows, no_rows, parse_line, summarize
 from mara.capture.writer import captured_dir
 from mara.files import AppendedLines, replace_whole
 
-__all__ = [
-    "BATCH_COLUMNS",
-    "CaptureIndex",
-    "CaptureIndexes",
-    "batch_key",
-    "parse_line",
-    "shadow_scores",
-]
+__all__ = ["CaptureIndex", "CaptureIndexes"]
 
 log = logging.getLogger(__name__)
 
-BATCH_COLUMNS = (
-    "key",
-    "id",
-    "received_at",
-    "model_version",
-    "n_rows",
-    "drift",
-    "drift_statistic",
-    "drift_threshold",
-    "server_ms",
-)
 _SIDECAR_DIR = ".index"
 _SIDECAR_VERSION = 1
-
-
-def batch_key(batch_id: Any) -> str:
-    """The join key of a request id: ids sent as 7 and "7" name the same batch."""
-    return str(batch_id)
-
-
-def parse_line(line: bytes) -> dict[str, Any] | None:
-    """One captured record, or None for a line that is not one.
-
-    A record that keeps its request body as sent (`request`) gets that body's `columns` and
-    `rows`. The writer falls back to Python's json for cells nested deeper than orjson writes,
-    and a body may spell NaN as `NaN` (Python clients do); those are read back the same way.
-    """
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):
-            return None
-    if not isinstance(record, dict) or "id" not in record:
-        return None
-    request = record.pop("request", None)
-    if isinstance(request, dict):
-        record["columns"], record["rows"] = request.get("columns"), request.get("rows")
-    if not isinstance(record.get("rows"), list):
-        return None
-    return record
-
-
-def _summary(record: dict[str, Any]) -> dict[str, Any]:
-    """What the index keeps of one captured batch (BATCH_COLUMNS)."""
-    report = record.get("drift_report") or {}
-    return {
-        "key": batch_key(record["id"]),
-        "id": record["id"],
-        "received_at": float(record.get("received_at") or 0.0),
-        "model_version": str(record.get("model_version", "")),
-        "n_rows": len(record["rows"]),
-        "drift": int(record.get("drift") or 0),
-        "drift_statistic": report.get("statistic"),
-        "drift_threshold": report.get("threshold"),
-        "server_ms": record.get("server_ms"),
-    }
 
 
 @dataclass
@@ -166,10 +102,7 @@ class CaptureIndex:
         wanted = self._first.keys() if keys is None else keys
         positions = sorted({self._first[k] for k in wanted if k in self._first})
         parts = [self._batch_rows(p, features) for p in positions]
-        if not parts:
-            columns = ["key", "row", "received_at", "model_version", "prediction", *features]
-            return pd.DataFrame(columns=columns)
-        return pd.concat(parts, ignore_index=True)
+        return pd.concat(parts, ignore_index=True) if parts else no_rows(features)
 
     def _batch_rows(self, position: int, features: list[str]) -> pd.DataFrame:
         summary, location = self._records[position], self._locations[position]
@@ -178,22 +111,7 @@ class CaptureIndex:
             record = parse_line(file.read(location.length))
         if record is None:  # the file changed under us; nothing to read from it
             raise OSError(f"{location.path}: captured line at {location.offset} is unreadable")
-        n = len(record["rows"])
-        # Rows were checked against their columns when served: one object frame, built whole.
-        sent = pd.DataFrame(record["rows"], columns=list(record["columns"]), dtype=object)
-        frame = pd.DataFrame(
-            {
-                "key": [summary["key"]] * n,
-                "row": np.arange(n),
-                "received_at": np.full(n, summary["received_at"], dtype=float),
-                "model_version": [summary["model_version"]] * n,
-                "prediction": list(record.get("predictions") or [None] * n),
-            }
-        )
-        cells = sent.reindex(columns=features)
-        for name in set(features) - set(sent.columns):
-            cells[name] = None  # absent, not NaN: the same missing cell the server saw
-        return pd.concat([frame, cells], axis=1)
+        return batch_rows(summary, record, features)
 
     def _read_file(self, path: Path) -> None:
         if path not in self._consumed:
@@ -208,7 +126,7 @@ class CaptureIndex:
         lines = AppendedLines(path, parse_line, start=start)
         added = 0
         for offset, length, record in lines:
-            self._remember(path, offset, length, _summary(record))
+            self._remember(path, offset, length, summarize(record))
             added += 1
         self._consumed[path] = lines.end
         self.skipped += lines.damaged
@@ -294,73 +212,3 @@ class CaptureIndexes:
             )
         with lock:
             yield index.refresh()
-
-
-def shadow_scores(home: Path, phase: str, prob: str) -> pd.DataFrame:
-    """Every row a challenger scored in shadow: `key`, `row`, `version` (the challenger's),
-    `champion_version` (what answered) and `shadow_prediction`, in capture order.
-
-    A batch scored more than once by a version (a retried id) keeps its first score, as the
-    capture keeps a batch's first answer. Unfinished and unreadable lines are left out. Each
-    file's complete lines are parsed once per process; a later call reads what was appended.
-    """
-    keys, versions, champions, predictions = [], [], [], []
-    seen: set[tuple[str, str]] = set()
-    for path in sorted((captured_dir(home, phase, prob) / "shadow").glob("*.jsonl")):
-        for key, version, champion, predicted in _shadow_records(path):
-            if (key, version) in seen:
-                continue
-            seen.add((key, version))
-            keys.append(key)
-            versions.append(version)
-            champions.append(champion)
-            predictions.append(predicted)
-    sizes = np.fromiter(map(len, predictions), dtype=np.intp, count=len(predictions))
-
-    def per_row(values: list[str]) -> pd.Series:
-        return pd.Series(np.repeat(np.asarray(values, dtype=object), sizes), dtype=object)
-
-    rows = [np.arange(n) for n in sizes]
-    return pd.DataFrame(
-        {
-            "key": per_row(keys),
-            "row": np.concatenate(rows) if rows else np.empty(0, dtype=np.int64),
-            "version": per_row(versions),
-            "champion_version": per_row(champions),
-            "shadow_prediction": pd.Series(
-                [p for batch in predictions for p in batch], dtype=object
-            ),
-        }
-    )
-
-
-# Per shadow file: the bytes parsed so far and the records in them (files only grow).
-_shadow_read: dict[Path, tuple[int, list[tuple[str, str, str, list]]]] = {}
-_shadow_lock = threading.Lock()
-
-
-def _shadow_records(path: Path) -> list[tuple[str, str, str, list]]:
-    """(key, version, champion_version, predictions) of each complete line of one file."""
-    with _shadow_lock:
-        offset, records = _shadow_read.get(path, (0, []))
-        size = path.stat().st_size
-        if size < offset:  # not the file parsed before
-            offset, records = 0, []
-        if size > offset:
-            lines = AppendedLines(path, _shadow_record, start=offset)
-            records = records + [record for _, _, record in lines]
-            _shadow_read[path] = (lines.end, records)
-        return records
-
-
-def _shadow_record(line: bytes) -> tuple[str, str, str, list] | None:
-    try:
-        record = orjson.loads(line)
-        return (
-            batch_key(record["id"]),
-            str(record["version"]),
-            str(record["champion_version"]),
-            list(record["predictions"]),
-        )
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return None

@@ -1,8 +1,8 @@
 """The one reader of captured traffic: every batch of a problem indexed, its rows as frames.
 
 Every consumer of `data/captured_data/` (labels, improve, reports) reads through here, so the
-capture format is known in this module and the writer only; `mara.labels.traffic` joins
-the late labels to what it reads.
+capture format is known in `mara.capture.record` and the writer only; `mara.labels.traffic`
+joins the late labels to what it reads.
 
 Files are read line by line (`mara.files.AppendedLines`). A line that does not end
 in a newline is still being written, or was torn by a crash: it is left for a later read

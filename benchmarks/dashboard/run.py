@@ -28,8 +28,10 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from mara.monitor import SummaryWriter, batch_record, monitor_dir
+from mara.home import Problem
+from mara.monitor import SummaryWriter, monitor_dir, summary_record
 from mara.monitor.report import build_report
+from mara.outcome import Outcome
 from mara.preprocess import DataQuality
 from mara.registry import Registry
 from mara.serve.process import ServerProcess
@@ -102,15 +104,17 @@ def write_summaries(home: Path, n_batches: int, now: float) -> float:
         first, count = (130, 70) if drifted else (0, 130)
         matrix, quality, report, proba = pool[first + i % count]
         dirty = DataQuality(**{**quality.as_dict(), "cells_missing": int(rng.poisson(3))})
-        record = batch_record(
-            phase=PHASE,
-            prob=PROB,
-            version="1",
-            seconds=float(rng.gamma(4.0, 0.003)),
-            quality=dirty,
-            report=report,
-            predictions=proba,
-            binary=True,
+        record = summary_record(
+            Outcome(
+                problem=Problem(PHASE, PROB),
+                status=200,
+                version="1",
+                seconds=float(rng.gamma(4.0, 0.003)),
+                quality=dirty,
+                report=report,
+                predictions=proba,
+                binary=True,
+            )
         )
         record["t"] = float(t)
         writer.record(record, detector=bundle.drift, matrix=matrix, report=report)
@@ -146,15 +150,17 @@ def record_cost(home: Path, repeat: int = 2000) -> float:
     report, proba = bundle.drift.score(matrix), bundle.predict_matrix(matrix)
     started = time.perf_counter()
     for _ in range(repeat):
-        batch_record(
-            phase=PHASE,
-            prob=PROB,
-            version="1",
-            seconds=0.01,
-            quality=quality,
-            report=report,
-            predictions=proba,
-            binary=True,
+        summary_record(
+            Outcome(
+                problem=Problem(PHASE, PROB),
+                status=200,
+                version="1",
+                seconds=0.01,
+                quality=quality,
+                report=report,
+                predictions=proba,
+                binary=True,
+            )
         )
     return (time.perf_counter() - started) / repeat * 1e6
 
@@ -167,15 +173,17 @@ def append_live(home: Path, n_batches: int) -> None:
     report, proba = bundle.drift.score(matrix), bundle.predict_matrix(matrix)
     writer = SummaryWriter(home)
     for _ in range(n_batches):
-        record = batch_record(
-            phase=PHASE,
-            prob=PROB,
-            version="1",
-            seconds=0.01,
-            quality=quality,
-            report=report,
-            predictions=proba,
-            binary=True,
+        record = summary_record(
+            Outcome(
+                problem=Problem(PHASE, PROB),
+                status=200,
+                version="1",
+                seconds=0.01,
+                quality=quality,
+                report=report,
+                predictions=proba,
+                binary=True,
+            )
         )
         writer.record(record, detector=bundle.drift, matrix=matrix, report=report)
     writer.close()

@@ -59,7 +59,9 @@ from rich.progress import Progress
 
 from mara.capture import CaptureIndex, CaptureWriter
 from mara.compiled import compiled_cache
-from mara.monitor import SummaryWriter, batch_record
+from mara.home import Problem
+from mara.monitor import SummaryWriter, summary_record
+from mara.outcome import Outcome
 from mara.registry import Registry
 from mara.serve import telemetry
 from mara.serve.app import YOUNG_GC_THRESHOLD
@@ -130,31 +132,23 @@ class InProcess:
         marks.append(clock())
         json_response({"id": batch.id, "predictions": predictions, "drift": report.drift})
         marks.append(clock())
-        header = {
-            "id": batch.id,
-            "received_at": time.time(),
-            "model_version": self.served.version,
-            "predictions": predictions,
-            "drift": report.drift,
-            "drift_report": report.as_dict(),
-            "quality": quality.as_dict(),
-            "server_ms": 1.0,
-        }
-        self.capture.append_request(traffic.PHASE, traffic.PROB, header, body)
-        telemetry.observe_capture(traffic.PHASE, traffic.PROB, len(body), 0.001)
-        marks.append(clock())
-        telemetry.observe_batch(traffic.PHASE, traffic.PROB, 0.001, quality, report, self.served)
-        marks.append(clock())
-        record = batch_record(
-            phase=traffic.PHASE,
-            prob=traffic.PROB,
-            version=self.served.version,
+        outcome = Outcome(
+            problem=Problem(traffic.PHASE, traffic.PROB),
+            status=200,
             seconds=0.001,
+            id=batch.id,
+            version=self.served.version,
             quality=quality,
             report=report,
             predictions=predictions,
             binary=bundle.is_binary,
         )
+        self.capture.append_answer(outcome, body)
+        telemetry.observe_capture(traffic.PHASE, traffic.PROB, len(body), 0.001)
+        marks.append(clock())
+        telemetry.observe_request(outcome, self.served)
+        marks.append(clock())
+        record = summary_record(outcome)
         self.summaries.record(record, detector=bundle.drift, matrix=matrix, report=report)
         marks.append(clock())
         log.info(
@@ -164,7 +158,7 @@ class InProcess:
             batch.n_rows,
             report.drift,
             1.0,
-            header["quality"],
+            quality.as_dict(),
         )
         marks.append(clock())
         del batch  # the summary's thread still holds the matrix and predictions, not the rows

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from mara.drift import DriftDetector
-from mara.monitor import SummaryStore, SummaryWriter, batch_record, error_record
+from mara.home import Problem
+from mara.monitor import SummaryStore, SummaryWriter, summary_record
 from mara.monitor.aggregate import bin_labels, feature_rows, feature_view, overview, problem_view
 from mara.monitor.summary import prediction_histogram
 from mara.monitor.window import BadWindow, parse_duration, parse_since
+from mara.outcome import Outcome
 from mara.preprocess import DataQuality
 
 NAMES = ["a", "b", "colour"]
@@ -49,18 +51,20 @@ def write_batches(home: Path, detector: DriftDetector, batches: list[np.ndarray]
     writer = SummaryWriter(home)
     for i, X in enumerate(batches):
         report = detector.score(X)
-        record = batch_record(
-            phase="p",
-            prob="q",
-            version="1",
-            seconds=0.001 * (i + 1),
-            quality=quality(len(X), missing=i),
-            report=report,
-            predictions=list(np.linspace(0, 1, len(X))),
-            binary=True,
+        record = summary_record(
+            Outcome(
+                problem=Problem("p", "q"),
+                status=200,
+                version="1",
+                seconds=0.001 * (i + 1),
+                quality=quality(len(X), missing=i),
+                report=report,
+                predictions=list(np.linspace(0, 1, len(X))),
+                binary=True,
+            )
         )
         writer.record(record, detector=detector, matrix=X, report=report)
-    writer.record(error_record(phase="p", prob="q", code=422, seconds=0.0005))
+    writer.record(summary_record(Outcome.refused(Problem("p", "q"), 422, 0.0005)))
     writer.close()
 
 

@@ -41,7 +41,13 @@ class Recorder(logging.Handler):
         self.events.append(("logged", record.getMessage()))
 
 
-def call(app: Any, body: bytes, events: list[tuple[str, Any]], capture: Path) -> None:
+def call(
+    app: Any,
+    body: bytes,
+    events: list[tuple[str, Any]],
+    capture: Path,
+    path: str = "/phase-1/prob-1/predict",
+) -> None:
     """One POST through the app's lifespan and ASGI call, recording what it sends."""
     scope = {
         "type": "http",
@@ -49,8 +55,8 @@ def call(app: Any, body: bytes, events: list[tuple[str, Any]], capture: Path) ->
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": "/phase-1/prob-1/predict",
-        "raw_path": b"/phase-1/prob-1/predict",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
@@ -123,3 +129,26 @@ def test_the_batch_is_captured_before_the_answer_and_counted_and_logged_after(
     assert not any(
         "id=order-1" in message for kind, message in events[: answered[0]] if kind == "logged"
     )
+
+
+def refused_count(phase: str, problem: str, code: str) -> float:
+    labels = {"phase": phase, "problem": problem, "code": code}
+    return REGISTRY.get_sample_value("mara_requests_total", labels) or 0.0
+
+
+def test_a_refused_request_is_counted_once(trained_home: Path, tmp_path: Path):
+    home = tmp_path / "home"
+    shutil.copytree(
+        trained_home, home, ignore=shutil.ignore_patterns("captured_data", "logs", ".prometheus")
+    )
+    app = create_app(home, compile_models=False, shadow_sample=0)
+    bad = refused_count("phase-1", "phase-1/prob-1", "422")
+    unknown = refused_count("unknown", "unknown/unknown", "404")
+    answered = predicted_count()
+    events: list[tuple[str, Any]] = []
+    call(app, b'{"id": 1, "columns": ["amount"], "rows": "not rows"}', events, tmp_path)
+    assert [kind for kind, _ in events] == ["answered"]  # the error's answer
+    assert refused_count("phase-1", "phase-1/prob-1", "422") == bad + 1
+    assert predicted_count() == answered
+    call(app, b"{}", events, tmp_path, path="/phase-9/nowhere/predict")
+    assert refused_count("unknown", "unknown/unknown", "404") == unknown + 1

@@ -20,8 +20,9 @@ import orjson
 
 from mara.files import new_file_name, open_appending, write_all
 from mara.home import Home, Problem
+from mara.outcome import Outcome
 
-__all__ = ["CaptureWriter", "captured_dir", "encode_record", "encode_request"]
+__all__ = ["CaptureWriter", "answer_header", "captured_dir", "encode_record", "encode_request"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,21 @@ log = logging.getLogger(__name__)
 def captured_dir(home: Path, phase: str, prob: str) -> Path:
     """Where a problem's captured traffic lives under a project home."""
     return Home(home).captured(Problem(phase, prob))
+
+
+def answer_header(outcome: Outcome) -> dict[str, Any]:
+    """The server's fields of an answered batch's line; its request body follows them."""
+    report, quality = outcome.report, outcome.quality
+    return {
+        "id": outcome.id,
+        "received_at": outcome.at,
+        "model_version": outcome.version,
+        "predictions": outcome.predictions,
+        "drift": outcome.drift,
+        "drift_report": report.as_dict() if report is not None else None,
+        "quality": quality.as_dict() if quality is not None else None,
+        "server_ms": round(outcome.seconds * 1000, 3),
+    }
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
@@ -91,6 +107,11 @@ class CaptureWriter:
         The rows are copied, not encoded: the cost is a copy of the body, whatever its size.
         """
         return self._write(phase, prob, encode_request(header, body))
+
+    def append_answer(self, outcome: Outcome, body: bytes) -> int:
+        """Write an answered batch: its facts (`answer_header`) and its body as sent."""
+        problem = outcome.problem
+        return self.append_request(problem.phase, problem.prob, answer_header(outcome), body)
 
     def _write(self, phase: str, prob: str, line: bytes) -> int:
         key = (phase, prob)

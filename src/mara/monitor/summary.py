@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,17 +27,16 @@ import orjson
 from mara.drift import DriftDetector, DriftReport
 from mara.files import new_file_name
 from mara.home import Home
-from mara.preprocess import DataQuality
+from mara.outcome import Outcome
 
 __all__ = [
     "PREDICTION_BINS",
     "PROFILE_SECONDS",
     "TOP_FEATURES",
     "SummaryWriter",
-    "batch_record",
-    "error_record",
     "monitor_dir",
     "prediction_histogram",
+    "summary_record",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def monitor_dir(home: Path) -> Path:
     return Home(home).monitor()
 
 
-def prediction_histogram(predictions: list[Any], *, binary: bool) -> list[int] | dict[str, int]:
+def prediction_histogram(predictions: Sequence[Any], *, binary: bool) -> list[int] | dict[str, int]:
     """Counts of probabilities in ten equal bins (binary), or of each label (multiclass)."""
     if binary:
         proba = np.clip(np.asarray(predictions, dtype=float), 0.0, 1.0)
@@ -68,35 +68,28 @@ def prediction_histogram(predictions: list[Any], *, binary: bool) -> list[int] |
     return counts
 
 
-def batch_record(
-    *,
-    phase: str,
-    prob: str,
-    version: str,
-    seconds: float,
-    quality: DataQuality,
-    report: DriftReport | None,
-    predictions: list[Any],
-    binary: bool,
-) -> dict[str, Any]:
-    """The summary line of one answered batch."""
+def summary_record(outcome: Outcome) -> dict[str, Any]:
+    """The summary line of one answered or refused request."""
     record: dict[str, Any] = {
-        "t": time.time(),
-        "phase": phase,
-        "prob": prob,
-        "v": version,
-        "code": 200,
-        "rows": quality.rows,
-        "ms": round(seconds * 1000, 3),
-        "q": [
-            quality.cells,
-            quality.cells_missing,
-            quality.cells_coerced,
-            quality.cells_invalid,
-            quality.unseen_categories,
-        ],
-        "pred": prediction_histogram(predictions, binary=binary),
+        "t": outcome.at,
+        "phase": outcome.problem.phase,
+        "prob": outcome.problem.prob,
+        "code": outcome.status,
+        "rows": outcome.rows,
+        "ms": round(outcome.seconds * 1000, 3),
     }
+    quality, report = outcome.quality, outcome.report
+    if not outcome.answered or quality is None:
+        return record
+    record["v"] = outcome.version
+    record["q"] = [
+        quality.cells,
+        quality.cells_missing,
+        quality.cells_coerced,
+        quality.cells_invalid,
+        quality.unseen_categories,
+    ]
+    record["pred"] = prediction_histogram(outcome.predictions, binary=outcome.binary)
     if report is not None:
         top = sorted(report.feature_scores.items(), key=lambda kv: -kv[1])[:TOP_FEATURES]
         record["drift"] = report.drift
@@ -104,18 +97,6 @@ def batch_record(
         record["thr"] = round(report.threshold, 4) if np.isfinite(report.threshold) else None
         record["top"] = [[name, round(score, 3)] for name, score in top]
     return record
-
-
-def error_record(*, phase: str, prob: str, code: int, seconds: float) -> dict[str, Any]:
-    """The summary line of one refused request."""
-    return {
-        "t": time.time(),
-        "phase": phase,
-        "prob": prob,
-        "code": code,
-        "rows": 0,
-        "ms": round(seconds * 1000, 3),
-    }
 
 
 @dataclass

@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mara.errors import RequestError
-from mara.serve import monitor
 
 __all__ = ["HANDLERS", "json_response"]
 
@@ -44,10 +43,6 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s", request.url.path)
-    if request.url.path.endswith("/predict") and "prob" in request.path_params:
-        monitor.refused(
-            request, request.path_params["phase"], request.path_params["prob"], 500, 0.0
-        )
     body = {"error": "InternalError", "detail": f"{type(exc).__name__}: {exc}"}
     return json_response(body, 500)
 

@@ -5,44 +5,53 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
 
 import numpy as np
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mara.drift import DriftReport
 from mara.errors import RequestError
-from mara.preprocess import DataQuality
+from mara.home import Problem
+from mara.outcome import Outcome
 from mara.serve import monitor, telemetry
 from mara.serve.batch import Batch, InvalidBatch, parse_batch
 from mara.serve.errors import json_response
 from mara.serve.models import ServedModel
 from mara.serve.openapi import openapi_document
 
-__all__ = ["after_the_answer", "health", "metrics", "openapi", "predict"]
+__all__ = ["after_the_answer", "answer", "health", "metrics", "openapi", "predict"]
 
 log = logging.getLogger("mara.serve")
 
 
 async def predict(request: Request) -> Response:
-    """`{"id", "columns", "rows"}` -> `{"id", "predictions", "drift"}`."""
+    """`{"id", "columns", "rows"}` -> `{"id", "predictions", "drift"}`.
+
+    A request that is not answered is counted here, the one place refusals are counted.
+    """
     started = time.perf_counter()
-    phase, prob = request.path_params["phase"], request.path_params["prob"]
     try:
-        served = request.app.state.models.get(phase, prob)
-        body = await request.body()
-        batch = parse_batch(body, max_rows=request.app.state.max_rows)
-        bundle = served.bundle
-        if batch.rows and not any(name in batch.columns for name in bundle.spec.features):
-            raise InvalidBatch(
-                f"none of the model's {len(bundle.spec.features)} feature columns was sent "
-                f"(expected e.g. {list(bundle.spec.features[:5])})"
-            )
-    except RequestError as exc:
-        monitor.refused(request, phase, prob, exc.status_code, time.perf_counter() - started)
+        return await answer(request, started)
+    except Exception as exc:
+        status = exc.status_code if isinstance(exc, RequestError) else 500
+        problem = Problem(request.path_params["phase"], request.path_params["prob"])
+        monitor.refused(request, Outcome.refused(problem, status, time.perf_counter() - started))
         raise
+
+
+async def answer(request: Request, started: float) -> Response:
+    """The answer to one predict request; its Outcome goes to the capture before it leaves."""
+    phase, prob = request.path_params["phase"], request.path_params["prob"]
+    served = request.app.state.models.get(phase, prob)
+    body = await request.body()
+    batch = parse_batch(body, max_rows=request.app.state.max_rows)
+    bundle = served.bundle
+    if batch.rows and not any(name in batch.columns for name in bundle.spec.features):
+        raise InvalidBatch(
+            f"none of the model's {len(bundle.spec.features)} feature columns was sent "
+            f"(expected e.g. {list(bundle.spec.features[:5])})"
+        )
     matrix, quality = bundle.prepare(batch.columns, batch.n_rows)
     # Read before predicting: a served form attached meanwhile only makes the answer faster.
     # A problem not at full speed yet (start-up, before /health is 200) still answers, with
@@ -61,45 +70,32 @@ async def predict(request: Request) -> Response:
             "x-mara-worker": str(os.getpid()),
         },
     )
-    seconds = time.perf_counter() - started
+    outcome = Outcome(
+        problem=Problem(phase, prob),
+        status=200,
+        seconds=time.perf_counter() - started,
+        id=batch.id,
+        version=served.version,
+        quality=quality,
+        report=report,
+        predictions=predictions,
+        binary=bundle.is_binary,
+    )
     capture = request.app.state.capture
     if capture is not None:
         # Written before the answer leaves: an acknowledged batch survives a SIGKILL. The
         # rows are the body as sent, copied, never encoded again.
         written_at = time.perf_counter()
-        size = capture.append_request(
-            phase,
-            prob,
-            {
-                "id": batch.id,
-                "received_at": time.time(),
-                "model_version": served.version,
-                "predictions": predictions,
-                "drift": drift,
-                "drift_report": report.as_dict() if report is not None else None,
-                "quality": quality.as_dict(),
-                "server_ms": round(seconds * 1000, 3),
-            },
-            body,
-        )
+        size = capture.append_answer(outcome, body)
         telemetry.observe_capture(phase, prob, size, time.perf_counter() - written_at)
     # The rest waits for nothing the client needs, so it runs once the answer is sent; the
     # parsed rows (some 40,000 Python objects at 1,000 rows) are given back after it too.
-    response.background = BackgroundTask(
-        after_the_answer, request, served, batch, matrix, quality, report, predictions, seconds
-    )
+    response.background = BackgroundTask(after_the_answer, request, served, batch, matrix, outcome)
     return response
 
 
 async def after_the_answer(
-    request: Request,
-    served: ServedModel,
-    batch: Batch,
-    matrix: np.ndarray,
-    quality: DataQuality,
-    report: DriftReport | None,
-    predictions: list[Any],
-    seconds: float,
+    request: Request, served: ServedModel, batch: Batch, matrix: np.ndarray, outcome: Outcome
 ) -> None:
     """Metrics, the dashboard's summary, the log line and the shadow's copy of a batch.
 
@@ -108,22 +104,20 @@ async def after_the_answer(
     `/metrics`, the dashboard) sees this batch counted. A plain function would go to a
     thread and race with the next request.
     """
-    phase, prob = request.path_params["phase"], request.path_params["prob"]
-    drift = report.drift if report is not None else 0
-    telemetry.observe_batch(phase, prob, seconds, quality, report, served)
-    monitor.answered(request, served, matrix, quality, report, predictions, seconds)
+    problem, quality = outcome.problem, outcome.quality
+    monitor.answered(request, outcome, served, matrix)
     log.info(
-        "%s/%s id=%s rows=%d drift=%d ms=%.2f quality=%s",
-        phase,
-        prob,
+        "%s id=%s rows=%d drift=%d ms=%.2f quality=%s",
+        problem,
         batch.id,
         batch.n_rows,
-        drift,
-        seconds * 1000,
-        quality.as_dict(),
+        outcome.drift,
+        outcome.seconds * 1000,
+        quality.as_dict() if quality is not None else None,
     )
     if request.app.state.shadow is not None:
-        request.app.state.shadow.submit(phase, prob, served.version, batch, predictions)
+        shadow = request.app.state.shadow
+        shadow.submit(problem.phase, problem.prob, served.version, batch, outcome.predictions)
 
 
 async def health(request: Request) -> Response:

@@ -1,15 +1,18 @@
-"""The request path's hand-off to monitoring: one summary per answered or refused request."""
+"""The request path's hand-off to monitoring: each request's Outcome counted and summarised.
+
+Answered and refused requests both go through here, the one place they are counted.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 import numpy as np
 from starlette.requests import Request
 
-from mara.drift import DriftReport
-from mara.monitor import batch_record, error_record
-from mara.preprocess import DataQuality
+from mara.home import Problem
+from mara.monitor import summary_record
+from mara.outcome import Outcome
 from mara.serve import telemetry
 from mara.serve.models import ServedModel
 
@@ -20,40 +23,21 @@ __all__ = ["answered", "refused"]
 UNKNOWN = "unknown"
 
 
-def answered(
-    request: Request,
-    served: ServedModel,
-    matrix: np.ndarray,
-    quality: DataQuality,
-    report: DriftReport | None,
-    predictions: list[Any],
-    seconds: float,
-) -> None:
-    """Queue the summary of an answered batch (profiled on the detector's bins off-path)."""
-    phase, prob = request.path_params["phase"], request.path_params["prob"]
-    record = batch_record(
-        phase=phase,
-        prob=prob,
-        version=served.version,
-        seconds=seconds,
-        quality=quality,
-        report=report,
-        predictions=predictions,
-        binary=served.bundle.is_binary,
-    )
+def answered(request: Request, outcome: Outcome, served: ServedModel, matrix: np.ndarray) -> None:
+    """Count an answered batch and queue its summary (profiled on the detector's bins off-path)."""
+    telemetry.observe_request(outcome, served)
     request.app.state.monitor.record(
-        record, detector=served.bundle.drift, matrix=matrix, report=report
+        summary_record(outcome), detector=served.bundle.drift, matrix=matrix, report=outcome.report
     )
 
 
-def refused(request: Request, phase: str, prob: str, status: int, seconds: float) -> None:
+def refused(request: Request, outcome: Outcome) -> None:
     """Count and summarise a refused request."""
     models = request.app.state.models
-    known = (phase, prob) in models.unavailable or f"{phase}/{prob}" in models.names()
+    problem = outcome.problem
+    known = (problem.phase, problem.prob) in models.unavailable or problem.path in models.names()
     if not known:
-        telemetry.observe_error(UNKNOWN, UNKNOWN, status)
+        telemetry.observe_request(dataclasses.replace(outcome, problem=Problem(UNKNOWN, UNKNOWN)))
         return
-    telemetry.observe_error(phase, prob, status)
-    request.app.state.monitor.record(
-        error_record(phase=phase, prob=prob, code=status, seconds=seconds)
-    )
+    telemetry.observe_request(outcome)
+    request.app.state.monitor.record(summary_record(outcome))

@@ -19,8 +19,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from mara.drift import DriftReport
-from mara.preprocess import DataQuality
+from mara.outcome import Outcome
 
 if TYPE_CHECKING:
     from mara.serve.models import ServedModel, ServedModels
@@ -28,11 +27,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTENT_TYPE_LATEST",
     "TOP_FEATURES",
-    "observe_batch",
     "observe_capture",
-    "observe_error",
     "observe_model",
     "observe_models",
+    "observe_request",
     "observe_shadow",
     "render",
 ]
@@ -120,19 +118,15 @@ MODEL_LOADED = Gauge(
 _important: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
-def observe_batch(
-    phase: str,
-    prob: str,
-    seconds: float,
-    quality: DataQuality,
-    report: DriftReport | None,
-    served: ServedModel,
-) -> None:
-    """Count one answered batch."""
-    labels = (phase, f"{phase}/{prob}")
-    REQUESTS.labels(*labels, "200").inc()
+def observe_request(outcome: Outcome, served: ServedModel | None = None) -> None:
+    """Count one answered or refused request; an answer's rows, cells and drift verdict too."""
+    labels = (outcome.problem.phase, outcome.problem.path)
+    REQUESTS.labels(*labels, str(outcome.status)).inc()
+    quality, report = outcome.quality, outcome.report
+    if not outcome.answered or quality is None:
+        return
     ROWS.labels(*labels).inc(quality.rows)
-    LATENCY.labels(*labels).observe(seconds)
+    LATENCY.labels(*labels).observe(outcome.seconds)
     CELLS.labels(*labels, "all").inc(quality.cells)
     CELLS.labels(*labels, "missing").inc(quality.cells_missing)
     CELLS.labels(*labels, "coerced").inc(quality.cells_coerced)
@@ -144,7 +138,7 @@ def observe_batch(
     DRIFT.labels(*labels).inc(report.drift)
     DRIFT_STATISTIC.labels(*labels).set(report.statistic)
     DRIFT_THRESHOLD.labels(*labels).set(report.threshold)
-    for feature in _important_features(served):
+    for feature in _important_features(served) if served is not None else ():
         if feature in report.feature_scores:
             FEATURE_DRIFT.labels(*labels, feature).set(report.feature_scores[feature])
 
@@ -181,11 +175,6 @@ def observe_shadow(phase: str, prob: str, outcome: str, rows: int = 0, agreed: i
     if rows:
         SHADOW_ROWS.labels(*labels).inc(rows)
         SHADOW_AGREED.labels(*labels).inc(agreed)
-
-
-def observe_error(phase: str, prob: str, status: int) -> None:
-    """Count one refused request (of a problem the server knows; others share one label)."""
-    REQUESTS.labels(phase, f"{phase}/{prob}", str(status)).inc()
 
 
 def observe_model(phase: str, prob: str, version: str | None) -> None:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from eventually import eventually
 
 from mara.serve.process import wait_until_ready
 
@@ -120,7 +121,6 @@ class Browser:
 
     def __enter__(self) -> Browser:
         import json
-        import time
 
         import httpx
         from websockets.sync.client import connect
@@ -144,12 +144,17 @@ class Browser:
             stderr=subprocess.DEVNULL,
         )
         port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.__exit__()
-                raise RuntimeError("chromium did not open its DevTools port")
-            time.sleep(0.1)
+
+        def opened() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError("chromium exited before it opened its DevTools port")
+            return port_file.exists() and bool(port_file.read_text().strip())
+
+        try:
+            eventually(opened, "chromium's DevTools port", every_s=0.1)
+        except (AssertionError, RuntimeError):
+            self.__exit__()
+            raise
         port = int(port_file.read_text().split()[0])
         pages = [
             target
@@ -179,18 +184,14 @@ class Browser:
 
     def wait_for(self, expression: str) -> object:
         """Wait until a script's value is truthy (the page loaded, a redirect landed)."""
-        import time
 
-        deadline = time.monotonic() + self.timeout_s
-        while time.monotonic() < deadline:
+        def value() -> object:
             try:
-                value = self.evaluate(expression)
+                return self.evaluate(expression)
             except RuntimeError:  # the page is changing under us
-                value = None
-            if value:
-                return value
-            time.sleep(0.1)
-        raise TimeoutError(expression)
+                return None
+
+        return eventually(value, expression, timeout_s=self.timeout_s, every_s=0.1)
 
     def open(self, url: str) -> str:
         """Navigate and wait for the page (after redirects) to load; its final URL."""

@@ -133,7 +133,8 @@ def test_autopilot_stages_shadows_promotes_and_rolls_back(tmp_path: Path):
                 post_labels(client, shadowed)
                 wait_until("a promotion", lambda: "promote" in actions(home), log)
                 wait_for_version(client, "3")
-                time.sleep(0.5)
+                swapped = len(steady.statuses)
+                eventually(lambda: len(steady.statuses) > swapped + 5, "answers after the swap")
             assert len(steady.statuses) > 10 and set(steady.statuses) == {200}
             scores = shadow_scores(home, "p", "q")
             assert set(scores["version"]) == {"3"} and set(scores["champion_version"]) == {"1"}

@@ -7,7 +7,6 @@ import io
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import uvicorn
+from eventually import eventually
 from rich.console import Console
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -76,10 +76,7 @@ def server_url() -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "test server did not start"
-        time.sleep(0.01)
+    eventually(lambda: server.started, "the test server to start", timeout_s=10, every_s=0.01)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=5)

@@ -1,12 +1,12 @@
 """The loop closed through real processes: serve, label, improve, swap under load, roll back."""
 
 import json
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from command import mara
+from eventually import eventually
 from problems import binary_frame, new_segment_frame, request_bodies, write_problem
 from sklearn.metrics import roc_auc_score
 from traffic import SteadyTraffic, send, wait_for_version
@@ -57,7 +57,8 @@ def test_label_improve_swap_under_load_then_roll_back(tmp_path: Path):
             assert improved.returncode == 0, improved.stderr
             assert "promoted v2" in improved.stdout, improved.stdout
             wait_for_version(client, "2")
-            time.sleep(0.5)
+            swapped = len(steady.statuses)
+            eventually(lambda: len(steady.statuses) > swapped + 5, "answers after the swap")
         assert len(steady.statuses) > 10
         assert set(steady.statuses) == {200}
 

@@ -10,12 +10,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from eventually import eventually
 from monitoring_tools import Browser, Prometheus
 from problems import binary_frame
 from serving import ENGINES
@@ -172,10 +172,9 @@ def test_prometheus_scrapes_with_the_deploy_config_and_its_token(server, tmp_pat
         workdir = tmp_path / token[:4]
         workdir.mkdir()
         with Prometheus(workdir, target, rules, free_port(), token=token) as prom:
-            deadline = time.monotonic() + 60
-            while not prom.query('up{job="mara"}') and time.monotonic() < deadline:
-                time.sleep(0.5)
-            (sample,) = prom.query('up{job="mara"}')
+            (sample,) = eventually(
+                lambda: prom.query('up{job="mara"}'), "a scrape of mara", every_s=0.5
+            )
             assert float(sample["value"][1]) == up, token[:4]
             if up:
                 assert prom.query("mara_requests_total")

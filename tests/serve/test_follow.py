@@ -124,7 +124,8 @@ def test_a_promotion_under_load_is_answered_at_full_speed_by_every_worker(
         moved_back = time.monotonic()
         registry.promote(NAME, "1", by="test", reason="rollback under load")
         to_one = load.first_answer("1", workers, moved_back, timeout_s=30)
-        time.sleep(1)
+        answered = len(load.answers)
+        eventually(lambda: len(load.answers) > answered + 20, "answers after the rollback")
     # Each worker reached the moved-back version within a few seconds (the fallback
     # check would have taken FOLLOW_S); the new one once its served form was built, the
     # workers a moment apart (one compiled, the other waited for its object).

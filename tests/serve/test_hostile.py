@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
@@ -22,6 +21,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
+from eventually import eventually
 from monitoring_tools import Browser
 from problems import write_problem
 
@@ -70,13 +70,14 @@ def server(tmp_path_factory: pytest.TempPathFactory):
             for i in range(6):
                 answer = client.post("/phase-x/prob-x/predict", content=batch(f"b{i}", seed=i))
                 assert answer.status_code == 200, answer.text
-            deadline = time.monotonic() + 60
-            while (
-                'data-feature="amount"'
-                not in client.get("/dashboard/phase-x/prob-x", headers=AUTH).text
-            ):
-                assert time.monotonic() < deadline, "the dashboard never showed the features"
-                time.sleep(0.5)
+            eventually(
+                lambda: (
+                    'data-feature="amount"'
+                    in client.get("/dashboard/phase-x/prob-x", headers=AUTH).text
+                ),
+                "the dashboard to show the features",
+                every_s=0.5,
+            )
         yield running
 
 

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -207,9 +206,8 @@ def test_replicas_follow_the_champion_and_capture_their_own_traffic(
 
         registry.promote(name, "2", by="test", reason="a new champion while serving")
         logs = home / "logs" / "ray"
-        swapped: set[Path] = set()
-        deadline = time.monotonic() + 180
-        while len(swapped) < 2 and time.monotonic() < deadline:
+
+        def both_swapped() -> bool:
             # Requests are answered all along while each replica loads v2 beside v1.
             late = f"late-{len(ids)}"
             assert send(client, late).status_code == 200
@@ -219,8 +217,15 @@ def test_replicas_follow_the_champion_and_capture_their_own_traffic(
                 for path in logs.glob("replica_*.log")
                 if f"champion is now {name} v2" in path.read_text()
             }
-            time.sleep(0.5)
-        assert len(swapped) == 2, [path.read_text()[-2000:] for path in logs.glob("*.log")]
+            return len(swapped) == 2
+
+        eventually(
+            both_swapped,
+            "both replicas to swap in v2",
+            timeout_s=180,
+            every_s=0.5,
+            detail=lambda: "\n".join(path.read_text()[-2000:] for path in logs.glob("*.log")),
+        )
         # Both replicas have swapped (each logs it after the swap): whichever answers now
         # answers with v2.
         after = [f"after-{i}" for i in range(6)]

@@ -198,14 +198,20 @@ def limited(trained_home: Path, tmp_path_factory: pytest.TempPathFactory):
         yield running
 
 
-def raw_exchange(server: ServerProcess, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+def raw_exchange(
+    server: ServerProcess, head: bytes, body: bytes = b"", sent: threading.Event | None = None
+) -> tuple[int, bytes]:
     """Send bytes on a raw connection, then read until the server closes it: (status, headers).
+
+    `sent` is set once the bytes are handed to the kernel.
 
     A server that answers before reading the whole body closes with bytes unread, which the
     kernel turns into a reset: once the answer is in, a reset ends the reply as a close does.
     """
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
         sock.sendall(head + body)
+        if sent is not None:
+            sent.set()
         reply = b""
         try:
             while chunk := sock.recv(65536):
@@ -269,15 +275,16 @@ def test_a_chunked_body_past_the_limit_is_cut_off_with_413(limited):
 
 def test_a_slow_sender_gets_408_and_does_not_hold_the_worker(limited):
     result: dict[str, object] = {}
+    sent = threading.Event()
 
     def slow() -> None:
         started = time.monotonic()
-        result["status"], _ = raw_exchange(limited, head(1000), b'{"id": "slow", ')
+        result["status"], _ = raw_exchange(limited, head(1000), b'{"id": "slow", ', sent)
         result["seconds"] = time.monotonic() - started
 
     thread = threading.Thread(target=slow)
     thread.start()
-    time.sleep(0.2)
+    eventually(sent.is_set, "the slow sender's first bytes", every_s=0.01)
     # Meanwhile the worker answers others.
     answer = httpx.post(f"{limited.url}{PATH}", content=batch_body([[1.0, 30, 0, "web", 1]], "x"))
     assert answer.status_code == 200

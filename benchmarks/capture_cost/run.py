@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import platform
 import sys
 from pathlib import Path
 
@@ -29,6 +27,9 @@ HERE = Path(__file__).parent
 # The soak's problem and home: one `prepare` trains it for both benchmarks.
 sys.path.insert(0, str(HERE.parent / "soak"))
 from run import PHASE, PROB, prepare  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
+from common import machine, publish  # noqa: E402
 
 
 def batches(bodies: list[dict], rows: int) -> list[BenchRequest]:
@@ -101,8 +102,8 @@ def main() -> None:
                     print(results[-1], flush=True)
     lines = [
         f"Fraud problem, {args.repeat} passes over its 4 held-out batches cut to 300 or 2,000 "
-        f"rows, one server worker, client on the same machine ({os.cpu_count()} cores, "
-        f"{platform.machine()}, Python {platform.python_version()}), shared with other work.",
+        f"rows, one server worker, client on the same machine ({machine()}), shared with other "
+        "work.",
         "",
         "| capture | rows | in flight | p50 ms | p99 ms | rows/s | server ms to encode + write |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -113,8 +114,7 @@ def main() -> None:
             f"| {r['mode']} | {r['rows']:,} | {r['concurrency']} | {r['p50']:.1f} | "
             f"{r['p99']:.1f} | {r['rows_s']:,.0f} | {write} |"
         )
-    (HERE / "results.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(HERE / "results.md", lines)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +25,9 @@ from mara.train import TrainConfig, train_problem
 from mara.train.robustness import clean_and_dirty_scores
 
 HERE = Path(__file__).parent
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
+from common import machine, publish  # noqa: E402
 
 
 def evaluate(home: Path, kind: str, rate: float, fraction: float, seed: int) -> dict:
@@ -65,7 +68,7 @@ def main() -> None:
                 )
     lines = [
         f"Held-out rows scored clean and with {args.fraction:.0%} of cells dirtied "
-        f"(seed {args.seed}); {platform.machine()}, {platform.python_version()}, "
+        f"(seed {args.seed}); {machine()}, "
         f"{time.perf_counter() - started:.0f} s.",
         "",
         "| kind | metric | missing_augment | clean | dirty | dirty - clean |",
@@ -76,8 +79,7 @@ def main() -> None:
             f"| {r['kind']} | {r['metric']} | {r['missing_augment']:.2f} | "
             f"{r['clean']:.4f} | {r['dirty']:.4f} | {r['dirty'] - r['clean']:+.4f} |"
         )
-    (HERE / "results.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(HERE / "results.md", lines)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +29,10 @@ from lean_client import LeanClient
 from mara.serve.process import ServerProcess
 
 HERE = Path(__file__).parent
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
+from common import machine, publish  # noqa: E402
+
 TOKEN = "bench-token-0123456789abcdef-0123"
 SIZES = (1, 1_000)
 PER_ROUND = 20
@@ -98,7 +103,7 @@ def main() -> None:
         "# What the token check costs predict",
         "",
         f"`.venv/bin/python benchmarks/serve/auth.py --rounds {args.rounds}`"
-        f"; {traffic.machine()}. The machine was shared with other work while this ran: "
+        f"; {machine()}. The machine was shared with other work while this ran: "
         "compare the ratios (measured side by side, interleaved), not the absolute times.",
         "",
         "| rows | mode | median ms (of round medians) | ratio to open: geometric mean of rounds "
@@ -115,8 +120,7 @@ def main() -> None:
                 f"| {n:,} | {mode} | {statistics.median(ms[mode, n]):.3f} | "
                 f"{math.exp(mean):.3f} [{low:.3f}, {high:.3f}] |"
             )
-    (HERE / "auth.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(HERE / "auth.md", lines)
 
 
 if __name__ == "__main__":

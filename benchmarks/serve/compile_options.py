@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import platform
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,6 +35,10 @@ import numpy as np
 from mara.compiled import AGREEMENT_TOLERANCE
 
 HERE = Path(__file__).parent
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
+from common import machine, publish  # noqa: E402
+
 REPEATS = 30
 
 
@@ -185,8 +189,7 @@ def write_report(rows: list[Row], trees: int, classes: int) -> None:
         "# Compile time against speed: a large multiclass forest",
         "",
         f"{classes} classes, {trees} trees of 31 leaves, 20 features. `make bench-compile`.",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; **shared with other engineers' work while it ran**,",
+        f"Machine: {machine()}; **shared with other engineers' work while it ran**,",
         "so absolute times are noisy; every candidate ran in the same process, one after",
         "the other. Predict times are medians of "
         f"{REPEATS} calls on one thread. Gap: the largest absolute difference to",
@@ -202,8 +205,7 @@ def write_report(rows: list[Row], trees: int, classes: int) -> None:
             f"| {row.name} | {compile_s} | {row.one_row_ms:.3f} | "
             f"{row.thousand_rows_ms:.2f} | {row.max_gap:.1e} |"
         )
-    (HERE / "compile_options.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(HERE / "compile_options.md", lines)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ from versus_mlflow import MlflowServer
 sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
 from tables import REAL, real_table  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
+from common import machine, publish  # noqa: E402
+
 from mara.data import KINDS, make_problem  # noqa: E402
 from mara.data.dirty import frame_rows  # noqa: E402
 from mara.serve.process import ServerProcess  # noqa: E402
@@ -186,7 +189,7 @@ def write_results(
     lines = [
         "# Evaluation day: train, serve, traffic at once (mara against MLflow)",
         "",
-        f"`make bench-serve-evaluation-day`. Machine: {traffic.machine()}; **shared with",
+        f"`make bench-serve-evaluation-day`. Machine: {machine()}; **shared with",
         "three other engineers' builds and tests while it ran**, so absolute figures are",
         "noisy (and MLflow was measured after mara, not interleaved). Both servers ran",
         f"{WORKERS} workers; mara with capture off. No warm-up: every request counted.",
@@ -234,8 +237,7 @@ def write_results(
                     f"{m['p50']:.1f} / {m['p99']:.1f} | {f['rows_per_s']:,.0f} | "
                     f"{f['p50']:.1f} / {f['p99']:.1f} |"
                 )
-    (HERE / "evaluation_day.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(HERE / "evaluation_day.md", lines)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import platform
+import sys
 from pathlib import Path
 
 from mara.bench import load_requests, run_bench
@@ -25,6 +24,9 @@ from mara.serve.process import ServerProcess
 from mara.train import TrainConfig, train_problem
 
 HERE = Path(__file__).parent
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
+from common import machine, publish  # noqa: E402
 
 
 def resident_mib(pid: int) -> float:
@@ -94,8 +96,7 @@ def main() -> None:
     by_key = {(r["mode"], r["kind"], r["concurrency"]): r for r in rows}
     lines = [
         f"Batches of 2,000 rows, {args.repeat} passes over each problem's held-out requests, "
-        f"one server worker, client on the same machine ({os.cpu_count()} cores, "
-        f"{platform.machine()}, Python {platform.python_version()}).",
+        f"one server worker, client on the same machine ({machine()}).",
         "",
         "| problem | in flight | compiled p50 / p99 ms | LightGBM p50 / p99 ms | compiled rows/s "
         "| LightGBM rows/s | speed-up (p50) | server RSS MiB |",
@@ -110,8 +111,7 @@ def main() -> None:
                 f"{i['p50']:.1f} / {i['p99']:.1f} | {c['rows_s']:,.0f} | {i['rows_s']:,.0f} | "
                 f"{i['p50'] / c['p50']:.2f}x | {c['rss']:.0f} |"
             )
-    (HERE / "results.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(HERE / "results.md", lines)
 
 
 if __name__ == "__main__":

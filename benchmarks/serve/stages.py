@@ -44,6 +44,7 @@ import gc
 import logging
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -72,6 +73,10 @@ from mara.serve.models import ServedModel
 from mara.serve.process import ServerProcess
 
 HERE = Path(__file__).parent
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
+from common import machine  # noqa: E402
+
 STAGES = (
     "parse",
     "matrix",
@@ -331,7 +336,7 @@ def write_results(rows: list[dict], rounds: int) -> None:
     lines = [
         f"Network problem (41 features, 3 categorical), median ms over {rounds} rounds, in "
         f"process and over HTTP alternately; one `mara serve` worker, capture on, clients on "
-        f"the same machine ({traffic.machine()}).",
+        f"the same machine ({machine()}).",
         "",
         f"Stages in process (the server runs {after} once the answer is sent):",
         "",

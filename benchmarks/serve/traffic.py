@@ -7,8 +7,6 @@ same registered model.
 from __future__ import annotations
 
 import itertools
-import os
-import platform
 import shutil
 from pathlib import Path
 
@@ -53,12 +51,3 @@ def encode(batch_id: str, columns: list[str], rows: list) -> bytes:
 def forget_captures(home: Path) -> None:
     """Start from an empty capture, so a run's files stay its own and the disk bounded."""
     shutil.rmtree(captured_dir(home, PHASE, PROB), ignore_errors=True)
-
-
-def machine() -> str:
-    """One line about where the figures were measured."""
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{len(os.sched_getaffinity(0))} cores, {platform.machine()}, "
-        f"Python {platform.python_version()}, load average at the end {load}"
-    )

@@ -43,6 +43,10 @@ from mara.registry import tracking_uri
 from mara.serve.process import ServerProcess, free_port, wait_until_ready
 
 HERE = Path(__file__).parent
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
+from common import machine, publish  # noqa: E402
+
 CLIENTS = (1, 4, 16)
 THROUGHPUT_ROWS = 1_000
 _HEADERS = {"content-type": "application/json"}
@@ -272,7 +276,7 @@ def write_results(results: list[dict], rounds: int, batches: dict) -> None:
         f"serve` (capture and drift on) and `mlflow models serve --env-manager local`, at "
         f"equal workers, side by side in one run; latency over {rounds} requests per size "
         f"from one client, the servers asked in turn; throughput with 1,000-row batches "
-        f"({traffic.machine()}).",
+        f"({machine()}).",
         "",
         "| workers | rows | mara p50 / p99 ms | MLflow p50 / p99 ms | MLflow / mara (p50) |",
         "| ---: | ---: | ---: | ---: | ---: |",
@@ -310,8 +314,7 @@ def write_results(results: list[dict], rounds: int, batches: dict) -> None:
         "",
         f"Largest difference between the two servers' predictions on the same 1,000 rows: {gaps}.",
     ]
-    (HERE / "versus_mlflow.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(HERE / "versus_mlflow.md", lines)
     plot(results)
 
 

@@ -23,11 +23,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
 
+from mara.drift import DriftReport
 from mara.home import Problem
 from mara.monitor import SummaryWriter, monitor_dir, summary_record
 from mara.monitor.report import build_report
@@ -81,6 +83,19 @@ def prepare(home: Path) -> None:
     print(f"trained {PHASE}/{PROB} in {time.perf_counter() - started:.0f} s")
 
 
+def answered(quality: DataQuality, report: DriftReport, proba: Any, seconds: float) -> Outcome:
+    """One answered batch of the benchmark's problem, as the server describes it."""
+    return Outcome(
+        problem=Problem(PHASE, PROB),
+        status=200,
+        seconds=seconds,
+        version="1",
+        quality=quality,
+        report=report,
+        predictions=proba,
+    )
+
+
 def write_summaries(home: Path, n_batches: int, now: float) -> float:
     """n_batches summaries over the last 24 h, as one worker's writer writes them."""
     shutil.rmtree(monitor_dir(home), ignore_errors=True)
@@ -104,18 +119,7 @@ def write_summaries(home: Path, n_batches: int, now: float) -> float:
         first, count = (130, 70) if drifted else (0, 130)
         matrix, quality, report, proba = pool[first + i % count]
         dirty = DataQuality(**{**quality.as_dict(), "cells_missing": int(rng.poisson(3))})
-        record = summary_record(
-            Outcome(
-                problem=Problem(PHASE, PROB),
-                status=200,
-                version="1",
-                seconds=float(rng.gamma(4.0, 0.003)),
-                quality=dirty,
-                report=report,
-                predictions=proba,
-                binary=True,
-            )
-        )
+        record = summary_record(answered(dirty, report, proba, float(rng.gamma(4.0, 0.003))))
         record["t"] = float(t)
         writer.record(record, detector=bundle.drift, matrix=matrix, report=report)
     writer.close()
@@ -150,18 +154,7 @@ def record_cost(home: Path, repeat: int = 2000) -> float:
     report, proba = bundle.drift.score(matrix), bundle.predict_matrix(matrix)
     started = time.perf_counter()
     for _ in range(repeat):
-        summary_record(
-            Outcome(
-                problem=Problem(PHASE, PROB),
-                status=200,
-                version="1",
-                seconds=0.01,
-                quality=quality,
-                report=report,
-                predictions=proba,
-                binary=True,
-            )
-        )
+        summary_record(answered(quality, report, proba, 0.01))
     return (time.perf_counter() - started) / repeat * 1e6
 
 
@@ -173,18 +166,7 @@ def append_live(home: Path, n_batches: int) -> None:
     report, proba = bundle.drift.score(matrix), bundle.predict_matrix(matrix)
     writer = SummaryWriter(home)
     for _ in range(n_batches):
-        record = summary_record(
-            Outcome(
-                problem=Problem(PHASE, PROB),
-                status=200,
-                version="1",
-                seconds=0.01,
-                quality=quality,
-                report=report,
-                predictions=proba,
-                binary=True,
-            )
-        )
+        record = summary_record(answered(quality, report, proba, 0.01))
         writer.record(record, detector=bundle.drift, matrix=matrix, report=report)
     writer.close()
 

@@ -149,7 +149,7 @@ class InProcess:
             binary=bundle.is_binary,
         )
         self.capture.append_answer(outcome, body)
-        telemetry.observe_capture(traffic.PHASE, traffic.PROB, len(body), 0.001)
+        telemetry.observe_capture(outcome.problem, len(body), 0.001)
         marks.append(clock())
         telemetry.observe_request(outcome, self.served)
         marks.append(clock())

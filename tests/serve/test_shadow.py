@@ -7,6 +7,7 @@ import pandas as pd
 from problems import binary_frame, request_bodies
 
 from mara.capture import CaptureWriter, shadow_scores
+from mara.home import Problem
 from mara.registry import CHALLENGER, Registry
 from mara.serve.batch import parse_batch
 from mara.serve.models import ServedModel, ServedModels
@@ -34,8 +35,8 @@ def test_a_challenger_scores_live_batches_into_the_shadow_stream(trained_home, t
     bundle = models.get("phase-1", "prob-1").bundle
     served = [bundle.predict_frame(pd.DataFrame(b.rows, columns=b.names)) for b in sent]
     for batch, predictions in zip(sent, served, strict=True):
-        scorer.submit("phase-1", "prob-1", "1", batch, predictions)
-    scorer.submit("phase-2", "prob-9", "1", sent[0], served[0])  # no challenger: ignored
+        scorer.submit(Problem("phase-1", "prob-1"), "1", batch, predictions)
+    scorer.submit(Problem("phase-2", "prob-9"), "1", sent[0], served[0])  # no challenger: ignored
     scorer.close()
     scorer.writer.close()
 
@@ -60,7 +61,7 @@ def test_a_challenger_scores_live_batches_into_the_shadow_stream(trained_home, t
 def test_the_champion_itself_is_not_shadowed(trained_home, tmp_path):
     scorer = ShadowScorer(challengers(trained_home, "1"), CaptureWriter(tmp_path, stream="shadow"))
     batch = batches(1)[0]
-    scorer.submit("phase-1", "prob-1", "1", batch, [0.5] * batch.n_rows)
+    scorer.submit(Problem("phase-1", "prob-1"), "1", batch, [0.5] * batch.n_rows)
     scorer.close()
     assert shadow_scores(tmp_path, "phase-1", "prob-1").empty
 
@@ -75,7 +76,7 @@ def test_a_burst_is_skipped_beyond_the_queue_not_waited_for(trained_home, tmp_pa
         queue_size=2,
     )
     for batch in batches(30):
-        scorer.submit("phase-1", "prob-1", "1", batch, [0.5] * batch.n_rows)
+        scorer.submit(Problem("phase-1", "prob-1"), "1", batch, [0.5] * batch.n_rows)
     scorer.close(timeout_s=30)
     scored = shadow_scores(tmp_path, "phase-1", "prob-1")["key"].nunique()
     assert 1 <= scored <= 3

@@ -87,7 +87,7 @@ async def answer(request: Request, started: float) -> Response:
         # rows are the body as sent, copied, never encoded again.
         written_at = time.perf_counter()
         size = capture.append_answer(outcome, body)
-        telemetry.observe_capture(phase, prob, size, time.perf_counter() - written_at)
+        telemetry.observe_capture(outcome.problem, size, time.perf_counter() - written_at)
     # The rest waits for nothing the client needs, so it runs once the answer is sent; the
     # parsed rows (some 40,000 Python objects at 1,000 rows) are given back after it too.
     response.background = BackgroundTask(after_the_answer, request, served, batch, matrix, outcome)
@@ -117,7 +117,7 @@ async def after_the_answer(
     )
     if request.app.state.shadow is not None:
         shadow = request.app.state.shadow
-        shadow.submit(problem.phase, problem.prob, served.version, batch, outcome.predictions)
+        shadow.submit(problem, served.version, batch, outcome.predictions)
 
 
 async def health(request: Request) -> Response:
@@ -141,7 +141,7 @@ async def health(request: Request) -> Response:
                     "full_speed": m.bundle.at_full_speed,
                     "state": models.state((p, q)),
                     "drift_detector": m.bundle.drift is not None,
-                    "shadowing": shadow.shadowing(p, q, m.version) if shadow else None,
+                    "shadowing": shadow.shadowing(Problem(p, q), m.version) if shadow else None,
                 }
                 for (p, q), m in models.items()
             },

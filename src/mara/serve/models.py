@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mara.compiled import compiled_cache
 from mara.errors import MaraError, ModelNotFound, ModelUnavailable
-from mara.home import Home
+from mara.home import Home, Problem
 from mara.model import ModelBundle
 from mara.registry import CHAMPION, Registry
 from mara.serve.options import ServeOptions
@@ -134,9 +134,9 @@ class ServedModels:
         stop: threading.Event,
         compile_models: bool = True,
         timeout_s: float = DEFAULT_FAST_TIMEOUT_S,
-        on_swap: Callable[[str, str, str], None] | None = None,
+        on_swap: Callable[[Problem, str], None] | None = None,
     ) -> threading.Thread:
-        """Load champions that moved and swap them in without a pause; `on_swap(phase, prob,
+        """Load champions that moved and swap them in without a pause; `on_swap(problem,
         version)` hears each swap (the app tells its metrics).
 
         The alias stamp of the home (which every move through mara replaces) is looked at
@@ -170,7 +170,7 @@ class ServedModels:
         registry: Registry,
         cache: Path | None,
         timeout_s: float,
-        on_swap: Callable[[str, str, str], None] | None,
+        on_swap: Callable[[Problem, str], None] | None,
     ) -> None:
         for mv in registry.served_models(self.alias):
             key = (mv.phase, mv.prob)
@@ -183,7 +183,7 @@ class ServedModels:
             self._models = {**self._models, key: served}
             self.unavailable.pop(key, None)
             if on_swap is not None:
-                on_swap(*key, mv.version)
+                on_swap(Problem(*key), mv.version)
             log.info("%s/%s: %s is now %s v%s (%s)", *key, self.alias, mv.name, mv.version, state)
 
     def find(self, phase: str, prob: str) -> ServedModel | None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mara.capture import CaptureWriter
+from mara.home import Problem
 from mara.serve import telemetry
 from mara.serve.batch import Batch
 from mara.serve.limits import DEFAULT_SHADOW_CPU_SHARE
@@ -41,11 +42,10 @@ def agreed_rows(champion: Sequence[Any], challenger: Sequence[Any]) -> int:
 
 @dataclass(frozen=True)
 class _Job:
-    phase: str
-    prob: str
+    problem: Problem
     champion_version: str
     batch: Batch
-    predictions: list[Any]
+    predictions: Sequence[Any]
     received_at: float
 
 
@@ -72,27 +72,31 @@ class ShadowScorer:
         self._thread = threading.Thread(target=self._run, name="mara-shadow", daemon=True)
         self._thread.start()
 
-    def shadowing(self, phase: str, prob: str, champion_version: str) -> str | None:
+    def shadowing(self, problem: Problem, champion_version: str) -> str | None:
         """The challenger version scored beside this champion, or None."""
-        challenger = self.challengers.find(phase, prob)
+        challenger = self.challengers.find(problem.phase, problem.prob)
         if challenger is None or challenger.version == champion_version:
             return None
         return challenger.version
 
     def submit(
-        self, phase: str, prob: str, champion_version: str, batch: Batch, predictions: list[Any]
+        self,
+        problem: Problem,
+        champion_version: str,
+        batch: Batch,
+        predictions: Sequence[Any],
     ) -> None:
         """Offer a just-answered batch; returns at once whether or not it will be scored."""
-        if self.shadowing(phase, prob, champion_version) is None or not batch.n_rows:
+        if self.shadowing(problem, champion_version) is None or not batch.n_rows:
             return
         if self._random.random() >= self.sample:
-            telemetry.observe_shadow(phase, prob, "sampled_out")
+            telemetry.observe_shadow(problem, "sampled_out")
             return
-        job = _Job(phase, prob, champion_version, batch, predictions, time.time())
+        job = _Job(problem, champion_version, batch, predictions, time.time())
         try:
             self._queue.put_nowait(job)
         except queue.Full:
-            telemetry.observe_shadow(phase, prob, "busy")
+            telemetry.observe_shadow(problem, "busy")
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Score what is queued (within `timeout_s`), then stop the thread."""
@@ -108,13 +112,13 @@ class ShadowScorer:
             try:
                 self._score(job)
             except Exception:  # a challenger that fails must never touch serving
-                log.exception("%s/%s: shadow scoring failed", job.phase, job.prob)
-                telemetry.observe_shadow(job.phase, job.prob, "failed")
+                log.exception("%s: shadow scoring failed", job.problem)
+                telemetry.observe_shadow(job.problem, "failed")
             spent = time.perf_counter() - started
             time.sleep(spent * (1 / self.cpu_share - 1))
 
     def _score(self, job: _Job) -> None:
-        challenger = self.challengers.find(job.phase, job.prob)
+        challenger = self.challengers.find(job.problem.phase, job.problem.prob)
         if challenger is None:
             return
         started = time.perf_counter()
@@ -123,8 +127,8 @@ class ShadowScorer:
         predictions = bundle.predict_matrix(matrix)
         agreed = agreed_rows(job.predictions, predictions)
         self.writer.append(
-            job.phase,
-            job.prob,
+            job.problem.phase,
+            job.problem.prob,
             {
                 "id": job.batch.id,
                 "received_at": job.received_at,
@@ -135,4 +139,4 @@ class ShadowScorer:
                 "shadow_ms": round((time.perf_counter() - started) * 1000, 3),
             },
         )
-        telemetry.observe_shadow(job.phase, job.prob, "scored", len(predictions), agreed)
+        telemetry.observe_shadow(job.problem, "scored", len(predictions), agreed)

@@ -19,6 +19,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from mara.home import Problem
 from mara.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ _important: dict[tuple[str, str], tuple[str, ...]] = {}
 
 def observe_request(outcome: Outcome, served: ServedModel | None = None) -> None:
     """Count one answered or refused request; an answer's rows, cells and drift verdict too."""
-    labels = (outcome.problem.phase, outcome.problem.path)
+    labels = _labels(outcome.problem)
     REQUESTS.labels(*labels, str(outcome.status)).inc()
     quality, report = outcome.quality, outcome.report
     if not outcome.answered or quality is None:
@@ -143,9 +144,9 @@ def observe_request(outcome: Outcome, served: ServedModel | None = None) -> None
             FEATURE_DRIFT.labels(*labels, feature).set(report.feature_scores[feature])
 
 
-def observe_capture(phase: str, prob: str, size: int, seconds: float) -> None:
+def observe_capture(problem: Problem, size: int, seconds: float) -> None:
     """Count one batch written to the capture (`size` 0: it could not be written)."""
-    labels = (phase, f"{phase}/{prob}")
+    labels = _labels(problem)
     if size:
         CAPTURED.labels(*labels).inc()
         CAPTURED_BYTES.labels(*labels).inc(size)
@@ -168,18 +169,18 @@ SHADOW_AGREED = Counter(
 )
 
 
-def observe_shadow(phase: str, prob: str, outcome: str, rows: int = 0, agreed: int = 0) -> None:
+def observe_shadow(problem: Problem, outcome: str, rows: int = 0, agreed: int = 0) -> None:
     """One batch offered to shadow scoring; rows and agreed rows when it was scored."""
-    labels = (phase, f"{phase}/{prob}")
+    labels = _labels(problem)
     SHADOW_BATCHES.labels(*labels, outcome).inc()
     if rows:
         SHADOW_ROWS.labels(*labels).inc(rows)
         SHADOW_AGREED.labels(*labels).inc(agreed)
 
 
-def observe_model(phase: str, prob: str, version: str | None) -> None:
+def observe_model(problem: Problem, version: str | None) -> None:
     """The champion now served for a problem; None when it failed to load."""
-    labels = (phase, f"{phase}/{prob}")
+    labels = _labels(problem)
     MODEL_LOADED.labels(*labels).set(0 if version is None else 1)
     if version is not None and version.isdigit():
         MODEL_VERSION.labels(*labels).set(int(version))
@@ -188,9 +189,9 @@ def observe_model(phase: str, prob: str, version: str | None) -> None:
 def observe_models(models: ServedModels) -> None:
     """Every served and unavailable champion, as loaded at start-up."""
     for (phase, prob), served in models.items():
-        observe_model(phase, prob, served.version)
+        observe_model(Problem(phase, prob), served.version)
     for phase, prob in models.unavailable:
-        observe_model(phase, prob, None)
+        observe_model(Problem(phase, prob), None)
 
 
 def render() -> bytes:
@@ -200,6 +201,11 @@ def render() -> bytes:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
     return generate_latest()
+
+
+def _labels(problem: Problem) -> tuple[str, str]:
+    """A problem's metric labels: `phase`, and `problem` as `phase/prob`."""
+    return problem.phase, problem.path
 
 
 def _important_features(served: ServedModel) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mara.capture import CaptureWriter
+from mara.home import Problem
 from mara.labels import LabelLedger
 from mara.monitor.performance import RealizedPerformance
 
@@ -38,7 +39,7 @@ def test_realized_metrics_per_version_and_hour(tmp_path: Path):
             {"key": "c", "rows": [1], "labels": [1], "labelled_at": 9e3},
         ]
     )
-    rows = RealizedPerformance(tmp_path).rows("p", "q", [0, 1])
+    rows = RealizedPerformance(tmp_path).rows(Problem("p", "q"), [0, 1])
     found = {(r.version, r.window_start): r.metrics for r in rows}
     assert found[("1", 7200.0)]["auc"] == pytest.approx(
         roc_auc_score([1, 0, 0, 1], [0.9, 0.2, 0.6, 0.1])
@@ -66,5 +67,5 @@ def test_multiclass_is_accuracy_of_what_was_served(tmp_path: Path):
     LabelLedger(tmp_path, "p", "q").append(
         [{"key": "m", "rows": [0, 1, 2], "labels": ["tcp", "udp", "icmp"], "labelled_at": 20.0}]
     )
-    (row,) = RealizedPerformance(tmp_path).rows("p", "q", ["icmp", "tcp", "udp"])
+    (row,) = RealizedPerformance(tmp_path).rows(Problem("p", "q"), ["icmp", "tcp", "udp"])
     assert row.metrics == {"labelled rows": 3.0, "accuracy": pytest.approx(2 / 3)}

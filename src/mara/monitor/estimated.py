@@ -18,6 +18,7 @@ import numpy as np
 
 from mara.capture import CaptureIndex
 from mara.errors import MaraError
+from mara.home import Problem
 
 __all__ = ["EstimatedPerformance", "estimated_rows"]
 
@@ -28,7 +29,7 @@ WINDOW_S = 3600.0
 PAGE_MAX_ROWS = 5_000
 
 
-def estimated_rows(home: Path, phase: str, prob: str) -> tuple[list, str]:
+def estimated_rows(home: Path, problem: Problem) -> tuple[list, str]:
     """Estimates per (version that served, hour) over the last day of traffic, and a note.
 
     Each version is estimated on the batches it answered. A failure (no table, no such
@@ -36,7 +37,7 @@ def estimated_rows(home: Path, phase: str, prob: str) -> tuple[list, str]:
     """
     from mara.estimate import estimate_windows
 
-    batches = CaptureIndex(Path(home), phase, prob).refresh().batches()
+    batches = CaptureIndex(Path(home), problem.phase, problem.prob).refresh().batches()
     if batches.empty:
         return [], "no captured traffic yet"
     latest = float(batches["received_at"].max())
@@ -47,8 +48,8 @@ def estimated_rows(home: Path, phase: str, prob: str) -> tuple[list, str]:
         try:
             found += estimate_windows(
                 home,
-                phase,
-                prob,
+                problem.phase,
+                problem.prob,
                 version,
                 since_ns=int(since * 1e9),
                 window_s=WINDOW_S,
@@ -67,35 +68,34 @@ class EstimatedPerformance:
     def __init__(self, home: Path, *, ttl_s: float = 300.0):
         self.home = Path(home)
         self.ttl_s = ttl_s
-        self._done: dict[tuple[str, str], tuple[float, list, str]] = {}
-        self._running: set[tuple[str, str]] = set()
+        self._done: dict[Problem, tuple[float, list, str]] = {}
+        self._running: set[Problem] = set()
         self._lock = threading.Lock()
 
-    def rows(self, phase: str, prob: str) -> tuple[list, str] | None:
+    def rows(self, problem: Problem) -> tuple[list, str] | None:
         """The last finished estimates and note; None while the first is computed."""
-        key = (phase, prob)
         with self._lock:
-            done = self._done.get(key)
+            done = self._done.get(problem)
             stale = done is None or time.monotonic() - done[0] >= self.ttl_s
-            if stale and key not in self._running:
-                self._running.add(key)
+            if stale and problem not in self._running:
+                self._running.add(problem)
                 threading.Thread(
                     target=self._compute,
-                    args=key,
+                    args=(problem,),
                     daemon=True,
-                    name=f"mara-estimate-{phase}-{prob}",
+                    name=f"mara-estimate-{problem.phase}-{problem.prob}",
                 ).start()
         return None if done is None else (done[1], done[2])
 
-    def _compute(self, phase: str, prob: str) -> None:
+    def _compute(self, problem: Problem) -> None:
         try:
-            found, note = estimated_rows(self.home, phase, prob)
+            found, note = estimated_rows(self.home, problem)
         except Exception as exc:  # a page must keep working whatever one estimate does
-            log.exception("estimating %s/%s failed", phase, prob)
+            log.exception("estimating %s failed", problem)
             found, note = [], f"estimating failed: {exc}"
         with self._lock:
-            self._done[(phase, prob)] = (time.monotonic(), found, note)
-            self._running.discard((phase, prob))
+            self._done[problem] = (time.monotonic(), found, note)
+            self._running.discard(problem)
 
 
 def _versions(values: Iterable[str]) -> list[str]:

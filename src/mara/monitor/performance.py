@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from mara.capture import CaptureIndexes
+from mara.home import Problem
 from mara.labels import LabelLedger, labelled_rows, positive_class
 from mara.monitor.aggregate import PerformanceRow, performance_rows
 
@@ -59,22 +60,21 @@ class RealizedPerformance:
         self.home = Path(home)
         self.indexes = indexes or CaptureIndexes(home)
         self.ttl_s = ttl_s
-        self._cache: dict[tuple[str, str], tuple[float, list[PerformanceRow]]] = {}
+        self._cache: dict[Problem, tuple[float, list[PerformanceRow]]] = {}
         self._lock = threading.Lock()
 
-    def rows(self, phase: str, prob: str, classes: Sequence[Any]) -> list[PerformanceRow]:
+    def rows(self, problem: Problem, classes: Sequence[Any]) -> list[PerformanceRow]:
         """The problem's realized metrics, oldest window first."""
-        key = (phase, prob)
         with self._lock:
-            cached = self._cache.get(key)
+            cached = self._cache.get(problem)
             if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
                 return cached[1]
-        labels = LabelLedger(self.home, phase, prob).read()
-        with self.indexes.use(phase, prob) as index:
+        labels = LabelLedger(self.home, problem.phase, problem.prob).read()
+        with self.indexes.use(problem.phase, problem.prob) as index:
             joined = labelled_rows(index, labels, ())
         rows = realized_performance(realized_metrics(joined, classes))
         with self._lock:
-            self._cache[key] = (time.monotonic(), rows)
+            self._cache[problem] = (time.monotonic(), rows)
         return rows
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mara.errors import DataError
 from mara.files import replace_whole
+from mara.home import Problem
 from mara.model import ModelBundle
 from mara.monitor.aggregate import feature_rows, feature_view, overview, problem_view
 from mara.monitor.estimated import estimated_rows
@@ -65,8 +66,9 @@ def build_report(
             "serve some traffic first"
         )
     bundle, version = champion()
-    realized = RealizedPerformance(home).rows(phase, prob, bundle.classes) if bundle else []
-    estimated, note = estimated_rows(home, phase, prob)
+    which = Problem(phase, prob)
+    realized = RealizedPerformance(home).rows(which, bundle.classes) if bundle else []
+    estimated, note = estimated_rows(home, which)
     view = problem_view(store, problem, since=since, now=now)
     detector = bundle.drift if bundle is not None else None
     rows = None

@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from mara.errors import ModelNotFound, ModelUnavailable
+from mara.home import Problem
 from mara.monitor.aggregate import feature_rows, feature_view, overview, problem_view
 from mara.monitor.pages import document, feature_section, overview_section, problem_sections
 from mara.monitor.store import SummaryStore
@@ -55,16 +56,16 @@ async def dashboard(request: Request) -> Response:
 
 async def problem_page(request: Request) -> Response:
     """One problem's drift, features, quality, latency, predictions and performance."""
-    phase, prob = request.path_params["phase"], request.path_params["prob"]
-    problem, store, now = f"{phase}/{prob}", _store(request), time.time()
+    problem = Problem(request.path_params["phase"], request.path_params["prob"])
+    store, now = _store(request), time.time()
     since = request.query_params.get("since")
     start = parse_since(since, now=now) if since else None
-    served = _served(request, phase, prob, store)
-    view = problem_view(store, problem, since=start, now=now)
+    served = _served(request, problem, store)
+    view = problem_view(store, problem.path, since=start, now=now)
     features = None
     if served is not None and served.bundle.drift is not None:
         features = feature_rows(
-            store.profiles(problem, since=view.start),
+            store.profiles(problem.path, since=view.start),
             served.bundle.drift,
             start=view.start,
             end=view.end,
@@ -73,12 +74,12 @@ async def problem_page(request: Request) -> Response:
     realized = []
     if served is not None:
         realized = await run_in_threadpool(
-            request.app.state.realized.rows, phase, prob, served.bundle.classes
+            request.app.state.realized.rows, problem, served.bundle.classes
         )
     estimated, note = [], ""
     estimates = getattr(request.app.state, "estimated", None)
     if estimates is not None:
-        done = estimates.rows(phase, prob)
+        done = estimates.rows(problem)
         estimated, note = (
             done
             if done is not None
@@ -97,23 +98,23 @@ async def problem_page(request: Request) -> Response:
 
 async def feature_page(request: Request) -> Response:
     """One feature's reference and recent distributions on the detector's bins."""
-    phase, prob = request.path_params["phase"], request.path_params["prob"]
+    problem = Problem(request.path_params["phase"], request.path_params["prob"])
     feature = request.path_params["feature"]
-    problem, store, now = f"{phase}/{prob}", _store(request), time.time()
-    served = _served(request, phase, prob, store)
+    store, now = _store(request), time.time()
+    served = _served(request, problem, store)
     detector = served.bundle.drift if served is not None else None
     if detector is None or feature not in detector.feature_names_in_:
         raise ModelNotFound(f"{problem} has no drift-monitored feature {feature!r}")
     since = request.query_params.get("since")
     start = parse_since(since, now=now) if since else now - 3600
-    profiles = store.profiles(problem, since=start)
+    profiles = store.profiles(problem.path, since=start)
     categories = served.bundle.preprocessor.categories_.get(feature, [])
     view = feature_view(
         profiles, detector, version=served.version, feature=feature, categories=categories
     )
     rows = feature_rows(profiles, detector, start=start, end=now)
     row = next((r for r in rows if r.name == feature), None)
-    return _html(f"{feature} · {problem} · mara", feature_section(view, row, problem=problem))
+    return _html(f"{feature} · {problem} · mara", feature_section(view, row, problem=problem.path))
 
 
 async def static(request: Request) -> Response:
@@ -125,12 +126,12 @@ async def static(request: Request) -> Response:
     return Response(body, media_type=_STATIC[name], headers=_HEADERS)
 
 
-def _served(request: Request, phase: str, prob: str, store: SummaryStore) -> ServedModel | None:
+def _served(request: Request, problem: Problem, store: SummaryStore) -> ServedModel | None:
     models = request.app.state.models
     try:
-        return models.get(phase, prob)
+        return models.get(problem.phase, problem.prob)
     except ModelNotFound:
-        if f"{phase}/{prob}" in store.problems():
+        if problem.path in store.problems():
             return None  # summaries of a problem no longer served still show
         raise
     except ModelUnavailable:  # its summaries still show, without feature views

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from mara.errors import SpecError
+from mara.home import Problem
 from mara.spec import CONFIG_NAME, ProblemSpec, load_spec, problem_dir
 
 
@@ -27,7 +28,7 @@ def test_reads_the_organizers_config(tmp_path):
     )
     spec = load_spec(tmp_path, "p", "q")
     assert spec == ProblemSpec("p", "q", ("a", "b"), ("c",), "label")
-    assert spec.name == "p_q"
+    assert spec.name == "p_q" and spec.problem == Problem("p", "q")
     assert spec.features == ("a", "b", "c")
     assert spec.to_config()["category_columns"] == ["c"]
 

@@ -34,9 +34,14 @@ class ProblemSpec:
     ml_type: str = "classification"
 
     @property
+    def problem(self) -> Problem:
+        """The problem this spec describes, as one value."""
+        return Problem(self.phase, self.prob)
+
+    @property
     def name(self) -> str:
         """The registered model's name, `<phase>_<prob>`."""
-        return f"{self.phase}_{self.prob}"
+        return self.problem.name
 
     @property
     def features(self) -> tuple[str, ...]:

@@ -17,8 +17,8 @@ from mara.estimate import (
     estimate_windows,
     ready_version,
 )
-from mara.estimate.cache import estimate_path
 from mara.estimate.version import forget_loaded
+from mara.home import Home, Problem
 from mara.registry import Registry
 from mara.spec import load_spec
 from mara.train import TrainConfig, train_problem
@@ -74,7 +74,7 @@ def test_the_region_flag_fires_when_traffic_leaves_the_holdouts_range(home: Path
 
 
 def test_the_estimator_is_fitted_once_and_kept(home: Path):
-    path = estimate_path(home, *MULTI, "1")
+    path = Home(home).estimate(Problem(*MULTI), "1")
     first = estimate_performance(home, *MULTI, "1")
     written = path.stat().st_mtime_ns
     forget_loaded()

@@ -9,17 +9,11 @@ from typing import Any
 import orjson
 
 from mara.files import replace_whole
-from mara.home import Home, Problem
 
-__all__ = ["estimate_path", "read_cached", "write_cached"]
+__all__ = ["read_cached", "write_cached"]
 
 log = logging.getLogger(__name__)
 FORMAT = 1
-
-
-def estimate_path(home: Path, phase: str, prob: str, version: str) -> Path:
-    """`<home>/estimates/<phase>/<prob>/v<version>.json`."""
-    return Home(home).estimate(Problem(phase, prob), version)
 
 
 def read_cached(path: Path) -> dict[str, Any] | None:

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from mara.errors import DataError
-from mara.estimate.cache import estimate_path, read_cached, write_cached
+from mara.estimate.cache import read_cached, write_cached
 from mara.estimate.estimator import PerformanceEstimator
+from mara.home import Home
 from mara.labels import positive_class
 from mara.model import ModelBundle
 from mara.registry import Registry
@@ -83,7 +84,7 @@ def ready_version(
         home, spec, holdout=int(share) if share >= 1 else share, seed=int(split["seed"])
     )
     matrix, scores = _scores(bundle, table.holdout_frame)
-    path = estimate_path(home, phase, prob, version)
+    path = Home(home).estimate(spec.problem, version)
     estimator = _cached_estimator(path, split, len(table.holdout))
     if estimator is None:
         labels = _label_codes(bundle, table.labels.iloc[table.holdout].reset_index(drop=True))

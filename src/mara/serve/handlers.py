@@ -116,8 +116,7 @@ async def after_the_answer(
         quality.as_dict() if quality is not None else None,
     )
     if request.app.state.shadow is not None:
-        shadow = request.app.state.shadow
-        shadow.submit(problem, served.version, batch, outcome.predictions)
+        request.app.state.shadow.submit(problem, served.version, batch, outcome.predictions)
 
 
 async def health(request: Request) -> Response:

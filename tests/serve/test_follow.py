@@ -87,6 +87,25 @@ class Load:
             detail=lambda: str(first()),
         )
 
+    def answered_again(self, since: dict[str, float], timeout_s: float) -> None:
+        """Wait until each worker of `since` has answered a request sent after its time."""
+
+        def waiting() -> set[str]:
+            answers = list(self.answers)
+            return {
+                w
+                for w, t in since.items()
+                if not any(a.worker == w and a.sent > t for a in answers)
+            }
+
+        eventually(
+            lambda: not waiting(),
+            "every worker to answer a request sent after its swap",
+            timeout_s=timeout_s,
+            every_s=0.1,
+            detail=lambda: f"still waiting for {waiting()}",
+        )
+
     def __enter__(self) -> Load:
         for thread in self._threads:
             thread.start()
@@ -120,6 +139,10 @@ def test_a_promotion_under_load_is_answered_at_full_speed_by_every_worker(
         moved = time.monotonic()
         registry.promote(NAME, "2", by="test", reason="a new champion under load")
         to_two = load.first_answer("2", workers, moved, timeout_s=60)
+        # Each worker answers again before the move back, so that what it answered between
+        # the swaps is checked below on at least one request sent after its swap (the last
+        # worker's first v2 answer may otherwise be its last answer before the move).
+        load.answered_again(to_two, timeout_s=60)
         # Back to v1, whose served form is built: only the alias has to travel.
         moved_back = time.monotonic()
         registry.promote(NAME, "1", by="test", reason="rollback under load")

@@ -27,6 +27,7 @@ def test_every_path_of_a_home_is_in_the_drawn_layout(tmp_path: Path):
         ".cache/compiled/": home.compiled_cache(),
         ".cache/aliases-moved": home.aliases_moved(),
         ".prometheus/": home.prometheus(),
+        ".workers/": home.workers(),
         "demo-tokens": home.demo_tokens(),
         "mlflow.db": home.mlflow_db(),
         "mlartifacts/<phase>_<prob>/": home.artifacts("<phase>_<prob>"),
@@ -41,7 +42,7 @@ def test_every_path_of_a_home_is_in_the_drawn_layout(tmp_path: Path):
     assert places == {
         "raw", "requests", "captured", "labels", "monitor", "audit", "estimate", "reports",
         "logs", "compiled_cache", "aliases_moved", "prometheus", "demo_tokens", "mlflow_db",
-        "artifacts",
+        "artifacts", "workers",
     }  # fmt: skip
     assert all(line.split("#")[0].strip() in drawn for line in layout_text().splitlines())
 

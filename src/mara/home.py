@@ -56,6 +56,7 @@ LAYOUT: tuple[tuple[str, str], ...] = (
     (".cache/compiled/", "compiled forests, keyed by model content and machine; compiles.log"),
     (".cache/aliases-moved", "replaced at every alias move: servers re-read the aliases then"),
     (".prometheus/", "metrics shared by the workers of one server (removed at its start)"),
+    (".workers/", "what each serving worker answers (versions, readiness), for /health"),
     ("demo-tokens", "the demo server's token file (readable by its owner only)"),
     ("mlflow.db", "the embedded MLflow store: runs, versions, aliases"),
     (
@@ -128,6 +129,10 @@ class Home:
     def aliases_moved(self) -> Path:
         """The stamp every alias move replaces, which serving processes watch."""
         return self.root / ".cache" / "aliases-moved"
+
+    def workers(self) -> Path:
+        """A file per serving worker: its versions and readiness, read by /health."""
+        return self.root / ".workers"
 
     def prometheus(self) -> Path:
         """Metrics files shared by the worker processes of one server."""

@@ -1,18 +1,24 @@
-"""`mara serve` starts one worker per usable core unless told otherwise."""
+"""`mara serve` starts one worker per usable core unless told otherwise; /health shows them all."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from eventually import eventually
 from serving import children
 
+from mara.registry import Registry
 from mara.serve.process import ServerProcess
 from mara.serve.server import usable_cores
+
+NAME, PROBLEM = "phase-1_prob-1", "phase-1/prob-1"
 
 
 @contextlib.contextmanager
@@ -61,3 +67,53 @@ def test_workers_option_overrides_the_default(trained_home: Path, tmp_path: Path
     )
     with pinned_to({min(os.sched_getaffinity(0))}), server:
         assert len(children(server.process.pid)) == 2
+
+
+def test_health_says_which_version_every_worker_answers(trained_home: Path, tmp_path: Path):
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("captured_data", "logs"))
+    registry = Registry(home)
+    with registry.run("test", "the same forest again"):
+        v2 = registry.log_bundle(registry.load(NAME)).version
+    server = ServerProcess(
+        home, workers=2, extra_args=("--no-capture", "--follow", "120"), log_path=tmp_path / "s"
+    )
+
+    def workers_in_health() -> dict[str, dict]:
+        answer = httpx.get(f"{server.url}/health", timeout=10)
+        return answer.json()["workers"]
+
+    def answering(version: str) -> set[str]:
+        return {
+            w for w, s in workers_in_health().items() if s["models"][PROBLEM]["version"] == version
+        }
+
+    with server:
+        assert server.process is not None
+        pids = {str(p) for p in children(server.process.pid)}
+        assert len(pids) == 2
+        # Whichever worker answers, it lists both, each ready and at full speed on v1.
+        workers = eventually(
+            lambda: w if set(w := workers_in_health()) == pids else None,
+            "both workers in /health",
+            detail=lambda: str(workers_in_health()),
+        )
+        for state in workers.values():
+            assert state["status"] == "ok"
+            assert state["models"][PROBLEM]["version"] == "1"
+            assert state["models"][PROBLEM]["full_speed"] is True
+        # A promotion: /health shows it reaching every worker (the stamp, not --follow's 120 s).
+        registry.promote(NAME, v2, by="test", reason="the same forest again")
+        eventually(lambda: answering(v2) == pids, f"every worker to answer v{v2}")
+        # A worker killed without a word: its state goes; the supervisor's new one appears.
+        killed = min(pids)
+        os.kill(int(killed), signal.SIGKILL)
+
+        def replaced() -> set[str] | None:
+            now = {str(p) for p in children(server.process.pid)}
+            shown = set(workers_in_health())
+            return shown if len(now) == 2 and killed not in now and shown == now else None
+
+        shown = eventually(replaced, "the killed worker replaced in /health", timeout_s=120)
+        assert killed not in shown
+        assert answering(v2) == shown

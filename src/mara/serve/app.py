@@ -36,6 +36,7 @@ from mara.serve.logs import logging_off_the_request_path
 from mara.serve.models import DEFAULT_FAST_TIMEOUT_S, ServedModels
 from mara.serve.options import ServeOptions
 from mara.serve.shadow import SHADOW_STREAM, ShadowScorer
+from mara.serve.workers import WorkerStates, worker_state
 
 __all__ = ["YOUNG_GC_THRESHOLD", "create_app", "app_from_env"]
 
@@ -122,6 +123,9 @@ def create_app(
                     timeout_s=fast_timeout_s,
                     on_swap=on_swap,
                 )
+        # What this worker answers, for /health on whichever worker a client reaches.
+        app.state.workers = WorkerStates(Path(home), lambda: worker_state(app.state.models))
+        app.state.workers.start()
         log.info("serving %s", ", ".join(app.state.models.names()) or "no models")
         # Start-up made millions of long-lived objects (MLflow, models); keep them out of
         # every later full collection, which would otherwise pause requests to scan them.
@@ -134,6 +138,7 @@ def create_app(
                 yield
             finally:
                 gc.set_threshold(*thresholds)
+                app.state.workers.close()
                 stop_following.set()
                 if app.state.shadow is not None:
                     app.state.shadow.close()

@@ -120,14 +120,18 @@ async def after_the_answer(
 
 
 async def health(request: Request) -> Response:
-    """200 once every version is loaded and at full speed (or settled without it), else 503.
+    """200 once every version of every worker is loaded and at full speed (or settled
+    without it), else 503.
 
-    Each problem says its version, learner, whether it answers at full speed and how; the
-    answer names the worker process that gave it (each worker holds its own models).
+    Each problem says its version, learner, whether it answers at full speed and how, as
+    the worker that answers (`worker`) holds it; `workers` says, for every live worker of
+    this server, its status and each problem's version and speed (from the state each
+    worker keeps under the home, at most a fraction of a second old).
     """
     models = request.app.state.models
     shadow = request.app.state.shadow
-    ready = models.ready
+    workers = request.app.state.workers.read()
+    ready = models.ready and all(w.get("status") == "ok" for w in workers.values())
     return json_response(
         {
             "status": "ok" if ready else "starting",
@@ -144,6 +148,7 @@ async def health(request: Request) -> Response:
                 }
                 for (p, q), m in models.items()
             },
+            "workers": {str(pid): state for pid, state in workers.items()},
             "unavailable": {f"{p}/{q}": reason for (p, q), reason in models.unavailable.items()},
         },
         status_code=200 if ready else 503,

@@ -29,9 +29,10 @@ def openapi_document(problems: list[str], *, max_rows: int) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/health": {
             "get": {
-                "summary": "Liveness: 200 once every model is loaded, 503 while draining",
+                "summary": "Readiness: 200 once every worker's models are loaded and at full "
+                "speed; 503 while starting or draining",
                 "responses": {
-                    "200": {"description": "Served models"},
+                    "200": {"description": "Served models, and what each worker answers"},
                     "503": _error("The server is shutting down"),
                 },
             }

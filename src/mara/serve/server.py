@@ -34,6 +34,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from mara.serve.drain import DRAIN
 from mara.serve.options import DRAIN_DELAY_S, GRACE_S
+from mara.serve.workers import SERVER_PID_ENV
 
 __all__ = [
     "DEFAULT_DRAIN_DELAY_S",
@@ -141,6 +142,8 @@ def uvicorn_config(app: str, **options: Any) -> uvicorn.Config:
 
 def run(config: uvicorn.Config, *, drain_delay_s: float = DEFAULT_DRAIN_DELAY_S) -> NoReturn:
     """Serve until a signal drains the server, then end the process (0 after a clean drain)."""
+    # Its workers (or this process, serving alone) name this server in their state files.
+    os.environ[SERVER_PID_ENV] = str(os.getpid())
     if config.workers > 1:
         sys.exit(_Supervisor(config, drain_delay_s=drain_delay_s).run())
     server = DrainingServer(config, drain_delay_s=drain_delay_s)

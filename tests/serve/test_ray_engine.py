@@ -21,6 +21,7 @@ import orjson
 import pytest
 from eventually import eventually
 from problems import binary_frame
+from traffic import Load
 
 from mara.serve.process import ServerProcess
 from mara.serve.ray_cluster import LOOPBACK_ENV
@@ -251,3 +252,46 @@ def test_replicas_follow_the_champion_and_capture_their_own_traffic(
     assert set(version_of.values()) == {"1", "2"}
     assert {version_of[batch_id] for batch_id in after} == {"2"}
     assert len(list(logs.glob("replica_*.log"))) == 2  # one log per replica, in the home
+
+
+@pytest.mark.e2e
+def test_a_promotion_reaches_every_replica_by_the_alias_stamp(
+    trained_home: Path, ray_cluster, tmp_path: Path
+):
+    from mara.registry import Registry
+
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("captured_data", "logs"))
+    name = "phase-1_prob-1"
+    registry = Registry(home)
+    with registry.run("test", "the same forest again"):
+        v2 = registry.log_bundle(registry.load(name)).version
+    server = ServerProcess(
+        home,
+        port=ray_cluster.serve_port,
+        # The fallback check of MLflow every 120 s, far past every wait below: a swap seen
+        # in time came from the alias stamp each replica looks at.
+        extra_args=(
+            *("--engine", "ray", "--ray-address", ray_cluster.address),
+            *("--replicas", "2", "--follow", "120"),
+        ),
+        env=LOOPBACK_ENV,
+        log_path=tmp_path / "serve.log",
+    )
+    with server, Load(server.url, clients=4) as load:
+        replicas = eventually(
+            lambda: seen if len(seen := {a.worker for a in load.answers}) >= 2 else None,
+            "both replicas to take the load",
+            timeout_s=120,
+        )
+        moved = time.monotonic()
+        registry.promote(name, v2, by="test", reason="a promotion under load")
+        first = load.first_answer(v2, replicas, moved, timeout_s=60)
+        load.answered_again(first, timeout_s=60)
+    answers = load.answers
+    assert {a.status for a in answers} == {200}
+    assert {a.version for a in answers} == {"1", v2}
+    for replica in replicas:
+        # Once a replica answered the new version, it never answered the old one again.
+        mine = [a for a in answers if a.worker == replica]
+        assert {a.version for a in mine if a.sent > first[replica]} == {v2}, replica

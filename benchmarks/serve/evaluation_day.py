@@ -43,6 +43,7 @@ import httpx
 import numpy as np
 import orjson
 import pandas as pd
+import request_cpu
 import traffic
 from lean_client import LeanClient
 from versus_mlflow import MlflowServer
@@ -304,7 +305,12 @@ def main() -> None:
                 targets.append(Target("floor", f"{floor.url}/predict", floor.process.pid, "floor"))
                 results += measure(targets, problem, [(s, c) for s in SIZES for c in CLIENTS])
             print(f"{problem.name} done (load {os.getloadavg()[0]:.1f})", flush=True)
-    write_results(results, ready, compile_s, train_s, health, load_at_start)
+    # Where each server's CPU goes, in process, once no server runs.
+    stages = {
+        f"{p.phase}/{p.prob}": request_cpu.breakdown(home, p.name, p.columns, p.rows)
+        for p in problems
+    }
+    write_results(results, ready, compile_s, train_s, health, load_at_start, stages)
 
 
 def write_results(
@@ -314,6 +320,7 @@ def write_results(
     train_s: float | None,
     health: dict,
     load_at_start: tuple[float, float, float],
+    stages: dict[str, dict[str, dict[str, float]]],
 ) -> None:
     by = {(r["target"], r["problem"], r["rows"], r["clients"]): r for r in results}
     problems = sorted({r["problem"] for r in results})
@@ -370,6 +377,40 @@ def write_results(
             f"{m['cpu_ms']:.2f} | {f['cpu_ms']:.2f} | {f['cpu_ms'] / m['cpu_ms']:.1f}x | "
             f"{floor['cpu_ms']:.2f} | {f['cpu_ms'] / floor['cpu_ms']:.0f}x |"
         )
+    lines += [
+        "",
+        "## Where a 1,000-row request's CPU goes",
+        "",
+        "In process, the median thread CPU ms of each stage over 30 calls on the same rows",
+        "(`request_cpu.py`); beside them each server's CPU per request in the cell above, and",
+        "the rest: HTTP, the web framework, freeing the request, the collector, threads.",
+        "mara: the JSON parse, the rest of the batch checks, the matrix, the compiled forest,",
+        "the drift test, the answer, then after it Prometheus metrics and the dashboard's",
+        "summary (with the batch's counts on the drift bins when the test scored a subsample).",
+        "MLflow: the JSON parse (json), the DataFrame of `dataframe_split`, the model call (the",
+        "same preprocessing, then LightGBM's predictor).",
+        "",
+        "| problem | "
+        + " | ".join(f"mara {s}" for s in request_cpu.MARA_STAGES)
+        + " | mara sum | mara server | mara rest | "
+        + " | ".join(f"MLflow {s}" for s in request_cpu.MLFLOW_STAGES)
+        + " | MLflow sum | MLflow server | MLflow rest |",
+        "| --- |" + " ---: |" * (len(request_cpu.MARA_STAGES) + len(request_cpu.MLFLOW_STAGES) + 6),
+    ]
+    for problem in problems:
+        mara, mlflow = stages[problem]["mara"], stages[problem]["mlflow"]
+        m, f = by[("mara", problem, 1_000, 4)], by[("mlflow", problem, 1_000, 4)]
+        cells = [
+            *(mara[s] for s in request_cpu.MARA_STAGES),
+            sum(mara.values()),
+            m["cpu_ms"],
+            m["cpu_ms"] - sum(mara.values()),
+            *(mlflow[s] for s in request_cpu.MLFLOW_STAGES),
+            sum(mlflow.values()),
+            f["cpu_ms"],
+            f["cpu_ms"] - sum(mlflow.values()),
+        ]
+        lines.append(f"| {problem} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
     lines += [
         "",
         "## Every cell",

@@ -6,17 +6,22 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from eventually import eventually
 from serving import children
 
+from mara.home import Home
 from mara.registry import Registry
 from mara.serve.process import ServerProcess
 from mara.serve.server import usable_cores
+from mara.serve.workers import WorkerStates
 
 NAME, PROBLEM = "phase-1_prob-1", "phase-1/prob-1"
 
@@ -117,3 +122,28 @@ def test_health_says_which_version_every_worker_answers(trained_home: Path, tmp_
         shown = eventually(replaced, "the killed worker replaced in /health", timeout_s=120)
         assert killed not in shown
         assert answering(v2) == shown
+
+
+def test_worker_states_leave_out_dead_workers_strangers_and_other_servers(tmp_path: Path):
+    states = WorkerStates(tmp_path, lambda: {"status": "ok", "models": {}})
+    folder = Home(tmp_path).workers()
+    folder.mkdir(parents=True)
+
+    def state_file(server: int, pid: int) -> Path:
+        path = folder / f"{server}-{pid}.json"
+        path.write_bytes(orjson.dumps({"pid": pid, "status": "starting", "models": {}}))
+        return path
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+    dead = state_file(states.server, int(finished.stdout))
+    # Alive, but not this server's child: the pid of a killed worker, taken by another process.
+    stranger = state_file(states.server, os.getppid())
+    other_server = state_file(states.server + 1, os.getppid())
+    read = states.read()
+    assert read == {os.getpid(): {"pid": os.getpid(), "status": "ok", "models": {}}}
+    assert not dead.exists() and not stranger.exists()  # removed by the reader
+    assert other_server.exists()  # another server's: not this one's to judge
+    assert states.path.exists()  # its own, written by the read
+    states.close()
+    assert not states.path.exists()

@@ -77,7 +77,12 @@ class WorkerStates:
         self._written = state
 
     def read(self) -> dict[int, dict[str, Any]]:
-        """Every live worker of this server, by pid: its status and models (this one's fresh)."""
+        """Every live worker of this server, by pid: its status and models (this one's fresh).
+
+        This worker's file is brought up to date first: once it has answered that all are
+        ready, no other worker reads an older state of it (and answers 503 after a 200).
+        """
+        self.write()
         states: dict[int, dict[str, Any]] = {}
         prefix = f"{self.server}-"
         with contextlib.suppress(FileNotFoundError):

@@ -6,6 +6,7 @@ keeps a small file under the home (`Home.workers`), replaced whole whenever its 
 their readiness change (looked at every POLL_S). A worker's file names the server it
 belongs to (the supervisor's pid, MARA_SERVER_PID, set by `mara.serve.server.run`), so
 servers sharing a home do not mix; a file whose process is gone is ignored and removed.
+Ray's replicas are not started by that supervisor: each lists itself only.
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ import orjson
 import pandas as pd
 
 from mara.compiled import compiled_cache
-from mara.monitor import batch_record
+from mara.home import Problem
+from mara.monitor import summary_record
+from mara.outcome import Outcome
 from mara.registry import Registry
 from mara.serve import telemetry
 from mara.serve.batch import parse_batch
@@ -63,17 +65,20 @@ def breakdown(
     predictions = fast.predict_matrix(matrix)
     report = fast.drift.score(matrix) if fast.drift is not None else None
 
+    outcome = Outcome(
+        problem=Problem(phase, prob),
+        status=200,
+        seconds=0.001,
+        id="e",
+        version="1",
+        quality=quality,
+        report=report,
+        predictions=predictions,
+        binary=fast.is_binary,
+    )
+
     def summary() -> None:
-        batch_record(
-            phase=phase,
-            prob=prob,
-            version="1",
-            seconds=0.001,
-            quality=quality,
-            report=report,
-            predictions=predictions,
-            binary=fast.is_binary,
-        )
+        summary_record(outcome)
         if report is not None and report.counts is None:  # counted again off the path
             fast.drift.reference_.counts(matrix)
 
@@ -86,9 +91,7 @@ def breakdown(
         "answer": _cpu_ms(
             lambda: json_response({"id": "e", "predictions": predictions, "drift": 0}), rounds
         ),
-        "metrics": _cpu_ms(
-            lambda: telemetry.observe_batch(phase, prob, 0.001, quality, report, served), rounds
-        ),
+        "metrics": _cpu_ms(lambda: telemetry.observe_request(outcome, served), rounds),
         "summary": _cpu_ms(summary, rounds),
     }
     mara["batch"] = max(0.0, mara["batch"] - mara["JSON"])  # parse_batch includes the parse

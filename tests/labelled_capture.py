@@ -6,6 +6,7 @@ import pandas as pd
 from problems import request_bodies
 
 from mara.capture import CaptureWriter
+from mara.home import Problem
 from mara.labels import entries_from_objects
 from mara.labels.ingest import label_problem
 from mara.registry import Registry
@@ -37,7 +38,7 @@ def capture(
         record = {k: v for k, v in body.items() if k != "labels"}
         sent = pd.DataFrame(record["rows"], columns=record["columns"])
         writer.append(
-            *problem,
+            Problem(*problem),
             record
             | {
                 "received_at": at + number,

@@ -23,6 +23,7 @@ from pathlib import Path
 from mara.capture import CaptureWriter, captured_dir
 from mara.data import generate
 from mara.data.dirty import frame_rows
+from mara.home import Problem
 from mara.labels import LabelLedger
 
 HERE = Path(__file__).parent
@@ -43,8 +44,7 @@ def write_capture(home: Path, rows: int) -> tuple[list[str], float]:
         batch_id = f"batch-{number}"
         ids.append(batch_id)
         writer.append(
-            "p",
-            "q",
+            Problem("p", "q"),
             {
                 "id": batch_id,
                 "received_at": 1e9 + number,

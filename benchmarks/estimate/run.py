@@ -90,8 +90,7 @@ def serve_and_label(home: Path, spec: ProblemSpec, traffic: pd.DataFrame) -> Non
         report = bundle.drift.score(bundle.preprocessor.transform(part[columns]))
         window = first // WINDOW_ROWS
         writer.append(
-            spec.phase,
-            spec.prob,
+            spec.problem,
             {
                 "id": f"b{number}",
                 "received_at": 3600.0 * (window + 1) + number,

@@ -79,8 +79,7 @@ def setup(home: Path, scenario: Scenario) -> ModelBundle:
         batch_id = f"early-{number}"
         part = rows[first : first + CAPTURED_BATCH]
         writer.append(
-            spec.phase,
-            spec.prob,
+            spec.problem,
             {
                 "id": batch_id,
                 "received_at": start + number,

@@ -9,6 +9,7 @@ from mara.autopilot import AutopilotConfig
 from mara.autopilot.pilot import Autopilot
 from mara.autopilot.watch import look
 from mara.capture import CaptureWriter
+from mara.home import Problem
 from mara.improve import ImproveConfig
 from mara.labels import entries_from_objects
 from mara.labels.ingest import label_problem
@@ -24,7 +25,7 @@ def serve_and_label(home: Path, bodies: list[dict], at: float) -> None:
         record = {k: v for k, v in body.items() if k != "labels"}
         predicted = champion.predict_frame(pd.DataFrame(body["rows"], columns=body["columns"]))
         served = {"received_at": at + number, "model_version": "1", "predictions": predicted}
-        writer.append("p", "q", record | served)
+        writer.append(Problem("p", "q"), record | served)
     writer.close()
     items = [{"id": b["id"], "labels": b["labels"]} for b in bodies]
     label_problem(home, "p", "q", [("test", entries_from_objects(items))])

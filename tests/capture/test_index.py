@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from mara.capture import CaptureIndex, CaptureWriter, captured_dir
+from mara.home import Problem
 from mara.labels import LabelLedger, labelled_traffic
 
 
@@ -28,7 +29,7 @@ def record(batch_id, rows, received_at, **extra) -> dict:
 def capture(home: Path, *records: dict) -> None:
     writer = CaptureWriter(home)
     for item in records:
-        writer.append("p", "q", item)
+        writer.append(Problem("p", "q"), item)
     writer.close()
 
 
@@ -140,7 +141,7 @@ def test_a_stale_or_damaged_saved_index_is_rebuilt(tmp_path: Path):
 def capture_requests(home: Path, *batches: tuple[dict, bytes]) -> None:
     writer = CaptureWriter(home)
     for header, body in batches:
-        writer.append_request("p", "q", header, body)
+        writer.append_request(Problem("p", "q"), header, body)
     writer.close()
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 from captures import captured_ids
 
 from mara.capture import CaptureWriter, captured_dir
+from mara.home import Problem
 
 
 def test_a_record_is_in_the_file_when_append_returns(tmp_path: Path):
     writer = CaptureWriter(tmp_path)
     folder = captured_dir(tmp_path, "p", "q")
     for n in range(3):
-        size = writer.append("p", "q", {"id": n, "rows": [[n, "a\u2028b"]], "drift": 0})
+        size = writer.append(Problem("p", "q"), {"id": n, "rows": [[n, "a\u2028b"]], "drift": 0})
         assert size > 0
         # Not closed, not flushed by anyone: the bytes are already the kernel's.
         assert captured_ids(folder) == list(range(n + 1))
@@ -27,7 +28,7 @@ def test_a_record_is_in_the_file_when_append_returns(tmp_path: Path):
 def test_files_rotate_at_the_size_limit(tmp_path: Path):
     writer = CaptureWriter(tmp_path, max_file_bytes=200)
     for n in range(10):
-        writer.append("p", "q", {"id": n, "rows": [[n] * 20]})
+        writer.append(Problem("p", "q"), {"id": n, "rows": [[n] * 20]})
     writer.close()
     folder = captured_dir(tmp_path, "p", "q")
     assert len(list(folder.glob("requests-*.jsonl"))) > 1
@@ -38,12 +39,13 @@ def test_files_rotate_at_the_size_limit(tmp_path: Path):
 _FULL_DISK = """
 import json, resource, signal, sys
 from mara.capture import CaptureWriter
+from mara.home import Problem
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
 writer = CaptureWriter(sys.argv[1])
-sizes = [writer.append("p", "q", {"id": 1, "rows": [[1]]}),
-         writer.append("p", "q", {"id": 2, "rows": [["x" * 10000]]}),
-         writer.append("p", "q", {"id": 3, "rows": [[3]]})]
+sizes = [writer.append(Problem("p", "q"), {"id": 1, "rows": [[1]]}),
+         writer.append(Problem("p", "q"), {"id": 2, "rows": [["x" * 10000]]}),
+         writer.append(Problem("p", "q"), {"id": 3, "rows": [[3]]})]
 writer.close()
 print(json.dumps({"sizes": sizes, "written": writer.written, "dropped": writer.dropped}))
 """

@@ -9,6 +9,7 @@ from command import mara
 from problems import binary_frame, new_segment_frame, request_bodies, write_problem
 
 from mara.capture import CaptureWriter
+from mara.home import Problem
 from mara.improve import ImproveConfig, improve_problem
 from mara.improve.gate import HOLDOUT_STALE
 from mara.improve.shadow import ShadowEvidence, shadow_evidence
@@ -26,7 +27,9 @@ def capture_and_label(home: Path, bodies: list[dict], labels: list[list]) -> Non
     writer = CaptureWriter(home)
     for number, body in enumerate(bodies):
         record = {k: v for k, v in body.items() if k != "labels"}
-        writer.append("p", "q", record | {"received_at": 1000.0 + number, "model_version": "1"})
+        writer.append(
+            Problem("p", "q"), record | {"received_at": 1000.0 + number, "model_version": "1"}
+        )
     writer.close()
     items = [{"id": b["id"], "labels": y} for b, y in zip(bodies, labels, strict=True)]
     label_problem(home, "p", "q", [("test", entries_from_objects(items))])
@@ -159,10 +162,9 @@ def test_a_staged_challenger_is_judged_on_its_shadow_rows_and_retired_if_worse(
             "model_version": "1",
             "predictions": [0.9 if y else 0.1 for y in body["labels"]],
         }
-        writer.append("p", "q", record | served)
+        writer.append(Problem("p", "q"), record | served)
         shadow.append(
-            "p",
-            "q",
+            Problem("p", "q"),
             {
                 "id": body["id"],
                 "received_at": 5000.0 + number,

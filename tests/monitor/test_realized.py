@@ -20,8 +20,7 @@ def test_realized_metrics_per_version_and_hour(tmp_path: Path):
     ]
     for batch_id, version, at, predictions in batches:
         writer.append(
-            "p",
-            "q",
+            Problem("p", "q"),
             {
                 "id": batch_id,
                 "received_at": at,
@@ -52,8 +51,7 @@ def test_realized_metrics_per_version_and_hour(tmp_path: Path):
 def test_multiclass_is_accuracy_of_what_was_served(tmp_path: Path):
     writer = CaptureWriter(tmp_path)
     writer.append(
-        "p",
-        "q",
+        Problem("p", "q"),
         {
             "id": "m",
             "received_at": 10.0,

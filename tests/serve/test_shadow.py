@@ -32,7 +32,7 @@ def test_a_challenger_scores_live_batches_into_the_shadow_stream(trained_home, t
     models = challengers(trained_home, "7")
     scorer = ShadowScorer(models, CaptureWriter(tmp_path, stream=SHADOW_STREAM), cpu_share=1)
     sent = batches(3)
-    bundle = models.get("phase-1", "prob-1").bundle
+    bundle = models.get(Problem("phase-1", "prob-1")).bundle
     served = [bundle.predict_frame(pd.DataFrame(b.rows, columns=b.names)) for b in sent]
     for batch, predictions in zip(sent, served, strict=True):
         scorer.submit(Problem("phase-1", "prob-1"), "1", batch, predictions)

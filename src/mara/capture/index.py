@@ -29,6 +29,7 @@ import pandas as pd
 from mara.capture.record import BATCH_COLUMNS, batch_rows, no_rows, parse_line, summarize
 from mara.capture.writer import captured_dir
 from mara.files import AppendedLines, replace_whole
+from mara.home import Problem
 
 __all__ = ["CaptureIndex", "CaptureIndexes"]
 
@@ -200,15 +201,16 @@ class CaptureIndexes:
 
     def __init__(self, home: Path):
         self.home = Path(home)
-        self._indexes: dict[tuple[str, str], tuple[CaptureIndex, threading.Lock]] = {}
+        self._indexes: dict[Problem, tuple[CaptureIndex, threading.Lock]] = {}
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
-    def use(self, phase: str, prob: str) -> Iterator[CaptureIndex]:
+    def use(self, problem: Problem) -> Iterator[CaptureIndex]:
         """The problem's index, refreshed, held exclusively for the `with` block."""
         with self._lock:
             index, lock = self._indexes.setdefault(
-                (phase, prob), (CaptureIndex(self.home, phase, prob), threading.Lock())
+                problem,
+                (CaptureIndex(self.home, problem.phase, problem.prob), threading.Lock()),
             )
         with lock:
             yield index.refresh()

@@ -90,38 +90,36 @@ class CaptureWriter:
         # "requests" is the served batches; another stream (the shadow scores) gets a
         # folder of its own beside them, so readers of one never see the other's lines.
         self.stream = stream
-        self._files: dict[tuple[str, str], tuple[int, Path]] = {}
-        self._sizes: dict[tuple[str, str], int] = {}
+        self._files: dict[Problem, tuple[int, Path]] = {}
+        self._sizes: dict[Problem, int] = {}
         self._lock = threading.Lock()
         self.written = 0
         self.written_bytes = 0
         self.dropped = 0
 
-    def append(self, phase: str, prob: str, record: dict[str, Any]) -> int:
+    def append(self, problem: Problem, record: dict[str, Any]) -> int:
         """Write one batch's record to the OS; the bytes written (0 if it was dropped)."""
-        return self._write(phase, prob, encode_record(record))
+        return self._write(problem, encode_record(record))
 
-    def append_request(self, phase: str, prob: str, header: dict[str, Any], body: bytes) -> int:
+    def append_request(self, problem: Problem, header: dict[str, Any], body: bytes) -> int:
         """Write one batch as its header and request body as sent; the bytes written (0: dropped).
 
         The rows are copied, not encoded: the cost is a copy of the body, whatever its size.
         """
-        return self._write(phase, prob, encode_request(header, body))
+        return self._write(problem, encode_request(header, body))
 
     def append_answer(self, outcome: Outcome, body: bytes) -> int:
         """Write an answered batch: its facts (`answer_header`) and its body as sent."""
-        problem = outcome.problem
-        return self.append_request(problem.phase, problem.prob, answer_header(outcome), body)
+        return self.append_request(outcome.problem, answer_header(outcome), body)
 
-    def _write(self, phase: str, prob: str, line: bytes) -> int:
-        key = (phase, prob)
+    def _write(self, key: Problem, line: bytes) -> int:
         with self._lock:
             try:
                 fd = self._fd(key)
                 write_all(fd, line)
             except OSError as exc:
                 self.dropped += 1
-                log.error("capture: could not write a batch of %s/%s: %s", phase, prob, exc)
+                log.error("capture: could not write a batch of %s: %s", key, exc)
                 self._close(key)  # a torn line, if any, stays the last line of its file
                 return 0
             self.written += 1
@@ -141,9 +139,9 @@ class CaptureWriter:
         """The files open for writing now."""
         return [path for _, path in self._files.values()]
 
-    def _fd(self, key: tuple[str, str]) -> int:
+    def _fd(self, key: Problem) -> int:
         if key not in self._files:
-            folder = captured_dir(self.home, *key)
+            folder = Home(self.home).captured(key)
             if self.stream != "requests":
                 folder = folder / self.stream
             path = folder / new_file_name(self.stream)
@@ -152,7 +150,7 @@ class CaptureWriter:
             self._sizes[key] = 0
         return self._files[key][0]
 
-    def _close(self, key: tuple[str, str]) -> None:
+    def _close(self, key: Problem) -> None:
         entry = self._files.pop(key, None)
         self._sizes.pop(key, None)
         if entry is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mara.cli.app import App, problem_options
+from mara.home import Problem
 
 
 @click.command()
@@ -41,7 +42,7 @@ def estimate(
     from mara.registry import Registry
 
     registry = Registry(app.home)
-    name = f"{phase}_{prob}"
+    name = Problem(phase, prob).name
     version = version or registry.champion_version(name)
     if version is None:
         raise click.UsageError(f"{name} has no champion: give --version or run `mara train`")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mara.cli.app import App, problem_options
+from mara.home import Problem
 
 
 @click.command()
@@ -17,7 +18,7 @@ def promote(app: App, phase: str, prob: str, version: str, reason: str) -> None:
     from mara.registry import Registry
 
     registry = Registry(app.home)
-    name = f"{phase}_{prob}"
+    name = Problem(phase, prob).name
     known = registry.versions(name)
     if version not in known:
         raise click.UsageError(f"{name} has no version {version} (versions: {', '.join(known)})")
@@ -33,7 +34,7 @@ def rollback(app: App, phase: str, prob: str) -> None:
     """Bring back the champion before the current one, from the alias history."""
     from mara.registry import Registry
 
-    name = f"{phase}_{prob}"
+    name = Problem(phase, prob).name
     current, target = Registry(app.home).rollback(name)
     if target is None:
         raise click.UsageError(f"{name}: no earlier champion in the alias history")
@@ -47,8 +48,9 @@ def history(app: App, phase: str, prob: str) -> None:
     """Every move of the champion and challenger aliases: when, from, to, by what, why."""
     from mara.registry import Registry
 
-    moves = Registry(app.home).alias_history(f"{phase}_{prob}")
+    name = Problem(phase, prob).name
+    moves = Registry(app.home).alias_history(name)
     if not moves:
-        click.echo(f"{phase}_{prob}: no alias moves recorded")
+        click.echo(f"{name}: no alias moves recorded")
     for move in moves:
         click.echo(move.line())

@@ -70,7 +70,7 @@ class RealizedPerformance:
             if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
                 return cached[1]
         labels = LabelLedger(self.home, problem.phase, problem.prob).read()
-        with self.indexes.use(problem.phase, problem.prob) as index:
+        with self.indexes.use(problem) as index:
             joined = labelled_rows(index, labels, ())
         rows = realized_performance(realized_metrics(joined, classes))
         with self._lock:

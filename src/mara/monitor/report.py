@@ -31,10 +31,11 @@ def registry_champion(
         from mara.registry import Registry
 
         registry = Registry(home)
-        version = registry.champion_version(f"{phase}_{prob}")
+        name = Problem(phase, prob).name
+        version = registry.champion_version(name)
         if version is None:
             return None, None
-        return registry.load(f"{phase}_{prob}", version), version
+        return registry.load(name, version), version
 
     return champion
 
@@ -57,7 +58,8 @@ def build_report(
     a sample of each hour of the last day's traffic, scored again for the estimates.
     """
     now = time.time() if now is None else now
-    problem = f"{phase}/{prob}"
+    which = Problem(phase, prob)
+    problem = which.path
     store = SummaryStore(home)
     store.refresh()
     if problem not in store.problems():
@@ -66,7 +68,6 @@ def build_report(
             "serve some traffic first"
         )
     bundle, version = champion()
-    which = Problem(phase, prob)
     realized = RealizedPerformance(home).rows(which, bundle.classes) if bundle else []
     estimated, note = estimated_rows(home, which)
     view = problem_view(store, problem, since=since, now=now)

@@ -129,7 +129,7 @@ async def static(request: Request) -> Response:
 def _served(request: Request, problem: Problem, store: SummaryStore) -> ServedModel | None:
     models = request.app.state.models
     try:
-        return models.get(problem.phase, problem.prob)
+        return models.get(problem)
     except ModelNotFound:
         if problem.path in store.problems():
             return None  # summaries of a problem no longer served still show

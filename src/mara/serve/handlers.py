@@ -42,8 +42,8 @@ async def predict(request: Request) -> Response:
 
 async def answer(request: Request, started: float) -> Response:
     """The answer to one predict request; its Outcome goes to the capture before it leaves."""
-    phase, prob = request.path_params["phase"], request.path_params["prob"]
-    served = request.app.state.models.get(phase, prob)
+    problem = Problem(request.path_params["phase"], request.path_params["prob"])
+    served = request.app.state.models.get(problem)
     body = await request.body()
     batch = parse_batch(body, max_rows=request.app.state.max_rows)
     bundle = served.bundle
@@ -71,7 +71,7 @@ async def answer(request: Request, started: float) -> Response:
         },
     )
     outcome = Outcome(
-        problem=Problem(phase, prob),
+        problem=problem,
         status=200,
         seconds=time.perf_counter() - started,
         id=batch.id,

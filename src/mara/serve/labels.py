@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from mara.capture import CaptureIndexes
 from mara.errors import LabelError
+from mara.home import Problem
 from mara.labels import LabelLedger, entries_from_objects
 from mara.labels.ingest import LabelReport, check_labels
 from mara.serve.auth import sender
@@ -32,28 +33,28 @@ class LabelDesk:
         self.indexes = indexes
 
     def take(
-        self, phase: str, prob: str, items: list[Any], classes: list[Any], *, sender: str
+        self, problem: Problem, items: list[Any], classes: list[Any], *, sender: str
     ) -> LabelReport:
         """Check and write one POST's labels, recorded as sent by `sender` (a credential's
         name); LabelError when any is bad, nothing written."""
         entries = entries_from_objects(items)
-        with self.indexes.use(phase, prob) as index:
+        with self.indexes.use(problem) as index:
             checked = check_labels(
-                entries, classes, index, source=f"POST /{phase}/{prob}/labels", sender=sender
+                entries, classes, index, source=f"POST /{problem}/labels", sender=sender
             )
-            return checked.write(LabelLedger(self.home, phase, prob))
+            return checked.write(LabelLedger(self.home, problem.phase, problem.prob))
 
 
 async def post_labels(request: Request) -> Response:
     """One `{"id", "labels"}` object or a list of them -> what was labelled and joined."""
-    phase, prob = request.path_params["phase"], request.path_params["prob"]
-    served = request.app.state.models.get(phase, prob)
+    problem = Problem(request.path_params["phase"], request.path_params["prob"])
+    served = request.app.state.models.get(problem)
     body = load_json(await request.body())
     items = body if isinstance(body, list) else [body]
     if not items:
         raise LabelError("no labels sent: an empty list")
     desk: LabelDesk = request.app.state.labels
     report = await run_in_threadpool(
-        desk.take, phase, prob, items, served.bundle.classes, sender=sender(request)
+        desk.take, problem, items, served.bundle.classes, sender=sender(request)
     )
     return json_response(report.as_dict())

@@ -186,20 +186,21 @@ class ServedModels:
                 on_swap(Problem(*key), mv.version)
             log.info("%s/%s: %s is now %s v%s (%s)", *key, self.alias, mv.name, mv.version, state)
 
-    def find(self, phase: str, prob: str) -> ServedModel | None:
+    def find(self, problem: Problem) -> ServedModel | None:
         """The problem's version, or None."""
-        return self._models.get((phase, prob))
+        return self._models.get((problem.phase, problem.prob))
 
-    def get(self, phase: str, prob: str) -> ServedModel:
+    def get(self, problem: Problem) -> ServedModel:
         """The champion for a problem, or ModelNotFound (404)."""
+        key = (problem.phase, problem.prob)
         try:
-            return self._models[(phase, prob)]
+            return self._models[key]
         except KeyError:
-            if (phase, prob) in self.unavailable:
+            if key in self.unavailable:
                 raise ModelUnavailable(
-                    f"{phase}/{prob} has a champion that could not be loaded; see the server log"
+                    f"{problem} has a champion that could not be loaded; see the server log"
                 ) from None
-            raise ModelNotFound(f"no model is served for {phase}/{prob}") from None
+            raise ModelNotFound(f"no model is served for {problem}") from None
 
     def names(self) -> list[str]:
         """Served problems as `phase/prob`, sorted."""

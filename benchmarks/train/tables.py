@@ -107,6 +107,22 @@ REAL: tuple[RealTable, ...] = (
         drop=("ID",),
         note="breast tumour biopsies: malignant, missing cells",
     ),
+    RealTable(
+        "Catsup",
+        "Ecdat/Catsup.csv",
+        "choice",
+        ("id",),
+        note="ketchup brand bought (4 classes): the household, a 300-level categorical, "
+        "beside each brand's price, display and feature",
+    ),
+    RealTable(
+        "ohio",
+        "geepack/ohio.csv",
+        "resp",
+        ("id",),
+        note="children's wheeze at ages 7 to 10: the child, a 537-level categorical (4 rows "
+        "each), beside age and the mother's smoking",
+    ),
 )
 
 

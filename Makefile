@@ -92,9 +92,18 @@ bench-capture: install
 	$(VENV)/bin/python benchmarks/capture/run.py
 
 # The real tables come from a package in the bench-train dependency group, not mara's own.
-bench-train: install
+# The AutoML peers (FLAML, AutoGluon) have their own environment: AutoGluon pins pandas
+# below mara's. Resumable: rows already in results.csv are kept.
+PEERS_VENV := .venv-peers
+PEERS_REQUIREMENTS := benchmarks/train/peers/requirements.txt
+$(PEERS_VENV)/.installed: $(PEERS_REQUIREMENTS) | $(STAMP)
+	$(UV) venv -q --allow-existing --python $(VENV)/bin/python $(PEERS_VENV)
+	$(UV) pip sync -q --python $(PEERS_VENV)/bin/python $(PEERS_REQUIREMENTS)
+	touch $@
+
+bench-train: install $(PEERS_VENV)/.installed
 	$(SYNC) --group bench-train
-	$(VENV)/bin/python benchmarks/train/run.py
+	nice -n 10 $(VENV)/bin/python benchmarks/train/run.py
 
 bench-dashboard: install system-packages
 	$(VENV)/bin/python benchmarks/dashboard/run.py
@@ -104,7 +113,7 @@ bench-estimate: install
 	nice -n 10 $(VENV)/bin/python benchmarks/estimate/run.py
 
 clean:
-	rm -rf $(VENV) .uv demo_home site
+	rm -rf $(VENV) $(PEERS_VENV) .uv demo_home site
 
 # Reliability: a steady-load soak (SOAK_MINUTES=30 for the README figure) and the capture's cost
 SOAK_MINUTES ?= 30

@@ -103,7 +103,7 @@ $(PEERS_VENV)/.installed: $(PEERS_REQUIREMENTS) | $(STAMP)
 
 bench-train: install $(PEERS_VENV)/.installed
 	$(SYNC) --group bench-train
-	nice -n 10 $(VENV)/bin/python benchmarks/train/run.py
+	nice -n 10 $(VENV)/bin/python benchmarks/train/run.py --seeds 0 1 2
 
 bench-dashboard: install system-packages
 	$(VENV)/bin/python benchmarks/dashboard/run.py

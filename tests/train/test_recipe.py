@@ -20,7 +20,7 @@ from mara.spec import ProblemSpec
 from mara.train import TrainConfig, train_problem
 from mara.train.budget import Budget
 from mara.train.data import label_values, load_training_table
-from mara.train.learners import Scored, choose_learner
+from mara.train.learners import REQUEST_MS, Cost, Scored, choose_learner, slowdown
 from mara.train.recipe import fit_model, with_masked_copy
 from mara.train.search import DEFAULT_ROUNDS, DEFAULT_SHAPE, Trial, choose, cv_folds, search
 
@@ -296,8 +296,8 @@ def test_a_learner_can_be_forced(learner: str, forest: type):
         TrainConfig(learners=("xgboost",))
 
 
-def scored(name: str, fold_scores: list[float], ms: float) -> Scored:
-    return Scored(name, (), tuple(fold_scores), ms)
+def scored(name: str, fold_scores: list[float], ms: float, one: float = 0.02) -> Scored:
+    return Scored(name, (), tuple(fold_scores), Cost(one, ms))
 
 
 def test_a_slower_learner_must_beat_every_faster_one_by_its_noise():
@@ -312,3 +312,23 @@ def test_a_slower_learner_must_beat_every_faster_one_by_its_noise():
     assert choose_learner([lightgbm, lucky], 5, evidence=1.0)[0] is lightgbm
     steady = scored("blend", [0.84, 0.73, 0.94, 0.79, 0.89], ms=3.0)
     assert choose_learner([lightgbm, catboost, steady], 5, evidence=1.0)[0] is steady
+
+
+def test_the_evidence_needed_grows_with_the_time_a_request_takes():
+    lightgbm = scored("lightgbm", [0.80, 0.70, 0.90, 0.75, 0.85], ms=1.0)
+    # Better than LightGBM fold by fold by 2.7 standard errors.
+    folds = [0.815, 0.700, 0.912, 0.752, 0.866]
+    cheap = scored("catboost", folds, ms=1.5, one=0.1)
+    chosen, why = choose_learner([lightgbm, cheap], 5, evidence=1.0)
+    assert chosen is cheap and "needed 1." in why
+    # As much better, but making a 1,000-row request 8 times as slow: 3 more standard errors.
+    ms = 8 * (REQUEST_MS[1] + 1.0) - REQUEST_MS[1]
+    slow = scored("catboost", folds, ms=ms, one=0.1)
+    assert slowdown(slow.cost, lightgbm.cost) == pytest.approx(8)
+    kept, why = choose_learner([lightgbm, slow], 5, evidence=1.0)
+    assert kept is lightgbm
+    assert why.startswith("kept lightgbm") and "won 2.7 of the 4.0 needed over lightgbm" in why
+    # A 1-row call's cost counts alone too: fast on 1,000 rows, slow on one.
+    ms_one = 8 * (REQUEST_MS[0] + 0.02) - REQUEST_MS[0]
+    slow_call = scored("catboost", folds, ms=0.5, one=ms_one)
+    assert choose_learner([lightgbm, slow_call], 5, evidence=1.0)[0] is lightgbm

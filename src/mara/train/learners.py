@@ -1,4 +1,4 @@
-"""Choosing the learner: LightGBM, CatBoost or their blend, by the folds and a row's cost.
+"""Choosing the learner: LightGBM, CatBoost or their blend, by the folds and a request's cost.
 
 Every learner is scored from its out-of-fold predictions on the same validation rows (each
 fold's, or a single split's interleaved parts; masked twins included, at their weight): AUC
@@ -8,16 +8,20 @@ predictions.
 
 The rule, as the search's for LightGBM's shapes: the default learner (LightGBM, or the first
 one allowed) stays unless another beats it fold by fold by more than `evidence` standard
-errors. Latency is part of it: a learner whose served form is slower than another's must beat
-that one by as much too, so a slower choice wins by more than its noise or not at all (the
-blend, slower than either part, must beat both). Among the learners that qualify, the best
-scoring. A served form's cost is LightGBM's estimated from its trees (`served_ms`), and
-CatBoost's measured on a fold model (its categorical columns' statistics cost more than its
-trees), plus its refit's extra trees.
+errors. Latency is part of it, weighed by what a served request costs in all: a learner that
+makes a request slower than another learner does (at 1 row or at 1,000 rows) must beat that
+one too, by `evidence` standard errors plus `SE_PER_DOUBLING` for each doubling of the
+request's time it brings. A request's time is the rest of the request (`REQUEST_MS`: parsing,
+the matrix, the drift flags; benchmarks/serve/stages.md) plus the forest's served form
+(`Cost`): LightGBM compiled, estimated from its trees (`lightgbm_cost`); CatBoost's
+evaluator, measured on a fold model at 1 and 1,000 rows (its per-call cost and its
+categorical columns' statistics are not in its tree count); a blend, both. Among the
+learners that qualify, the best scoring.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,40 +29,76 @@ from sklearn.metrics import roc_auc_score
 
 from mara.train.search import gain_in_stderrs
 
-__all__ = ["LEARNERS", "Scored", "blend", "choose_learner", "score_sets", "served_ms"]
+__all__ = [
+    "LEARNERS",
+    "REQUEST_MS",
+    "Cost",
+    "Scored",
+    "blend",
+    "choose_learner",
+    "lightgbm_cost",
+    "score_sets",
+    "slowdown",
+]
 
 # Every learner, in the order of preference at equal evidence: cheapest and default first.
 LEARNERS = ("lightgbm", "catboost", "blend")
 # The blend's weights on LightGBM tried (the ends are the learners alone).
 _GRID = tuple(np.round(np.arange(0.1, 1.0, 0.1), 2))
-# Milliseconds per 1,000 rows of a served form: a fixed cost per call, and one per tree.
-# Measured on this project's 2 shared cores (benchmarks/train): lleaves-compiled LightGBM
-# about 15 us per tree of 31 leaves; CatBoost's evaluator about 5 us per depth-6 tree
-# and 0.2 ms to take in a batch (its FeaturesData).
-_MS_FIXED = {"lightgbm": 0.02, "catboost": 0.2}
-_MS_PER_TREE = {"lightgbm": 0.015, "catboost": 0.0052}
+# What a served request costs besides its forest, in milliseconds at 1 row and at 1,000 rows:
+# parsing, the matrix and the drift flags, before the answer is sent (in process, the
+# network problem, benchmarks/serve/stages.md: 1.48 and 9.15 ms with the forest's 0.11 and
+# 1.61 taken out).
+REQUEST_MS = (1.4, 7.5)
+# Standard errors a learner must win by, on top of the evidence, for each doubling of a
+# request's time it brings: one that makes requests twice as slow must win by twice the
+# noise (at evidence 1), one that adds a tenth by 0.14 more.
+SE_PER_DOUBLING = 1.0
+# lleaves-compiled LightGBM as served (benchmarks/train/served.md): a call's fixed cost in
+# milliseconds, and a tree's per 1,000 rows.
+_LIGHTGBM_CALL_MS = 0.02
+_LIGHTGBM_TREE_MS = 0.008
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A served form's milliseconds for a 1-row call and for a 1,000-row call."""
+
+    one: float
+    thousand: float
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.one + other.one, self.thousand + other.thousand)
+
+
+def lightgbm_cost(trees: int) -> Cost:
+    """Compiled LightGBM's estimated cost: a call's, and each tree's for each row."""
+    per_row = _LIGHTGBM_TREE_MS / 1000 * trees
+    return Cost(_LIGHTGBM_CALL_MS + per_row, _LIGHTGBM_CALL_MS + 1000 * per_row)
+
+
+def slowdown(a: Cost, b: Cost) -> float:
+    """How many times as long a served request takes with `a`'s forest as with `b`'s, at the
+    size (1 or 1,000 rows) where `a` is the furthest behind."""
+    one = (REQUEST_MS[0] + a.one) / (REQUEST_MS[0] + b.one)
+    thousand = (REQUEST_MS[1] + a.thousand) / (REQUEST_MS[1] + b.thousand)
+    return max(one, thousand)
 
 
 @dataclass(frozen=True)
 class Scored:
     """A learner's out-of-fold predictions (one array per validation set), its score on each
-    fold (or part), and its served form's estimated milliseconds per 1,000 rows."""
+    fold (or part), and its served form's cost."""
 
     learner: str
     predictions: tuple[np.ndarray, ...]
     fold_scores: tuple[float, ...]
-    ms: float
+    cost: Cost
 
     @property
     def score(self) -> float:
         """The mean of the fold scores."""
         return float(np.mean(self.fold_scores))
-
-
-def served_ms(learner: str, trees: int, *, fixed: bool = True) -> float:
-    """Estimated milliseconds per 1,000 rows of a LightGBM or CatBoost served form (without
-    the cost of a call: `fixed=False`)."""
-    return (_MS_FIXED[learner] if fixed else 0.0) + _MS_PER_TREE[learner] * trees
 
 
 def score_sets(
@@ -97,7 +137,7 @@ def blend(
             for a, b in zip(lightgbm.predictions, catboost.predictions, strict=True)
         )
         scores = score_sets(predictions, validations, targets, weights, parts=parts)
-        mixed = Scored("blend", predictions, scores, lightgbm.ms + catboost.ms)
+        mixed = Scored("blend", predictions, scores, lightgbm.cost + catboost.cost)
         if best is None or mixed.score > best[0].score:
             best = (mixed, float(weight))
     assert best is not None
@@ -116,26 +156,38 @@ def choose_learner(
     def gain(a: Scored, b: Scored) -> float:
         return gain_in_stderrs(list(a.fold_scores), list(b.fold_scores), per_split)
 
-    def qualifies(c: Scored) -> bool:
-        rivals = [o for o in candidates if o is not c and (o is default or o.ms < c.ms)]
-        return all(gain(c, o) > evidence for o in rivals)
+    def needed(a: Scored, b: Scored) -> float:
+        return evidence + SE_PER_DOUBLING * math.log2(max(1.0, slowdown(a.cost, b.cost)))
 
-    proven = [c for c in candidates[1:] if qualifies(c)]
+    def rivals(c: Scored) -> list[Scored]:
+        """The default, and every learner that serves a request faster than `c`."""
+        return [
+            o for o in candidates if o is not c and (o is default or slowdown(c.cost, o.cost) > 1)
+        ]
+
+    def margin(c: Scored) -> tuple[float, Scored]:
+        """By how many standard errors `c` clears its hardest rival, and which it is."""
+        return min(((gain(c, o) - needed(c, o), o) for o in rivals(c)), key=lambda m: m[0])
+
+    if len(candidates) == 1:
+        return default, f"{default.learner} was the only learner allowed"
+    proven = [c for c in candidates[1:] if margin(c)[0] > 0]
     if not proven:
-        if len(candidates) == 1:
-            return default, f"{default.learner} was the only learner allowed"
-        return default, (
-            f"kept {default.learner}: no other learner beat it, and every faster one, fold "
-            f"by fold by more than {evidence:g} standard errors"
+        short = "; ".join(
+            f"{c.learner} won {gain(c, o):.1f} of the {needed(c, o):.1f} needed over {o.learner}"
+            for c in candidates[1:]
+            for o in [margin(c)[1]]
         )
+        return default, f"kept {default.learner}: standard errors fold by fold, {short}"
     chosen = max(proven, key=lambda c: c.score)
     beaten = ", ".join(
-        f"{o.learner} by {gain(chosen, o):.1f}" for o in candidates if o is not chosen
+        f"{o.learner} by {gain(chosen, o):.1f} (needed {needed(chosen, o):.1f})"
+        for o in rivals(chosen)
     )
     return chosen, (
-        f"{chosen.learner} beat {beaten} standard errors fold by fold (evidence "
-        f"{evidence:g}); about {chosen.ms:.2f} ms per 1,000 rows against "
-        f"{default.ms:.2f} for {default.learner}"
+        f"{chosen.learner} beat {beaten} standard errors fold by fold; served in about "
+        f"{chosen.cost.one:.3f} ms a row and {chosen.cost.thousand:.2f} ms per 1,000 rows, "
+        f"against {default.cost.one:.3f} and {default.cost.thousand:.2f} for {default.learner}"
     )
 
 

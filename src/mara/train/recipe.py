@@ -25,7 +25,15 @@ from mara.spec import ProblemSpec
 from mara.train import catboost_cv
 from mara.train.budget import Budget, Clock
 from mara.train.config import TrainConfig
-from mara.train.learners import LEARNERS, Scored, blend, choose_learner, score_sets, served_ms
+from mara.train.learners import (
+    LEARNERS,
+    Cost,
+    Scored,
+    blend,
+    choose_learner,
+    lightgbm_cost,
+    score_sets,
+)
 from mara.train.search import (
     PARTS,
     Progress,
@@ -68,8 +76,10 @@ def fit_model(
 
     `bundle.recipe` holds the learner, each learner's score (`cv_lightgbm`, `cv_catboost`,
     `cv_blend`), LightGBM's search (its keys as `Search.summary` names them, whichever
-    learner won), CatBoost's rounds and rate, the blend's weight on LightGBM, the chosen
-    form's milliseconds per 1,000 rows, and the reason for the choice in words.
+    learner won), CatBoost's rounds and rate, the blend's weight on LightGBM, each learner's
+    served milliseconds for a 1-row and a 1,000-row call (`served_ms_1_row_catboost`, ...;
+    the chosen one's as `served_ms_1_row` and `served_ms_per_1000_rows`), and the reason for
+    the choice in words.
     """
     y = encode_labels(labels, classes)
     w = _weights(weights, len(y))
@@ -88,9 +98,9 @@ def fit_model(
     candidates: dict[str, Scored] = {}
     recipe: dict[str, Any] = {}
 
-    def scored(learner: str, predictions: list[np.ndarray], ms: float) -> Scored:
+    def scored(learner: str, predictions: list[np.ndarray], cost: Cost) -> Scored:
         scores = score_sets(predictions, validations, targets, row_weights, parts=parts)
-        candidates[learner] = Scored(learner, tuple(predictions), scores, ms)
+        candidates[learner] = Scored(learner, tuple(predictions), scores, cost)
         recipe[f"cv_{learner}"] = round(candidates[learner].score, 6)
         return candidates[learner]
 
@@ -112,7 +122,7 @@ def fit_model(
         recipe |= found.summary()
         lightgbm_trees = recipe["trees"]
         oof = out_of_fold(found.chosen, rows, validations)
-        scored("lightgbm", oof, served_ms("lightgbm", lightgbm_trees))
+        scored("lightgbm", oof, lightgbm_cost(lightgbm_trees))
     if runs_catboost:
         run = catboost_cv.cross_validate(
             rows,
@@ -126,8 +136,9 @@ def fit_model(
         )
         catboost_trees = round(run.rounds / fit_share(folds, len(x)))
         # The fold model's measured cost, and the refit's extra trees at CatBoost's per tree.
-        ms = run.ms_per_1000 + served_ms("catboost", catboost_trees - run.rounds, fixed=False)
-        catboost = scored("catboost", list(run.predictions), ms)
+        extra = catboost_cv.TREE_MS * (catboost_trees - run.rounds)
+        cost = run.cost + Cost(extra / 1000, extra)
+        catboost = scored("catboost", list(run.predictions), cost)
         recipe |= {
             "catboost_rounds": catboost_trees,
             "catboost_cv_rounds": run.rounds,
@@ -173,7 +184,13 @@ def fit_model(
     bundle.recipe = {
         "learner": bundle.learner,
         **recipe,
-        "served_ms_per_1000_rows": round(chosen.ms, 3),
+        **{
+            f"served_ms_{size}_{c.learner}": round(ms, 4)
+            for c in candidates.values()
+            for size, ms in (("1_row", c.cost.one), ("1000_rows", c.cost.thousand))
+        },
+        "served_ms_1_row": round(chosen.cost.one, 4),
+        "served_ms_per_1000_rows": round(chosen.cost.thousand, 3),
         "choice": why,
         "search_seconds": round(budget.elapsed(), 2),
     }

@@ -28,7 +28,9 @@ number of trees (the AutoML peers: their own `predict_proba` on a frame, no tree
 
 Each row goes into results.csv as soon as it is measured, and results.md is rewritten after
 every split: a run that stops resumes where it stopped (the rows already in results.csv are
-not measured again; `--redo mara` measures mara's again, after a change to the recipe).
+not measured again; `--redo mara` measures mara's again, after a change to the recipe, and
+the latest row of a split counts; `--report` only writes results.md, and keeps only those
+rows in results.csv).
 
 A table is split (seeds 0, 1, ...) until its test sets hold about `TEST_ROWS` rows together,
 at least 3 and at most 10 times: one 140-row test set measures AUC to within about 0.005,
@@ -548,29 +550,28 @@ def main() -> None:
     parser.add_argument(
         "--redo", nargs="+", choices=MODELS, default=[], help="Measure these again."
     )
+    parser.add_argument(
+        "--report", action="store_true", help="Only write results.md from results.csv."
+    )
     args = parser.parse_args()
     logging.getLogger("mara").setLevel(logging.ERROR)
     started = time.perf_counter()
     plan = planned(args.seeds, args.tables)
     rows = read_rows()
-    wanted = [(seed, t) for seed, t in plan]
-    redo = {(t.name, seed, m) for seed, t in wanted for m in args.redo}
-    rows = [r for r in rows if (r["table"], r["seed"], r["model"]) not in redo]
-    done = {(r["table"], r["seed"], r["model"]) for r in rows}
-    with RESULTS.open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    for step, (seed, table) in enumerate(wanted, 1):
+    # A model measured again is appended: the latest row of a split counts (`complete`).
+    done = {(r["table"], r["seed"], r["model"]) for r in rows if r["model"] not in args.redo}
+    if args.report:
+        plan = []
+        _compact(rows)
+    for step, (seed, table) in enumerate(plan, 1):
         models = [m for m in args.models if (table.name, seed, m) not in done]
         if not models:
             continue
-        print(f"[{step}/{len(wanted)}] {table.name} seed {seed}: {' '.join(models)}", flush=True)
+        print(f"[{step}/{len(plan)}] {table.name} seed {seed}: {' '.join(models)}", flush=True)
         measured = evaluate(
             table, seed=seed, budget=args.budget, fraction=args.fraction, models=models
         )
-        with RESULTS.open("a", newline="") as file:
-            csv.DictWriter(file, fieldnames=FIELDS).writerows(measured)
+        _append(measured)
         rows += measured
         write_results(
             rows,
@@ -580,9 +581,32 @@ def main() -> None:
             plan=plan,
         )
     write_results(
-        rows, seeds=args.seeds, budget=args.budget, seconds=time.perf_counter() - started, plan=plan
+        rows,
+        seeds=args.seeds,
+        budget=args.budget,
+        seconds=time.perf_counter() - started,
+        plan=planned(args.seeds, args.tables),
     )
     print((HERE / "results.md").read_text())
+
+
+def _append(rows: list[dict]) -> None:
+    """Rows added to results.csv (made with its header if new): another run may be appending
+    too, and each line is written whole."""
+    new = not RESULTS.exists()
+    with RESULTS.open("a", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+def _compact(rows: list[dict]) -> None:
+    """results.csv with only the latest row of each model on each split (no run appending)."""
+    latest = pd.DataFrame(rows).drop_duplicates(["table", "seed", "model"], keep="last")
+    partial = RESULTS.with_suffix(".csv.partial")
+    latest.to_csv(partial, index=False, columns=FIELDS)
+    partial.replace(RESULTS)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ one allowed) stays unless another beats it fold by fold by more than `evidence` 
 errors. Latency is part of it, weighed by what a served request costs in all: a learner that
 makes a request slower than another learner does (at 1 row or at 1,000 rows) must beat that
 one too, by `evidence` standard errors plus `SE_PER_DOUBLING` for each doubling of the
-request's time it brings. A request's time is the rest of the request (`REQUEST_MS`: parsing,
-the matrix, the drift flags; benchmarks/serve/stages.md) plus the forest's served form
-(`Cost`): LightGBM compiled, estimated from its trees (`lightgbm_cost`); CatBoost's
-evaluator, measured on a fold model at 1 and 1,000 rows (its per-call cost and its
+request's time it brings (in quarter steps, so timing noise does not change the model). A
+request's time is the rest of the request (`REQUEST_MS`: parsing, the matrix, the drift
+flags; benchmarks/serve/stages.md) plus the forest's served form (`Cost`): LightGBM
+compiled, estimated from its trees (`lightgbm_cost`); CatBoost's evaluator, measured on a
+fold model at 1 and 1,000 rows (CPU time, one thread: its per-call cost and its
 categorical columns' statistics are not in its tree count); a blend, both. Among the
 learners that qualify, the best scoring.
 """
@@ -52,8 +53,11 @@ _GRID = tuple(np.round(np.arange(0.1, 1.0, 0.1), 2))
 REQUEST_MS = (1.4, 7.5)
 # Standard errors a learner must win by, on top of the evidence, for each doubling of a
 # request's time it brings: one that makes requests twice as slow must win by twice the
-# noise (at evidence 1), one that adds a tenth by 0.14 more.
+# noise (at evidence 1), one that adds a fifth by a quarter more.
 SE_PER_DOUBLING = 1.0
+# The extra evidence goes in steps of this many standard errors: CatBoost's cost is measured,
+# and a few percent of timing noise must not make the same rows give another model.
+_STEP = 0.25
 # lleaves-compiled LightGBM as served (benchmarks/train/served.md): a call's fixed cost in
 # milliseconds, and a tree's per 1,000 rows.
 _LIGHTGBM_CALL_MS = 0.02
@@ -157,7 +161,8 @@ def choose_learner(
         return gain_in_stderrs(list(a.fold_scores), list(b.fold_scores), per_split)
 
     def needed(a: Scored, b: Scored) -> float:
-        return evidence + SE_PER_DOUBLING * math.log2(max(1.0, slowdown(a.cost, b.cost)))
+        extra = SE_PER_DOUBLING * math.log2(max(1.0, slowdown(a.cost, b.cost)))
+        return evidence + _STEP * round(extra / _STEP)
 
     def rivals(c: Scored) -> list[Scored]:
         """The default, and every learner that serves a request faster than `c`."""

@@ -411,7 +411,7 @@ def markdown(
     *,
     seeds: list[int] | None,
     budget: float,
-    seconds: float,
+    seconds: float | None,
     missing: list[str],
 ) -> str:
     """results.md: the per-table table and the averages."""
@@ -427,12 +427,17 @@ def markdown(
         f"rows together ({FEWEST_SPLITS} to {MOST_SPLITS} splits)"
     )
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    took = (
+        f"this run took {seconds:.0f} s (rows measured by earlier runs are kept)"
+        if seconds is not None
+        else "written from results.csv, whose rows one or more (resumed) runs measured"
+    )
     lines = [
         f"{splits}, mara budget {budget:g} CPU s per fit, FLAML and AutoGluon "
         f"{PEER_SECONDS:g} s each, 20% of test cells dirtied; {platform.machine()}, Python "
         f"{platform.python_version()}, 2 cores shared with other work (load average {load} "
-        f"when this was written), this run took {seconds:.0f} s (rows measured by earlier "
-        "runs are kept). Gains are means over the splits, ± their standard error (paired).",
+        f"when this was written), {took}. Gains are means over the splits, ± their "
+        "standard error (paired).",
         "",
     ]
     if missing:
@@ -522,7 +527,12 @@ def read_rows() -> list[dict]:
 
 
 def write_results(
-    rows: list[dict], *, seeds: list[int] | None, budget: float, seconds: float, plan: list
+    rows: list[dict],
+    *,
+    seeds: list[int] | None,
+    budget: float,
+    seconds: float | None,
+    plan: list,
 ) -> None:
     """results.md from every complete split measured so far, naming the tables not yet."""
     summary = summarise(rows)
@@ -584,7 +594,7 @@ def main() -> None:
         rows,
         seeds=args.seeds,
         budget=args.budget,
-        seconds=time.perf_counter() - started,
+        seconds=None if args.report else time.perf_counter() - started,
         plan=planned(args.seeds, args.tables),
     )
     print((HERE / "results.md").read_text())

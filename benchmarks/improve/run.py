@@ -28,26 +28,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from scenarios import Scenario, build, write_table
+from scenarios import Scenario, build, capture, label, write_table
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.preprocessing import StandardScaler
 
-from mara.capture import CaptureWriter
 from mara.data import KINDS
 from mara.data.dirty import frame_rows
 from mara.improve import ImproveConfig, improve_problem
-from mara.labels import entries_from_objects
-from mara.labels.ingest import label_problem
 from mara.model import ModelBundle
 from mara.registry import Registry
 from mara.serve.process import ServerProcess
@@ -69,30 +68,8 @@ def setup(home: Path, scenario: Scenario) -> ModelBundle:
     spec = scenario.spec
     write_table(home, scenario)
     train_problem(home, spec.phase, spec.prob, config=TrainConfig())
-    columns = list(spec.features)
-    rows = frame_rows(scenario.early, columns)
-    labels = scenario.labels()
-    writer = CaptureWriter(home)
-    items = []
-    start = time.time() - 3600
-    for number, first in enumerate(range(0, len(rows), CAPTURED_BATCH)):
-        batch_id = f"early-{number}"
-        part = rows[first : first + CAPTURED_BATCH]
-        writer.append(
-            spec.problem,
-            {
-                "id": batch_id,
-                "received_at": start + number,
-                "model_version": "1",
-                "columns": columns,
-                "rows": part,
-            },
-        )
-        if first < len(labels):
-            items.append({"id": batch_id, "labels": labels[first : first + CAPTURED_BATCH]})
-    writer.close()
-    if items:
-        label_problem(home, spec.phase, spec.prob, [("bench", entries_from_objects(items))])
+    capture(home, scenario, CAPTURED_BATCH)
+    label(home, scenario, CAPTURED_BATCH)
     return Registry(home).load(spec.name)
 
 
@@ -141,13 +118,32 @@ def confident_rows(champion: ModelBundle, scenario: Scenario) -> tuple[pd.DataFr
     return scenario.early[sure], labels[sure].tolist()
 
 
-def later_score(bundle: ModelBundle, scenario: Scenario) -> float:
-    metrics = score(
-        bundle.predict_frame(scenario.later),
-        scenario.later[scenario.spec.target].tolist(),
-        bundle.classes,
-    )
+def later_score(predictions: list, scenario: Scenario, classes: list) -> float:
+    """The headline metric of `predictions` on the later traffic."""
+    metrics = score(predictions, scenario.later[scenario.spec.target].tolist(), classes)
     return metrics[headline(metrics)]
+
+
+def paired_se(a: list, b: list, scenario: Scenario, classes: list, draws: int = 200) -> float:
+    """Standard error of score(a) - score(b) on the later traffic: both scored on the same
+    bootstrap resamples of its rows (generated rows, independent of each other)."""
+    truth = scenario.later[scenario.spec.target].to_numpy()
+    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    rng = np.random.default_rng(0)
+    differences = []
+    for _ in range(draws):
+        rows = rng.integers(0, len(truth), len(truth))
+        if len(set(truth[rows].tolist())) < len(set(truth.tolist())):
+            continue
+        differences.append(
+            later_score(a[rows].tolist(), _rows(scenario, rows), classes)
+            - later_score(b[rows].tolist(), _rows(scenario, rows), classes)
+        )
+    return float(np.std(differences, ddof=1))
+
+
+def _rows(scenario: Scenario, rows: np.ndarray) -> Scenario:
+    return replace(scenario, later=scenario.later.iloc[rows])
 
 
 def evaluate(root: Path, scenario: Scenario, seed: int) -> list[dict]:
@@ -155,28 +151,30 @@ def evaluate(root: Path, scenario: Scenario, seed: int) -> list[dict]:
     started = time.perf_counter()
     champion = setup(home, scenario)
     spec = scenario.spec
-    found = {"keep": (later_score(champion, scenario), "-")}
+    classes = champion.classes
+    predicted = {"keep": champion.predict_frame(scenario.later)}
+    promoted = {"keep": "-"}
     labels = scenario.labels()
     extra = scenario.early.iloc[: len(labels)]
-    found["naive retrain"] = (
-        later_score(retrain(home, scenario, extra, labels), scenario),
-        "always",
+    predicted["naive retrain"] = retrain(home, scenario, extra, labels).predict_frame(
+        scenario.later
     )
+    promoted["naive retrain"] = "always"
     if not scenario.labelled:
         pseudo = kmeans_labels(champion, scenario, seed)
         kmeans = retrain(home, scenario, scenario.early, pseudo)
-        found["KMeans pseudo-labels"] = (later_score(kmeans, scenario), "always")
+        predicted["KMeans pseudo-labels"] = kmeans.predict_frame(scenario.later)
         rows, own = confident_rows(champion, scenario)
-        found["self-training"] = (
-            later_score(retrain(home, scenario, rows, own), scenario),
-            "always",
-        )
+        selftrained = retrain(home, scenario, rows, own)
+        predicted["self-training"] = selftrained.predict_frame(scenario.later)
+        promoted["KMeans pseudo-labels"] = promoted["self-training"] = "always"
     registry = Registry(home)
     t0 = time.perf_counter()
     result = improve_problem(home, spec.phase, spec.prob, registry=registry, config=ImproveConfig())
     improve_s = time.perf_counter() - t0
     served = registry.load(spec.name, result.challenger) if result.promoted else champion
-    found["mara improve"] = (later_score(served, scenario), "yes" if result.promoted else "no")
+    predicted["mara improve"] = served.predict_frame(scenario.later)
+    promoted["mara improve"] = "yes" if result.promoted else "no"
     gain, shift = result.recent, result.shift
     evidence = {
         "labelled_rows": len(labels),
@@ -198,11 +196,14 @@ def evaluate(root: Path, scenario: Scenario, seed: int) -> list[dict]:
             "scenario": scenario.name,
             "policy": policy,
             "metric": "auc" if len(champion.classes) == 2 else "accuracy",
-            "later": value,
-            "promoted": promoted,
+            "later": later_score(values, scenario, classes),
+            # Paired standard errors of this policy's score less keep's and naive's.
+            "se_vs_keep": paired_se(values, predicted["keep"], scenario, classes),
+            "se_vs_naive": paired_se(values, predicted["naive retrain"], scenario, classes),
+            "promoted": promoted[policy],
             **(evidence if policy == "mara improve" else {}),
         }
-        for policy, (value, promoted) in found.items()
+        for policy, values in predicted.items()
     ]
 
 
@@ -286,6 +287,7 @@ def main() -> None:
         "--scenarios", nargs="+", default=None, help="Only scenarios whose name starts so."
     )
     args = parser.parse_args()
+    args.load_start = os.getloadavg()[0]
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     results = []
     started = time.perf_counter()
@@ -340,10 +342,15 @@ def bar_lines(frame: pd.DataFrame) -> list[str]:
     0.02, improve promotes and serves at least naive - 0.005; it never serves less than
     keep - 0.005; shuffled or absent labels never promote."""
     wide = frame.pivot_table(index=["kind", "scenario"], columns="policy", values="later")
-    done = frame[frame["policy"] == "mara improve"].set_index(["kind", "scenario"])["promoted"]
+    mine = frame[frame["policy"] == "mara improve"].set_index(["kind", "scenario"])
+    done = mine["promoted"]
+    naive_se = frame[frame["policy"] == "naive retrain"].set_index(["kind", "scenario"])[
+        "se_vs_keep"
+    ]
     lines = [
         "The bar (naive - keep > 0.02: promote and serve >= naive - 0.005; always serve >= "
-        "keep - 0.005; shuffled or no labels: never promote):",
+        "keep - 0.005; shuffled or no labels: never promote). Each difference with its paired "
+        "standard error (the same bootstrap resamples of the later rows for both policies):",
         "",
         "| kind | scenario | naive - keep | improve - naive | improve - keep | promoted | met |",
         "| --- | --- | ---: | ---: | ---: | --- | --- |",
@@ -359,8 +366,10 @@ def bar_lines(frame: pd.DataFrame) -> list[str]:
             met = met and not promoted
         met_all &= met
         lines.append(
-            f"| {kind} | {scenario} | {naive - keep:+.4f} | {mara - naive:+.4f} | "
-            f"{mara - keep:+.4f} | {done[(kind, scenario)]} | {'yes' if met else 'NO'} |"
+            f"| {kind} | {scenario} | {naive - keep:+.4f} ({naive_se[(kind, scenario)]:.4f}) | "
+            f"{mara - naive:+.4f} ({mine.loc[(kind, scenario), 'se_vs_naive']:.4f}) | "
+            f"{mara - keep:+.4f} ({mine.loc[(kind, scenario), 'se_vs_keep']:.4f}) | "
+            f"{done[(kind, scenario)]} | {'yes' if met else 'NO'} |"
         )
     lines += ["", f"Bar met in every case: {'yes' if met_all else 'no'}."]
     return lines
@@ -379,7 +388,8 @@ def write(results: list[dict], load: dict | None, args: argparse.Namespace, seco
         f"Later-traffic score (AUC, accuracy for network-multiclass) by policy; "
         f"{args.rows:,} generated rows per kind, seed {args.seed}; promoted? in brackets. "
         f"{platform.machine()}, 2 cores, Python {platform.python_version()}, "
-        f"{seconds / 60:.0f} min in all.",
+        f"{seconds / 60:.0f} min in all; load average {args.load_start:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end (a shared machine).",
         "",
         "| scenario | policy | " + " | ".join(table.columns) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in table.columns) + " |",

@@ -8,14 +8,19 @@ what every policy is scored on.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from mara.capture import CaptureWriter
 from mara.data import generate
+from mara.data.dirty import frame_rows
 from mara.data.shift import changed_rule, covariate_shift, new_segment
+from mara.labels import entries_from_objects
+from mara.labels.ingest import label_problem
 from mara.spec import CONFIG_NAME, TRAIN_NAME, ProblemSpec, problem_dir
 
 
@@ -51,6 +56,42 @@ def write_table(home: Path, scenario: Scenario) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CONFIG_NAME).write_text(json.dumps(spec.to_config()))
     scenario.table.to_parquet(folder / TRAIN_NAME, index=False)
+
+
+def capture(home: Path, scenario: Scenario, batch: int) -> None:
+    """The early traffic captured through mara's CaptureWriter as requests of `batch` rows
+    (ids `early-<n>`), received an hour ago, answered by version 1."""
+    spec = scenario.spec
+    columns = list(spec.features)
+    rows = frame_rows(scenario.early, columns)
+    writer = CaptureWriter(home)
+    start = time.time() - 3600
+    for number, first in enumerate(range(0, len(rows), batch)):
+        writer.append(
+            spec.problem,
+            {
+                "id": f"early-{number}",
+                "received_at": start + number,
+                "model_version": "1",
+                "columns": columns,
+                "rows": rows[first : first + batch],
+            },
+        )
+    writer.close()
+
+
+def label(home: Path, scenario: Scenario, batch: int) -> int:
+    """The scenario's late labels for the captured requests, through the label ledger (as
+    `mara label` takes them); the rows labelled."""
+    labels = scenario.labels()
+    items = [
+        {"id": f"early-{number}", "labels": labels[first : first + batch]}
+        for number, first in enumerate(range(0, len(labels), batch))
+    ]
+    if items:
+        spec = scenario.spec
+        label_problem(home, spec.phase, spec.prob, [("bench", entries_from_objects(items))])
+    return len(labels)
 
 
 def _split(frame: pd.DataFrame, table_rows: int, early_rows: int):

@@ -11,6 +11,7 @@ from mara.autopilot.watch import look
 from mara.capture import CaptureWriter
 from mara.home import Problem
 from mara.improve import ImproveConfig
+from mara.improve.gate import HOLDOUT_GUARD, HOLDOUT_STALE
 from mara.labels import entries_from_objects
 from mara.labels.ingest import label_problem
 from mara.registry import Registry
@@ -54,6 +55,6 @@ def test_a_realized_drop_is_seen_on_moved_traffic_and_not_on_the_old(tmp_path: P
     entries = pilot.step()
     assert [e["action"] for e in entries][:1] == ["improve"]
     decided = entries[1]["evidence"]
-    assert decided["rule"] in ("holdout guard", "holdout stale: recent traffic alone")
+    assert decided["rule"] in (HOLDOUT_GUARD, HOLDOUT_STALE)
     for key in ("judged_gain_low", "judged_gain_high", "champion_shift_high", "champion_recent"):
         assert isinstance(decided[key], float)

@@ -230,6 +230,8 @@ class Autopilot:
                     f"{side}_gain_low": diff.low,
                     f"{side}_gain_high": diff.high,
                 }
+                if diff.floor is not None:  # the bound the gate reads when the holdout is stale
+                    evidence[f"{side}_gain_one_sided_low"] = diff.floor
         if result.shift is not None:  # the evidence for the rule the gate applied
             moved = result.shift
             evidence |= {

@@ -39,13 +39,14 @@ def request_blocks(traffic: pd.DataFrame, blocks: int) -> np.ndarray:
 @dataclass(frozen=True)
 class ChainedPredictions:
     """Out-of-sample predictions of the recipe on the rows it scored (positions in the
-    traffic, in order), the block of each (one fit predicted each block), and how many fits
-    made them."""
+    traffic, in order), the block of each (one fit predicted each block), how many fits
+    made them, and for each scored row how many traffic rows its fit learned from."""
 
     rows: np.ndarray
     predictions: list[Any]
     fits: int
     blocks: np.ndarray
+    learned: np.ndarray
 
 
 def forward_chain(
@@ -61,6 +62,7 @@ def forward_chain(
     """
     block = request_blocks(traffic, blocks)
     rows: list[np.ndarray] = []
+    learned: list[np.ndarray] = []
     predictions: list[Any] = []
     fits = 0
     for number in np.unique(block)[1:]:
@@ -70,5 +72,11 @@ def forward_chain(
         fits += 1
         predictions.extend(list(predict(model, traffic.iloc[scored])))
         rows.append(scored)
-    positions = np.concatenate(rows) if rows else np.zeros(0, dtype=int)
-    return ChainedPredictions(positions, predictions, fits, block[positions])
+        learned.append(np.full(len(scored), len(earlier)))
+    if not rows:
+        empty = np.zeros(0, dtype=int)
+        return ChainedPredictions(empty, predictions, fits, empty, empty)
+    positions = np.concatenate(rows)
+    return ChainedPredictions(
+        positions, predictions, fits, block[positions], np.concatenate(learned)
+    )

@@ -35,7 +35,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MetricDifference:
-    """Challenger minus champion on one set of rows, with a bootstrap interval."""
+    """Challenger minus champion on one set of rows, with a bootstrap interval (`low`,
+    `high`) and the one-sided lower bound at the same confidence (`floor`: the gain is
+    above it with that confidence; None where not computed)."""
 
     metric: str
     champion: float
@@ -43,6 +45,7 @@ class MetricDifference:
     low: float
     high: float
     rows: int
+    floor: float | None = None
 
     @property
     def difference(self) -> float:
@@ -76,6 +79,7 @@ def paired_bootstrap(
     *,
     groups: Sequence[Any] | None = None,
     strata: Sequence[Any] | None = None,
+    weights: Sequence[float] | None = None,
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
@@ -89,17 +93,21 @@ def paired_bootstrap(
     own rows, so a fit that predicts higher on a block that happens to hold more positives
     gains nothing (pooled, that alone lifted a challenger on shuffled labels). A resample
     holding one class only has no AUC; it is drawn again (stratified resampling would narrow
-    the interval, plain redraws keep it honest). ValueError when the rows themselves hold
-    one class only.
+    the interval, plain redraws keep it honest). `weights` (one positive number per row)
+    makes a row count that much in the metric, every resample included: accuracy is the
+    weighted share of rows right, a stratum's AUC counts by its rows' weight (within a
+    stratum the weights must be equal), as does a row in an unstratified AUC. ValueError
+    when the rows themselves hold one class only.
     """
-    truth = _Truth(labels, classes, strata)
+    truth = _Truth(labels, classes, strata, weights)
     a, b = truth.predictions(champion), truth.predictions(challenger)
     rng = np.random.default_rng(seed)
     diffs = _draw(
         lambda w: truth.metric(b, w) - truth.metric(a, w), truth.n, groups, resamples, rng
     )
     low, high = _interval(diffs, confidence)
-    return MetricDifference(truth.name, truth.point(a), truth.point(b), low, high, truth.n)
+    floor = float(np.quantile(diffs, 1 - confidence))
+    return MetricDifference(truth.name, truth.point(a), truth.point(b), low, high, truth.n, floor)
 
 
 def score_shift(
@@ -131,12 +139,26 @@ class _Truth:
     """The labels of a set of rows, and the metric of predictions on them under row weights."""
 
     def __init__(
-        self, labels: Sequence[Any], classes: list[Any], strata: Sequence[Any] | None = None
+        self,
+        labels: Sequence[Any],
+        classes: list[Any],
+        strata: Sequence[Any] | None = None,
+        weights: Sequence[float] | None = None,
     ):
         self.n = len(labels)
         self.strata = None if strata is None else pd.factorize(np.asarray(strata, dtype=object))[0]
         if self.strata is not None and len(self.strata) != self.n:
             raise ValueError(f"{len(self.strata)} strata for {self.n} rows")
+        self.weights = None if weights is None else np.asarray(weights, dtype=float)
+        if self.weights is not None:
+            if len(self.weights) != self.n:
+                raise ValueError(f"{len(self.weights)} weights for {self.n} rows")
+            if not (np.isfinite(self.weights).all() and (self.weights > 0).all()):
+                raise ValueError("row weights must be positive and finite")
+            if self.strata is not None and any(
+                np.ptp(self.weights[self.strata == s]) > 0 for s in np.unique(self.strata)
+            ):
+                raise ValueError("row weights must be equal within a stratum")
         self.binary = len(classes) == 2
         if self.binary:
             positive = positive_class(classes)
@@ -159,13 +181,15 @@ class _Truth:
 
     def point(self, predicted: np.ndarray) -> float:
         """The metric on all the rows, each once."""
-        if self.binary and self.strata is None:
+        if self.binary and self.strata is None and self.weights is None:
             return float(roc_auc_score(self.truth, predicted))
         return float(self.metric(predicted, np.ones((1, self.n)))[0])
 
     def metric(self, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """The metric under each row of a (resamples, n) weight matrix; NaN for a resample
-        with one class only."""
+        """The metric under each row of a (resamples, n) weight matrix (times the rows' own
+        weights); NaN for a resample with one class only."""
+        if self.weights is not None:
+            weights = weights * self.weights
         if not self.binary:
             with np.errstate(divide="ignore", invalid="ignore"):
                 return (weights @ predicted) / weights.sum(axis=1)
@@ -272,7 +296,12 @@ class GateRule:
     The holdout guard holds only while the holdout still describes the traffic (`judge`):
     when the champion's own score on recent labelled traffic is below its holdout score with
     confidence (the upper bound of the shift below 0), the traffic has moved, and the gate
-    judges on recent traffic alone.
+    judges on recent traffic alone, with a one-sided test: the gain's one-sided lower bound
+    (`floor`) at the same confidence must exceed `min_gain`. While the champion holds its
+    level, keeping it is the safe default and the two-sided interval's lower bound decides;
+    once it has fallen on the traffic it serves, it has no such claim, and the question is
+    only whether the challenger is better (H0: gain <= min_gain), which is what a one-sided
+    test at that confidence answers.
     """
 
     min_gain: float = 0.0
@@ -293,7 +322,8 @@ class GateRule:
         *,
         where: str = "forward-chained",
     ) -> GateDecision:
-        """Gain on later traffic, the holdout guard unless `shift` shows the holdout stale."""
+        """Gain on later traffic, the holdout guard unless `shift` shows the holdout stale
+        (then the gain's one-sided bound decides)."""
         name = gain.metric
         said = (
             f"{where} {name} {gain.challenger:.4f} vs {gain.champion:.4f}, gain "
@@ -305,20 +335,24 @@ class GateRule:
         )
         stale = shift is not None and shift.high < 0
         rule = HOLDOUT_STALE if stale else HOLDOUT_GUARD
+        bound, bound_name = gain.low, "the gain's lower bound"
+        if stale and gain.floor is not None:
+            bound, bound_name = gain.floor, "the gain's one-sided lower bound"
         if shift is not None:
             moved = (
                 f"champion {name} {shift.recent:.4f} on recent traffic vs {shift.holdout:.4f} on "
                 f"its holdout, {shift.difference:+.4f} [{shift.low:+.4f}, {shift.high:+.4f}]"
             )
             said = f"{said}; {moved}: " + (
-                "the traffic has moved, the holdout guard is set aside"
+                "the traffic has moved, the holdout guard is set aside and the gain's "
+                f"one-sided lower bound decides ({bound:+.4f})"
                 if stale
                 else "the holdout still describes the traffic"
             )
-        if gain.low <= self.min_gain:
+        if bound <= self.min_gain:
             return GateDecision(
                 False,
-                f"{said}; the gain's lower bound is not above {self.min_gain:+.4f}",
+                f"{said}; {bound_name} is not above {self.min_gain:+.4f}",
                 rule,
             )
         if not stale and holdout.high < -self.holdout_tolerance:
@@ -332,7 +366,7 @@ class GateRule:
 
 # The rule a decision applied: the holdout guard, or recent traffic alone.
 HOLDOUT_GUARD = "holdout guard"
-HOLDOUT_STALE = "holdout stale: recent traffic alone"
+HOLDOUT_STALE = "holdout stale: recent traffic alone, one-sided"
 
 
 @dataclass(frozen=True)

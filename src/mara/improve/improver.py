@@ -217,6 +217,9 @@ def improve_problem(
             table.classes,
             groups=scored["key"].tolist(),
             strata=chained.blocks,
+            # A row counts by the traffic its fit learned from: the later blocks' fits are
+            # the closest to the served one, which learns from every labelled row.
+            weights=chained.learned,
             seed=1,
             **bootstrap,
         )
@@ -350,6 +353,7 @@ def _register(
     with registry.run(spec.name, f"improve {spec.name}"):
         params = {
             "blocks": config.blocks,
+            "chain_row_weight": "traffic rows its fit learned from",
             "evidence_budget": config.evidence_budget,
             "min_class_rows": config.min_class_rows,
             "min_requests": config.min_requests,
@@ -370,6 +374,7 @@ def _register(
             f"chained_champion_{metric}": gain.champion,
             "chained_gain_low": gain.low,
             "chained_gain_high": gain.high,
+            "chained_gain_one_sided_low": gain.floor,
             f"holdout_{metric}": on_holdout.challenger,
             f"holdout_champion_{metric}": on_holdout.champion,
             "holdout_gain_low": on_holdout.low,

@@ -87,6 +87,7 @@ bench-improve: install
 
 bench-autopilot: install
 	$(VENV)/bin/python benchmarks/autopilot/run.py
+	$(VENV)/bin/python benchmarks/autopilot/arrival.py
 
 bench-capture: install
 	$(VENV)/bin/python benchmarks/capture/run.py

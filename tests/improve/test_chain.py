@@ -60,3 +60,5 @@ def test_no_row_is_scored_by_a_model_that_saw_it_or_anything_later():
     assert set(chained.rows) == set(np.flatnonzero(~first))
     # Each model learned from everything before its block: the chain only grows.
     assert [len(s) for s in seen] == sorted(len(s) for s in seen)
+    # Each scored row carries the count of traffic rows its fit learned from.
+    assert chained.learned.tolist() == [len(seen[m]) for m, _, _ in chained.predictions]

@@ -162,3 +162,74 @@ def test_stratified_auc_ranks_each_fit_only_against_its_own_rows():
     assert pooled.low > 0  # the spurious gain the pooled AUC sees
     assert within.low < 0  # no gain shown: the fits are ranked within their own blocks
     assert abs(within.challenger - 0.5) < 0.04
+
+
+def test_the_one_sided_bound_lies_between_the_lower_bound_and_the_gain():
+    truth, weak = scores(11, signal=0.5)
+    better = weak + truth * 0.15
+    found = paired_bootstrap(weak, better, truth.tolist(), [0, 1], confidence=0.95)
+    assert found.floor is not None
+    assert found.low < found.floor < found.difference
+
+
+def test_when_the_traffic_moved_the_one_sided_bound_decides():
+    rule = GateRule()
+    # The two-sided interval reaches below 0, the one-sided bound does not.
+    gain = MetricDifference("auc", 0.8, 0.81, -0.001, 0.02, 500, floor=0.001)
+    holdout = diff(-0.01, 0.0, 0.01)
+    moved = rule.judge(gain, holdout, shift(-0.2, -0.1))
+    assert moved.promote and moved.rule == HOLDOUT_STALE
+    assert "one-sided lower bound decides (+0.0010)" in moved.reason
+    # While the champion holds its level, keeping it is the default: the two-sided bound.
+    held = rule.judge(gain, holdout, shift(-0.03, 0.01))
+    assert not held.promote and held.rule == HOLDOUT_GUARD
+    assert "the gain's lower bound is not above" in held.reason
+    # A one-sided bound at or below the minimum gain keeps the champion all the same.
+    unsure = MetricDifference("auc", 0.8, 0.805, -0.01, 0.02, 500, floor=-0.002)
+    kept = rule.judge(unsure, holdout, shift(-0.2, -0.1))
+    assert not kept.promote and "one-sided lower bound is not above" in kept.reason
+
+
+def test_row_weights_count_in_the_metric_and_in_every_resample():
+    # Block 0: both models right on the same rows. Block 1: the challenger is right on 50
+    # rows more. Counting block 1's rows three times weighs its gain three times.
+    classes = ["a", "b", "c"]
+    labels = [classes[n % 3] for n in range(400)]
+    champion = list(labels)
+    challenger = list(labels)
+    for row in range(200, 250):
+        champion[row] = "c" if labels[row] != "c" else "a"
+    block = np.repeat([0, 1], 200)
+    weights = np.where(block == 1, 3.0, 1.0)
+    plain = paired_bootstrap(champion, challenger, labels, classes, strata=block)
+    weighted = paired_bootstrap(
+        champion, challenger, labels, classes, strata=block, weights=weights
+    )
+    assert plain.difference == pytest.approx(50 / 400)
+    assert weighted.difference == pytest.approx(3 * 50 / (200 + 3 * 200))
+    assert weighted.low > plain.low > 0
+
+
+def test_row_weights_weigh_each_stratum_auc():
+    rng = np.random.default_rng(12)
+    block = np.repeat([0, 1], 600)
+    truth = (rng.random(1200) < 0.3).astype(int)
+    champion = truth * 0.5 + rng.normal(size=1200)
+    challenger = truth * np.where(block == 1, 1.5, 0.5) + rng.normal(size=1200)
+    weights = np.where(block == 1, 2.0, 1.0)
+    found = paired_bootstrap(
+        champion, challenger, truth, [0, 1], strata=block, weights=weights, resamples=200
+    )
+    per_block = [roc_auc_score(truth[block == b], challenger[block == b]) for b in (0, 1)]
+    assert found.challenger == pytest.approx((per_block[0] + 2 * per_block[1]) / 3)
+
+
+def test_row_weights_are_checked():
+    truth, a = scores(13, n=100)
+    block = np.repeat([0, 1], 50)
+    with pytest.raises(ValueError, match="equal within a stratum"):
+        paired_bootstrap(a, a, truth, [0, 1], strata=block, weights=np.arange(1.0, 101.0))
+    with pytest.raises(ValueError, match="positive"):
+        paired_bootstrap(a, a, truth, [0, 1], weights=np.zeros(100))
+    with pytest.raises(ValueError, match="99 weights for 100 rows"):
+        paired_bootstrap(a, a, truth, [0, 1], weights=np.ones(99))

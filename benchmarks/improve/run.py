@@ -27,6 +27,7 @@ from improve's decision to the new version answering.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
@@ -286,8 +287,20 @@ def main() -> None:
     parser.add_argument(
         "--scenarios", nargs="+", default=None, help="Only scenarios whose name starts so."
     )
+    parser.add_argument("--out", type=Path, default=HERE, help="Folder of the results files.")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="Run nothing: merge the results.csv (and load.json) of these folders, from runs "
+        "of parts side by side, into --out's results files.",
+    )
     args = parser.parse_args()
     args.load_start = os.getloadavg()[0]
+    if args.merge:
+        merge(args)
+        return
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     results = []
     started = time.perf_counter()
@@ -375,9 +388,29 @@ def bar_lines(frame: pd.DataFrame) -> list[str]:
     return lines
 
 
+def merge(args: argparse.Namespace) -> None:
+    """One results file from parts run side by side (each with its own --out)."""
+    frames = [pd.read_csv(folder / "results.csv") for folder in args.merge]
+    loads = [folder / "load.json" for folder in args.merge if (folder / "load.json").exists()]
+    load = json.loads(loads[0].read_text()) if loads else None
+    if load is not None:
+        args.kinds, args.clients = [load.pop("kind")], load.pop("clients")
+    meta = [json.loads((f / "run.json").read_text()) for f in args.merge]
+    args.load_start = max(m["load_start"] for m in meta)
+    args.parts = len(meta)
+    seconds = max(m["seconds"] for m in meta)
+    write(pd.concat(frames, ignore_index=True).to_dict("records"), load, args, seconds)
+
+
 def write(results: list[dict], load: dict | None, args: argparse.Namespace, seconds: float) -> None:
     frame = pd.DataFrame(results)
-    frame.to_csv(HERE / "results.csv", index=False)
+    args.out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out / "results.csv", index=False)
+    run = {"load_start": args.load_start, "seconds": seconds}
+    (args.out / "run.json").write_text(json.dumps(run))
+    if load is not None:
+        kept = {**load, "kind": args.kinds[0], "clients": args.clients}
+        (args.out / "load.json").write_text(json.dumps(kept))
     table = frame.pivot_table(
         index=["scenario", "policy"], columns="kind", values="later", sort=False
     )
@@ -388,7 +421,9 @@ def write(results: list[dict], load: dict | None, args: argparse.Namespace, seco
         f"Later-traffic score (AUC, accuracy for network-multiclass) by policy; "
         f"{args.rows:,} generated rows per kind, seed {args.seed}; promoted? in brackets. "
         f"{platform.machine()}, 2 cores, Python {platform.python_version()}, "
-        f"{seconds / 60:.0f} min in all; load average {args.load_start:.1f} at the start, "
+        f"{seconds / 60:.0f} min in all"
+        + (f" ({args.parts} parts run side by side)" if getattr(args, "parts", 0) > 1 else "")
+        + f"; load average {args.load_start:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end (a shared machine).",
         "",
         "| scenario | policy | " + " | ".join(table.columns) + " |",
@@ -400,7 +435,7 @@ def write(results: list[dict], load: dict | None, args: argparse.Namespace, seco
     lines += ["", *evidence_lines(frame), "", *bar_lines(frame)]
     if load is None:
         lines += ["", "Promotion under load: not run (--skip-load)."]
-        (HERE / "results.md").write_text("\n".join(lines) + "\n")
+        (args.out / "results.md").write_text("\n".join(lines) + "\n")
         console.print("\n".join(lines))
         return
     lines += [
@@ -417,7 +452,7 @@ def write(results: list[dict], load: dict | None, args: argparse.Namespace, seco
         + ("-" if load["decision_to_answer_s"] is None else f"{load['decision_to_answer_s']:.1f}")
         + " |",
     ]
-    (HERE / "results.md").write_text("\n".join(lines) + "\n")
+    (args.out / "results.md").write_text("\n".join(lines) + "\n")
     console.print("\n".join(lines))
 
 

@@ -228,7 +228,7 @@ def write(frame: pd.DataFrame, args: argparse.Namespace, seconds: float) -> None
         ),
     ]
     (HERE / "results-arrival.md").write_text("\n".join(lines) + "\n")
-    console.print("\n".join(lines))
+    console.print(lines[-1])
 
 
 def main() -> None:
@@ -252,8 +252,8 @@ def main() -> None:
                 t0 = time.perf_counter()
                 results.append(run(Path(tmp), scenario))
                 console.log(f"{kind} / {scenario.name}: {time.perf_counter() - t0:.0f} s")
-                console.log(results[-1])
-    write(pd.DataFrame(results), args, time.perf_counter() - started)
+                # Written after every scenario: a long run shows its figures as it goes.
+                write(pd.DataFrame(results), args, time.perf_counter() - started)
 
 
 if __name__ == "__main__":

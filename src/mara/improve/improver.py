@@ -115,6 +115,11 @@ class ImproveResult:
                     f"{name:<16} {diff.metric}: champion v{self.champion} {diff.champion:.4f}, "
                     f"challenger v{self.challenger} {diff.challenger:.4f}, "
                     f"gain {diff.difference:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]"
+                    + (
+                        f", one-sided bound {diff.floor:+.4f}"
+                        if diff is self.recent and diff.floor is not None
+                        else ""
+                    )
                 )
         verdict = (
             f"promoted v{self.challenger}"

@@ -184,7 +184,7 @@ def met(r: pd.Series) -> bool:
 
 def write(frame: pd.DataFrame, args: argparse.Namespace, seconds: float) -> None:
     frame["met"] = frame.apply(met, axis=1)
-    frame.to_csv(HERE / "results-arrival.csv", index=False)
+    frame.to_csv(args.out / "results-arrival.csv", index=False)
     lines = [
         "# From the labels arriving to the promotion",
         "",
@@ -227,7 +227,7 @@ def write(frame: pd.DataFrame, args: argparse.Namespace, seconds: float) -> None
             else "promotion: nothing promoted."
         ),
     ]
-    (HERE / "results-arrival.md").write_text("\n".join(lines) + "\n")
+    (args.out / "results-arrival.md").write_text("\n".join(lines) + "\n")
     console.print(lines[-1])
 
 
@@ -239,8 +239,20 @@ def main() -> None:
     parser.add_argument(
         "--scenarios", nargs="+", default=None, help="Only scenarios whose name starts so."
     )
+    parser.add_argument("--out", type=Path, default=HERE, help="Folder of the results files.")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="Run nothing: merge these results-arrival.csv files (parts run side by side).",
+    )
     args = parser.parse_args()
     args.load_start = os.getloadavg()[0]
+    if args.merge:
+        frame = pd.concat([pd.read_csv(path) for path in args.merge], ignore_index=True)
+        write(frame.drop(columns="met"), args, float(frame["part_seconds"].max()))
+        return
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     started = time.perf_counter()
     results = []
@@ -253,7 +265,9 @@ def main() -> None:
                 results.append(run(Path(tmp), scenario))
                 console.log(f"{kind} / {scenario.name}: {time.perf_counter() - t0:.0f} s")
                 # Written after every scenario: a long run shows its figures as it goes.
-                write(pd.DataFrame(results), args, time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                results[-1]["part_seconds"] = seconds
+                write(pd.DataFrame(results), args, seconds)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ import pandas as pd
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "improve"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
+from common import machine  # noqa: E402
 from scenarios import Scenario, build, capture, label, write_table  # noqa: E402
 
 from mara.autopilot import AuditLog, AutopilotConfig  # noqa: E402
@@ -190,9 +191,8 @@ def write(frame: pd.DataFrame, args: argparse.Namespace, seconds: float) -> None
         "",
         f"`mara autopilot` at its defaults; the labels of each benchmarks/improve scenario "
         f"arrive at once through the ledger; {args.rows:,} generated rows per kind, seed "
-        f"{args.seed}. {platform.machine()}, 2 cores shared with other work (load average "
-        f"{args.load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end), Python "
-        f"{platform.python_version()}, {seconds / 60:.0f} min in all. Later-traffic score "
+        f"{args.seed}. {machine()}; load average {args.load_start:.1f} at the start (a shared "
+        f"machine); {seconds / 60:.0f} min in all. Later-traffic score "
         "(AUC, accuracy for network-multiclass); differences with their paired standard "
         "errors over the later rows.",
         "",

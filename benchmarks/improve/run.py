@@ -30,7 +30,7 @@ import argparse
 import json
 import logging
 import os
-import platform
+import sys
 import tempfile
 import threading
 import time
@@ -45,16 +45,19 @@ from scenarios import Scenario, build, capture, label, write_table
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.preprocessing import StandardScaler
 
-from mara.data import KINDS
-from mara.data.dirty import frame_rows
-from mara.improve import ImproveConfig, improve_problem
-from mara.model import ModelBundle
-from mara.registry import Registry
-from mara.serve.process import ServerProcess
-from mara.train import TrainConfig, train_problem
-from mara.train.data import load_training_table
-from mara.train.metrics import headline, score
-from mara.train.recipe import fit_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
+from common import machine  # noqa: E402
+
+from mara.data import KINDS  # noqa: E402
+from mara.data.dirty import frame_rows  # noqa: E402
+from mara.improve import ImproveConfig, improve_problem  # noqa: E402
+from mara.model import ModelBundle  # noqa: E402
+from mara.registry import Registry  # noqa: E402
+from mara.serve.process import ServerProcess  # noqa: E402
+from mara.train import TrainConfig, train_problem  # noqa: E402
+from mara.train.data import load_training_table  # noqa: E402
+from mara.train.metrics import headline, score  # noqa: E402
+from mara.train.recipe import fit_model  # noqa: E402
 
 HERE = Path(__file__).parent
 BATCH = 500  # rows per request sent under load
@@ -420,11 +423,9 @@ def write(results: list[dict], load: dict | None, args: argparse.Namespace, seco
     lines = [
         f"Later-traffic score (AUC, accuracy for network-multiclass) by policy; "
         f"{args.rows:,} generated rows per kind, seed {args.seed}; promoted? in brackets. "
-        f"{platform.machine()}, 2 cores, Python {platform.python_version()}, "
+        f"{machine()}; load average {args.load_start:.1f} at the start (a shared machine); "
         f"{seconds / 60:.0f} min in all"
-        + (f" ({args.parts} parts run side by side)" if getattr(args, "parts", 0) > 1 else "")
-        + f"; load average {args.load_start:.1f} at the start, "
-        f"{os.getloadavg()[0]:.1f} at the end (a shared machine).",
+        + (f" ({args.parts} parts run side by side)." if getattr(args, "parts", 0) > 1 else "."),
         "",
         "| scenario | policy | " + " | ".join(table.columns) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in table.columns) + " |",

@@ -56,5 +56,11 @@ def test_a_realized_drop_is_seen_on_moved_traffic_and_not_on_the_old(tmp_path: P
     assert [e["action"] for e in entries][:1] == ["improve"]
     decided = entries[1]["evidence"]
     assert decided["rule"] in (HOLDOUT_GUARD, HOLDOUT_STALE)
-    for key in ("judged_gain_low", "judged_gain_high", "champion_shift_high", "champion_recent"):
+    for key in (
+        "judged_gain_low",
+        "judged_gain_high",
+        "judged_gain_one_sided_low",
+        "champion_shift_high",
+        "champion_recent",
+    ):
         assert isinstance(decided[key], float)

@@ -96,6 +96,8 @@ def test_a_challenger_on_shuffled_labels_is_never_promoted(unlabelled_home: Path
     assert run["tags.mara.promoted"].tolist() == ["false"]
     assert run["tags.mara.rule"].iloc[0] == result.rule
     assert run["metrics.chained_gain_high"].iloc[0] == pytest.approx(result.recent.high)
+    assert run["metrics.chained_gain_one_sided_low"].iloc[0] == pytest.approx(result.recent.floor)
+    assert result.recent.low < result.recent.floor < result.recent.high
     assert run["metrics.champion_recent_auc"].iloc[0] == pytest.approx(result.shift.recent)
 
 

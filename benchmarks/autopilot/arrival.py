@@ -192,7 +192,9 @@ def write(frame: pd.DataFrame, args: argparse.Namespace, seconds: float) -> None
         f"`mara autopilot` at its defaults; the labels of each benchmarks/improve scenario "
         f"arrive at once through the ledger; {args.rows:,} generated rows per kind, seed "
         f"{args.seed}. {machine()}; load average {args.load_start:.1f} at the start (a shared "
-        f"machine); {seconds / 60:.0f} min in all. Later-traffic score "
+        f"machine); {seconds / 60:.0f} min in all"
+        + (f" ({args.parts} parts run side by side)" if getattr(args, "parts", 0) > 1 else "")
+        + ". Later-traffic score "
         "(AUC, accuracy for network-multiclass); differences with their paired standard "
         "errors over the later rows.",
         "",
@@ -251,6 +253,8 @@ def main() -> None:
     args.load_start = os.getloadavg()[0]
     if args.merge:
         frame = pd.concat([pd.read_csv(path) for path in args.merge], ignore_index=True)
+        args.load_start = float(frame["load_start"].max())
+        args.parts = len(args.merge)
         write(frame.drop(columns="met"), args, float(frame["part_seconds"].max()))
         return
     logging.getLogger("mlflow").setLevel(logging.ERROR)
@@ -266,7 +270,7 @@ def main() -> None:
                 console.log(f"{kind} / {scenario.name}: {time.perf_counter() - t0:.0f} s")
                 # Written after every scenario: a long run shows its figures as it goes.
                 seconds = time.perf_counter() - started
-                results[-1]["part_seconds"] = seconds
+                results[-1] |= {"part_seconds": seconds, "load_start": args.load_start}
                 write(pd.DataFrame(results), args, seconds)
 
 

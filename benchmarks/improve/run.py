@@ -431,7 +431,12 @@ def write(results: list[dict], load: dict | None, args: argparse.Namespace, seco
         "| --- | --- | " + " | ".join("---:" for _ in table.columns) + " |",
     ]
     for (scenario, policy), row in table.iterrows():
-        cells = [f"{row[k]:.4f} ({promoted.loc[(scenario, policy), k]})" for k in table.columns]
+        cells = [
+            "not run"
+            if pd.isna(row[k])
+            else f"{row[k]:.4f} ({promoted.loc[(scenario, policy), k]})"
+            for k in table.columns
+        ]
         lines.append(f"| {scenario} | {policy} | " + " | ".join(cells) + " |")
     lines += ["", *evidence_lines(frame), "", *bar_lines(frame)]
     if load is None:

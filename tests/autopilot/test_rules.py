@@ -1,12 +1,14 @@
 """The autopilot's rules on frames shaped as the reader gives them: when it improves, when
 a baking champion goes back."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from mara.autopilot import AutopilotConfig
-from mara.autopilot.bake import Bake, judge_bake
+from mara.autopilot.bake import Bake, expected_slowdown, judge_bake
 from mara.autopilot.watch import Watch, improve_trigger
 from mara.capture import BATCH_COLUMNS
 from mara.improve import ScoreShift
@@ -98,6 +100,24 @@ def test_a_slower_champion_is_rolled_back_a_similar_one_kept(binary):
     # Too few batches of the new champion to judge its speed yet.
     early = Watch(batches(["1"] * 30 + ["2"] * 5, [5.0] * 30 + [50.0] * 5, [0] * 35), NO_LABELS)
     assert not judge_bake(bake, early, spec, bundle, [0, 1], config).rollback
+
+
+def test_the_latency_limit_allows_what_the_recipe_chose_knowingly(binary):
+    spec, bundle = binary
+    lean = replace(bundle, recipe={"served_ms_1_row": 0.02, "served_ms_per_1000_rows": 1.0})
+    costly = replace(bundle, recipe={"served_ms_1_row": 0.2, "served_ms_per_1000_rows": 10.0})
+    expected = expected_slowdown(costly, lean)
+    assert expected == pytest.approx((7.5 + 10.0) / (7.5 + 1.0))  # at 1,000 rows, the worse
+    assert expected_slowdown(lean, costly) == 1.0  # a faster champion gets no allowance
+    assert expected_slowdown(costly, replace(bundle, recipe={})) == 1.0  # no recorded cost
+    config = AutopilotConfig(latency_ratio=3.0)
+    bake = Bake("2", "1", since=30.0)
+    slow = Watch(batches(["1"] * 30 + ["2"] * 30, [5.0] * 30 + [20.0] * 30, [0] * 60), NO_LABELS)
+    kept = judge_bake(bake, slow, spec, lean, [0, 1], config, expected=expected)
+    assert not kept.rollback and kept.evidence["latency_limit"] == pytest.approx(3.0 * expected)
+    slower = Watch(batches(["1"] * 30 + ["2"] * 30, [5.0] * 30 + [40.0] * 30, [0] * 60), NO_LABELS)
+    verdict = judge_bake(bake, slower, spec, lean, [0, 1], config, expected=expected)
+    assert verdict.rollback and "of which 2.1x expected by its recipe" in verdict.reason
 
 
 def test_a_champion_worse_on_the_rows_it_answered_is_rolled_back(binary):

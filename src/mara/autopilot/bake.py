@@ -11,8 +11,9 @@ from mara.estimate import PerformanceEstimate
 from mara.improve import paired_bootstrap
 from mara.model import ModelBundle
 from mara.spec import ProblemSpec
+from mara.train.learners import recipe_cost, slowdown
 
-__all__ = ["Bake", "BakeVerdict", "judge_bake"]
+__all__ = ["Bake", "BakeVerdict", "expected_slowdown", "judge_bake"]
 
 # Batches each version needs before their server times are compared.
 _LATENCY_BATCHES = 20
@@ -36,6 +37,13 @@ class BakeVerdict:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+def expected_slowdown(champion: ModelBundle, predecessor: ModelBundle) -> float:
+    """How many times as slow a request the recipe chose knowingly when it picked the
+    champion's learner over the predecessor's (1 when either recorded no cost)."""
+    new, old = recipe_cost(champion.recipe), recipe_cost(predecessor.recipe)
+    return max(1.0, slowdown(new, old)) if new is not None and old is not None else 1.0
+
+
 def judge_bake(
     bake: Bake,
     watch: Watch,
@@ -44,9 +52,15 @@ def judge_bake(
     classes: list[Any],
     config: AutopilotConfig,
     estimates: tuple[PerformanceEstimate, PerformanceEstimate] | None = None,
+    *,
+    expected: float = 1.0,
 ) -> BakeVerdict:
     """Compare the baking champion with its predecessor: latency, estimated performance,
     then realized performance.
+
+    The latency limit is `config.latency_ratio` times the `expected` slowdown: a learner
+    the recipe chose although it serves slower (it won by more for it) is not rolled back
+    for that cost, only for slowness beyond it.
 
     `estimates` are the champion's and the predecessor's estimates on the traffic the
     champion answered; they judge before any label arrives. Realized performance is paired:
@@ -61,12 +75,14 @@ def judge_bake(
     old = per_row[batches["model_version"] == bake.predecessor].tail(200)
     if len(new) >= _LATENCY_BATCHES and len(old) >= _LATENCY_BATCHES:
         ratio = float(new.median() / old.median())
-        evidence["latency_ratio"] = ratio
-        if ratio > config.latency_ratio:
+        limit = config.latency_ratio * expected
+        evidence |= {"latency_ratio": ratio, "latency_limit": limit}
+        if ratio > limit:
+            allowed = f", of which {expected:.1f}x expected by its recipe" if expected > 1 else ""
             return BakeVerdict(
                 True,
                 f"v{bake.version} takes {ratio:.1f}x v{bake.predecessor}'s server time per row "
-                f"(limit {config.latency_ratio:.1f}x)",
+                f"(limit {limit:.1f}x{allowed})",
                 evidence,
             )
     if estimates is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mara.autopilot.audit import AuditLog
-from mara.autopilot.bake import Bake, judge_bake
+from mara.autopilot.bake import Bake, expected_slowdown, judge_bake
 from mara.autopilot.config import AutopilotConfig
 from mara.autopilot.watch import Watch, improve_trigger, look
 from mara.errors import MaraError
@@ -43,6 +43,8 @@ class _Problem:
     staged: str | None = None
     bake: Bake | None = None
     predecessor: ModelBundle | None = None
+    # How much slower a request the recipe chose knowingly (bake.expected_slowdown).
+    expected_slowdown: float = 1.0
     # The last estimates made, and when: at most one round every `estimate_every_s`.
     estimated_at: float = float("-inf")
     estimate: PerformanceEstimate | None = None
@@ -308,6 +310,8 @@ class Autopilot:
         spec = state.spec
         if state.predecessor is None:  # loaded once per bake, not at every look
             state.predecessor = self.registry.load(spec.name, bake.predecessor)
+            champion = self.registry.load(spec.name, bake.version)
+            state.expected_slowdown = expected_slowdown(champion, state.predecessor)
         predecessor = state.predecessor
         if now - state.estimated_at >= self.config.estimate_every_s:
             state.estimated_at = now
@@ -318,7 +322,14 @@ class Autopilot:
             ]
             state.bake_estimates = None if None in both else (both[0], both[1])
         verdict = judge_bake(
-            bake, watch, spec, predecessor, state.classes, self.config, state.bake_estimates
+            bake,
+            watch,
+            spec,
+            predecessor,
+            state.classes,
+            self.config,
+            state.bake_estimates,
+            expected=state.expected_slowdown,
         )
         if verdict.rollback:
             moves = self.registry.alias_history(spec.name)

@@ -38,6 +38,7 @@ __all__ = [
     "blend",
     "choose_learner",
     "lightgbm_cost",
+    "recipe_cost",
     "score_sets",
     "slowdown",
 ]
@@ -79,6 +80,15 @@ def lightgbm_cost(trees: int) -> Cost:
     """Compiled LightGBM's estimated cost: a call's, and each tree's for each row."""
     per_row = _LIGHTGBM_TREE_MS / 1000 * trees
     return Cost(_LIGHTGBM_CALL_MS + per_row, _LIGHTGBM_CALL_MS + 1000 * per_row)
+
+
+def recipe_cost(recipe: dict) -> Cost | None:
+    """The chosen learner's cost as its recipe recorded it (None for a model trained before
+    the recipe recorded one)."""
+    try:
+        return Cost(float(recipe["served_ms_1_row"]), float(recipe["served_ms_per_1000_rows"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def slowdown(a: Cost, b: Cost) -> float:

@@ -31,18 +31,17 @@ async def predict(request: Request) -> Response:
     A request that is not answered is counted here, the one place refusals are counted.
     """
     started = time.perf_counter()
+    problem = Problem(request.path_params["phase"], request.path_params["prob"])
     try:
-        return await answer(request, started)
+        return await answer(request, problem, started)
     except Exception as exc:
         status = exc.status_code if isinstance(exc, RequestError) else 500
-        problem = Problem(request.path_params["phase"], request.path_params["prob"])
         monitor.refused(request, Outcome.refused(problem, status, time.perf_counter() - started))
         raise
 
 
-async def answer(request: Request, started: float) -> Response:
+async def answer(request: Request, problem: Problem, started: float) -> Response:
     """The answer to one predict request; its Outcome goes to the capture before it leaves."""
-    problem = Problem(request.path_params["phase"], request.path_params["prob"])
     served = request.app.state.models.get(problem)
     body = await request.body()
     batch = parse_batch(body, max_rows=request.app.state.max_rows)
@@ -130,8 +129,9 @@ async def health(request: Request) -> Response:
     """
     models = request.app.state.models
     shadow = request.app.state.shadow
+    # This worker's own state among them, fresh: its readiness is counted there.
     workers = request.app.state.workers.read()
-    ready = models.ready and all(w.get("status") == "ok" for w in workers.values())
+    ready = all(w.get("status") == "ok" for w in workers.values())
     return json_response(
         {
             "status": "ok" if ready else "starting",

@@ -65,17 +65,18 @@ class WorkerStates:
             self._thread.join()
         self.path.unlink(missing_ok=True)
 
-    def write(self) -> None:
-        """Write this worker's state if it changed since the last write."""
+    def write(self) -> dict[str, Any]:
+        """Write this worker's state if it changed since the last write; the state."""
         state = self._snapshot()
         if state == self._written:
-            return
+            return state
         try:
             replace_whole(self.path, orjson.dumps({"pid": self.pid, **state}), durable=False)
         except OSError as exc:  # /health then shows this worker's last state, or none
             log.warning("could not write this worker's state: %s", exc)
-            return
+            return state
         self._written = state
+        return state
 
     def read(self) -> dict[int, dict[str, Any]]:
         """Every live worker of this server, by pid: its status and models (this one's fresh).
@@ -83,13 +84,15 @@ class WorkerStates:
         This worker's file is brought up to date first: once it has answered that all are
         ready, no other worker reads an older state of it (and answers 503 after a 200).
         """
-        self.write()
+        own = self.write()
         states: dict[int, dict[str, Any]] = {}
         prefix = f"{self.server}-"
         with contextlib.suppress(FileNotFoundError):
             for path in self.folder.iterdir():
                 if not path.name.startswith(prefix) or path.suffix != ".json":
                     continue  # another server's, or a file being written
+                if path == self.path:
+                    continue  # this worker's own state is the fresh one below
                 try:
                     state = orjson.loads(path.read_bytes())
                     pid = int(state["pid"])
@@ -99,7 +102,7 @@ class WorkerStates:
                     path.unlink(missing_ok=True)  # a worker killed before it could remove it
                     continue
                 states[pid] = state
-        states[self.pid] = {"pid": self.pid, **self._snapshot()}
+        states[self.pid] = {"pid": self.pid, **own}
         return dict(sorted(states.items()))
 
     def _run(self) -> None:

@@ -37,7 +37,14 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).parent.parent / "improve"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
 from common import machine  # noqa: E402
-from scenarios import Scenario, build, capture, label, write_table  # noqa: E402
+from scenarios import (  # noqa: E402
+    Scenario,
+    build,
+    capture,
+    label,
+    scenario_arguments,
+    write_table,
+)
 
 from mara.autopilot import AuditLog, AutopilotConfig  # noqa: E402
 from mara.registry import Registry  # noqa: E402
@@ -235,19 +242,11 @@ def write(frame: pd.DataFrame, args: argparse.Namespace, seconds: float) -> None
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kinds", nargs="+", default=["fraud", "network-multiclass"])
-    parser.add_argument("--rows", type=int, default=12_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--scenarios", nargs="+", default=None, help="Only scenarios whose name starts so."
-    )
-    parser.add_argument("--out", type=Path, default=HERE, help="Folder of the results files.")
-    parser.add_argument(
-        "--merge",
-        nargs="+",
-        type=Path,
-        default=None,
-        help="Run nothing: merge these results-arrival.csv files (parts run side by side).",
+    scenario_arguments(
+        parser,
+        kinds=["fraud", "network-multiclass"],
+        out=HERE,
+        merge_help="Run nothing: merge these results-arrival.csv files (parts run side by side).",
     )
     args = parser.parse_args()
     args.load_start = os.getloadavg()[0]

@@ -41,7 +41,7 @@ import httpx
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from scenarios import Scenario, build, capture, label, write_table
+from scenarios import Scenario, build, capture, label, scenario_arguments, write_table
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.preprocessing import StandardScaler
 
@@ -282,23 +282,15 @@ def promotion_under_load(root: Path, scenario: Scenario, clients: int, seed: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kinds", nargs="+", default=list(KINDS))
-    parser.add_argument("--rows", type=int, default=12_000)
-    parser.add_argument("--seed", type=int, default=0)
+    scenario_arguments(
+        parser,
+        kinds=list(KINDS),
+        out=HERE,
+        merge_help="Run nothing: merge the results.csv (and load.json) of these folders, from "
+        "runs of parts side by side, into --out's results files.",
+    )
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--skip-load", action="store_true", help="No promotion under load.")
-    parser.add_argument(
-        "--scenarios", nargs="+", default=None, help="Only scenarios whose name starts so."
-    )
-    parser.add_argument("--out", type=Path, default=HERE, help="Folder of the results files.")
-    parser.add_argument(
-        "--merge",
-        nargs="+",
-        type=Path,
-        default=None,
-        help="Run nothing: merge the results.csv (and load.json) of these folders, from runs "
-        "of parts side by side, into --out's results files.",
-    )
     args = parser.parse_args()
     args.load_start = os.getloadavg()[0]
     if args.merge:

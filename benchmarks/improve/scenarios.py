@@ -7,6 +7,7 @@ what every policy is scored on.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from dataclasses import dataclass
@@ -47,6 +48,21 @@ class Scenario:
             truth = np.random.default_rng(0).permutation(np.asarray(truth, dtype=object))
             truth = truth.tolist()
         return truth if self.labelled else []
+
+
+def scenario_arguments(
+    parser: argparse.ArgumentParser, *, kinds: list[str], out: Path, merge_help: str
+) -> None:
+    """The options every scenario benchmark takes: which kinds and scenarios, their size and
+    seed, where results go, and merging the results of parts run side by side."""
+    parser.add_argument("--kinds", nargs="+", default=kinds)
+    parser.add_argument("--rows", type=int, default=12_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--scenarios", nargs="+", default=None, help="Only scenarios whose name starts so."
+    )
+    parser.add_argument("--out", type=Path, default=out, help="Folder of the results files.")
+    parser.add_argument("--merge", nargs="+", type=Path, default=None, help=merge_help)
 
 
 def write_table(home: Path, scenario: Scenario) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "Scored",
     "blend",
     "choose_learner",
+    "cost_entries",
     "lightgbm_cost",
     "recipe_cost",
     "score_sets",
@@ -63,6 +64,8 @@ _STEP = 0.25
 # milliseconds, and a tree's per 1,000 rows.
 _LIGHTGBM_CALL_MS = 0.02
 _LIGHTGBM_TREE_MS = 0.008
+# The recipe's keys of the chosen learner's cost.
+_ONE_ROW, _THOUSAND_ROWS = "served_ms_1_row", "served_ms_per_1000_rows"
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,16 @@ def lightgbm_cost(trees: int) -> Cost:
     return Cost(_LIGHTGBM_CALL_MS + per_row, _LIGHTGBM_CALL_MS + 1000 * per_row)
 
 
+def cost_entries(cost: Cost) -> dict[str, float]:
+    """The chosen learner's cost as `bundle.recipe` records it (`recipe_cost` reads it)."""
+    return {_ONE_ROW: round(cost.one, 4), _THOUSAND_ROWS: round(cost.thousand, 3)}
+
+
 def recipe_cost(recipe: dict) -> Cost | None:
     """The chosen learner's cost as its recipe recorded it (None for a model trained before
     the recipe recorded one)."""
     try:
-        return Cost(float(recipe["served_ms_1_row"]), float(recipe["served_ms_per_1000_rows"]))
+        return Cost(float(recipe[_ONE_ROW]), float(recipe[_THOUSAND_ROWS]))
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -31,6 +31,7 @@ from mara.train.learners import (
     Scored,
     blend,
     choose_learner,
+    cost_entries,
     lightgbm_cost,
     score_sets,
 )
@@ -189,8 +190,7 @@ def fit_model(
             for c in candidates.values()
             for size, ms in (("1_row", c.cost.one), ("1000_rows", c.cost.thousand))
         },
-        "served_ms_1_row": round(chosen.cost.one, 4),
-        "served_ms_per_1000_rows": round(chosen.cost.thousand, 3),
+        **cost_entries(chosen.cost),
         "choice": why,
         "search_seconds": round(budget.elapsed(), 2),
     }

@@ -73,6 +73,7 @@ from mara.forests.catboost import features_data
 from mara.model import ModelBundle
 from mara.preprocess import Preprocessor
 from mara.train import TrainConfig
+from mara.train.config import DEFAULT_BUDGET
 from mara.train.data import label_values
 from mara.train.metrics import headline, score
 from mara.train.recipe import encode_labels, fit_model, with_masked_copy
@@ -108,6 +109,13 @@ FIELDS = [
 # Test rows a table's splits hold together, and the bounds on how many splits that takes.
 TEST_ROWS = 6_000
 FEWEST_SPLITS, MOST_SPLITS = 3, 10
+
+
+def budget_words(budget: float | None) -> str:
+    """mara's budget per fit, in words: the one given, or the default's rule."""
+    if budget is not None:
+        return f"{budget:g} CPU s"
+    return f"{DEFAULT_BUDGET:g} CPU s (the default; less in proportion above 20,000 rows)"
 
 
 def splits_for(rows: int) -> int:
@@ -265,7 +273,7 @@ def fit_outside(peer: str, directory: Path, test: pd.DataFrame, table: Table, cl
 
 
 def evaluate(
-    table: Table, *, seed: int, budget: float, fraction: float, models: list[str]
+    table: Table, *, seed: int, budget: float | None, fraction: float, models: list[str]
 ) -> list[dict]:
     """`models` on one split of one table."""
     frame, labels, test, classes = split(table, seed)
@@ -410,7 +418,7 @@ def markdown(
     summary: pd.DataFrame,
     *,
     seeds: list[int] | None,
-    budget: float,
+    budget: float | None,
     seconds: float | None,
     missing: list[str],
 ) -> str:
@@ -433,7 +441,7 @@ def markdown(
         else "written from results.csv, whose rows one or more (resumed) runs measured"
     )
     lines = [
-        f"{splits}, mara budget {budget:g} CPU s per fit, FLAML and AutoGluon "
+        f"{splits}, mara budget {budget_words(budget)} per fit, FLAML and AutoGluon "
         f"{PEER_SECONDS:g} s each, 20% of test cells dirtied; {platform.machine()}, Python "
         f"{platform.python_version()}, 2 cores shared with other work (load average {load} "
         f"when this was written), {took}. Gains are means over the splits, ± their "
@@ -530,7 +538,7 @@ def write_results(
     rows: list[dict],
     *,
     seeds: list[int] | None,
-    budget: float,
+    budget: float | None,
     seconds: float | None,
     plan: list,
 ) -> None:
@@ -551,7 +559,9 @@ def main() -> None:
     parser.add_argument(
         "--seeds", type=int, nargs="+", help="These seeds for every table (default: by size)."
     )
-    parser.add_argument("--budget", type=float, default=TrainConfig().budget)
+    parser.add_argument(
+        "--budget", type=float, default=None, help="CPU s per fit (default: mara's)."
+    )
     parser.add_argument("--fraction", type=float, default=0.2)
     parser.add_argument("--tables", nargs="*", help="Only these tables, by name.")
     parser.add_argument(

@@ -35,7 +35,7 @@ from mara.train.recipe import fit_model
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from run import split  # noqa: E402
+from run import budget_words, split  # noqa: E402
 from tables import REAL, generated_table, real_table  # noqa: E402
 
 # The fits compared: LightGBM alone (as before), mara's choice, and each learner forced.
@@ -47,7 +47,7 @@ FITS = {
 }
 
 
-def measure(name: str, budget: float, *, every_learner: bool) -> list[dict]:
+def measure(name: str, budget: float | None, *, every_learner: bool) -> list[dict]:
     """The fits on one table: served milliseconds for 1 and 1,000 rows."""
     known = {t.name: t for t in REAL}
     table = real_table(known[name]) if name in known else generated_table(name, seed=0)
@@ -97,10 +97,10 @@ def measure(name: str, budget: float, *, every_learner: bool) -> list[dict]:
     return results
 
 
-def markdown(results: list[dict], *, budget: float, seconds: float) -> str:
+def markdown(results: list[dict], *, budget: float | None, seconds: float) -> str:
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     lines = [
-        f"One split (seed 0) per table, budget {budget:g} CPU s per fit; served forms "
+        f"One split (seed 0) per table, budget {budget_words(budget)} per fit; served forms "
         f"(LightGBM compiled, CatBoost's evaluator, a blend both), p50 of 200 calls of 1 row "
         f"and of 30 calls of 1,000 rows, the fits interleaved call by call; "
         f"{platform.machine()}, Python {platform.python_version()}, 2 cores shared with "
@@ -157,7 +157,9 @@ def main() -> None:
     names = [t.name for t in REAL] + list(KINDS)
     parser.add_argument("--tables", nargs="+", default=names)
     parser.add_argument("--learners-on", nargs="*", default=["Chile", "HI", "fraud"])
-    parser.add_argument("--budget", type=float, default=TrainConfig().budget)
+    parser.add_argument(
+        "--budget", type=float, default=None, help="CPU s per fit (default: mara's)."
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     results: list[dict] = []

@@ -17,7 +17,7 @@ from mara.forests import BlendForest, CatBoostForest
 from mara.preprocess import Preprocessor
 from mara.registry import Registry
 from mara.spec import ProblemSpec
-from mara.train import TrainConfig, train_problem
+from mara.train import TrainConfig, catboost_cv, train_problem
 from mara.train.budget import Budget
 from mara.train.data import label_values, load_training_table
 from mara.train.learners import REQUEST_MS, Cost, Scored, choose_learner, slowdown
@@ -267,6 +267,18 @@ def test_catboost_is_chosen_where_it_clearly_wins():
     assert bundle.forest.trees == recipe["catboost_rounds"]
     dirty = pd.DataFrame({"x": [None, "abc", 1.0], "merchant": ["m1", "never seen", None]})
     assert all(0 <= p <= 1 for p in bundle.predict_frame(dirty))
+
+
+def test_catboost_learns_at_least_lightgbms_default_at_its_rate():
+    # Rounds times the rate: LightGBM's default 100 rounds at 0.1. At CatBoost's slower
+    # rates its folds run that far before they may stop, and keep at least that many.
+    config = TrainConfig(budget=20.0, learners=("catboost",))
+    recipe = fit(LEVELS, levels_frame(1500, 1), config=config).recipe
+    rate = recipe["catboost_learning_rate"]
+    fewest = catboost_cv.in_rounds(DEFAULT_ROUNDS, rate, config)
+    assert rate < config.learning_rate and fewest > DEFAULT_ROUNDS
+    assert recipe["catboost_fewest_rounds"] == fewest
+    assert fewest <= recipe["catboost_cv_rounds"] <= recipe["catboost_rounds"]
 
 
 def test_lightgbm_is_kept_where_the_learners_tie():

@@ -17,7 +17,7 @@ from mara.cli.app import App
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="CPU seconds the search of each problem may take; more tries more candidates "
-    "[default: 5].",
+    "[default: 15, less in proportion above 20,000 training rows].",
 )
 @click.option(
     "--learner",

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 from mara.drift import DEFAULT_ALPHA
 
-__all__ = ["TrainConfig"]
+__all__ = ["DEFAULT_BUDGET", "TrainConfig"]
+
+# The search's default CPU seconds, up to `_FULL_BUDGET_ROWS` rows; above them the default
+# shrinks in proportion: the refits, the drift reference and the rest of `mara train` grow
+# with the rows, and the whole stays within 30 s up to 40,000 rows (docs/training.md).
+DEFAULT_BUDGET = 15.0
+_FULL_BUDGET_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -18,7 +24,8 @@ class TrainConfig:
     # CPU seconds the search of one problem may take (the refit on all rows comes after it):
     # candidates past the deadline are not started, or are cut at their best round so far.
     # LightGBM's search has half of it when CatBoost runs too; CatBoost what is left.
-    budget: float = 5.0
+    # None: DEFAULT_BUDGET, less above 20,000 rows (`search_budget`).
+    budget: float | None = None
     # The learners the recipe may choose from ("lightgbm", "catboost", "blend"), the default
     # first; one of them forces it (a blend fits both).
     learners: tuple[str, ...] = ("lightgbm", "catboost", "blend")
@@ -46,6 +53,12 @@ class TrainConfig:
     # Weight of a masked row, as a share of its original's.
     masked_weight: float = 0.5
     drift_alpha: float = DEFAULT_ALPHA
+
+    def search_budget(self, rows: int) -> float:
+        """The CPU seconds of search for `rows` rows: `budget` if set, else the default."""
+        if self.budget is not None:
+            return self.budget
+        return DEFAULT_BUDGET * min(1.0, _FULL_BUDGET_ROWS / max(rows, 1))
 
     def __post_init__(self) -> None:
         known = ("lightgbm", "catboost", "blend")

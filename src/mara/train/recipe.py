@@ -39,7 +39,6 @@ from mara.train.search import (
     PARTS,
     Progress,
     cv_folds,
-    fit_share,
     out_of_fold,
     search,
     split_size,
@@ -72,15 +71,18 @@ def fit_model(
     `labels` the original labels, `weights` an optional weight per row (1 by default). The
     learner (LightGBM, CatBoost or their blend, of `config.learners`), the forest's shape
     and its rounds are chosen by cross-validation on these rows, on the same folds, within
-    `config.budget` seconds of `clock` (CPU seconds; see mara.train.learners for the rule),
-    then it is refitted on all of them. `progress` hears one line per candidate.
+    `config.search_budget(rows)` seconds of `clock` (CPU seconds; see mara.train.learners
+    for the rule), then it is refitted on all of them. `progress` hears one line per
+    candidate.
 
     `bundle.recipe` holds the learner, each learner's score (`cv_lightgbm`, `cv_catboost`,
     `cv_blend`), LightGBM's search (its keys as `Search.summary` names them, whichever
-    learner won), CatBoost's rounds and rate, the blend's weight on LightGBM, each learner's
-    served milliseconds for a 1-row and a 1,000-row call (`served_ms_1_row_catboost`, ...;
-    the chosen one's as `served_ms_1_row` and `served_ms_per_1000_rows`), and the reason for
-    the choice in words.
+    learner won), CatBoost's rate and rounds (`catboost_rounds` refitted,
+    `catboost_cv_rounds` in the folds, `catboost_fewest_rounds` at its rate), the blend's
+    weight on LightGBM, each learner's served milliseconds for a 1-row and a 1,000-row call
+    (`served_ms_1_row_catboost`, ...; the chosen one's as `served_ms_1_row` and
+    `served_ms_per_1000_rows`), the reason for the choice in words, and the search's
+    `budget` and `search_seconds` (CPU seconds: allowed, used).
     """
     y = encode_labels(labels, classes)
     w = _weights(weights, len(y))
@@ -95,7 +97,8 @@ def fit_model(
     wanted = set(config.learners)
     runs_lightgbm = bool(wanted & {"lightgbm", "blend"})
     runs_catboost = bool(wanted & {"catboost", "blend"})
-    budget = Budget(config.budget, clock=clock)
+    seconds = config.search_budget(len(x))
+    budget = Budget(seconds, clock=clock)
     candidates: dict[str, Scored] = {}
     recipe: dict[str, Any] = {}
 
@@ -117,7 +120,7 @@ def fit_model(
             with_copies=copies > 1,
             minority_share=float(np.bincount(y).min() / len(y)),
             config=config,
-            budget=Budget(config.budget * share, clock=clock),
+            budget=Budget(seconds * share, clock=clock),
             progress=progress,
         )
         recipe |= found.summary()
@@ -135,7 +138,7 @@ def fit_model(
             config=config,
             budget=budget,
         )
-        catboost_trees = round(run.rounds / fit_share(folds, len(x)))
+        catboost_trees = catboost_cv.refit_rounds(run, folds, len(x))
         # The fold model's measured cost, and the refit's extra trees at CatBoost's per tree.
         extra = catboost_cv.TREE_MS * (catboost_trees - run.rounds)
         cost = run.cost + Cost(extra / 1000, extra)
@@ -143,6 +146,7 @@ def fit_model(
         recipe |= {
             "catboost_rounds": catboost_trees,
             "catboost_cv_rounds": run.rounds,
+            "catboost_fewest_rounds": run.fewest,
             "catboost_learning_rate": round(run.params["learning_rate"], 6),
         }
         if progress is not None:
@@ -192,6 +196,7 @@ def fit_model(
         },
         **cost_entries(chosen.cost),
         "choice": why,
+        "budget": round(seconds, 2),
         "search_seconds": round(budget.elapsed(), 2),
     }
     bundle.drift = _fit_drift(preprocessor, x, config)

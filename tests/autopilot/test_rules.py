@@ -1,8 +1,6 @@
 """The autopilot's rules on frames shaped as the reader gives them: when it improves, when
 a baking champion goes back."""
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,9 +12,12 @@ from mara.capture import BATCH_COLUMNS
 from mara.improve import ScoreShift
 from mara.registry import Registry
 from mara.spec import load_spec
+from mara.train.learners import Cost
 
 
-def batches(versions: list[str], server_ms: list[float], drift: list[int]) -> pd.DataFrame:
+def batches(
+    versions: list[str], server_ms: list[float], drift: list[int], *, rows: int = 100
+) -> pd.DataFrame:
     n = len(versions)
     return pd.DataFrame(
         {
@@ -24,7 +25,7 @@ def batches(versions: list[str], server_ms: list[float], drift: list[int]) -> pd
             "id": [f"b{i}" for i in range(n)],
             "received_at": np.arange(n, dtype=float),
             "model_version": versions,
-            "n_rows": [100] * n,
+            "n_rows": [rows] * n,
             "drift": drift,
             "drift_statistic": [1.0] * n,
             "drift_threshold": [3.0] * n,
@@ -104,20 +105,29 @@ def test_a_slower_champion_is_rolled_back_a_similar_one_kept(binary):
 
 def test_the_latency_limit_allows_what_the_recipe_chose_knowingly(binary):
     spec, bundle = binary
-    lean = replace(bundle, recipe={"served_ms_1_row": 0.02, "served_ms_per_1000_rows": 1.0})
-    costly = replace(bundle, recipe={"served_ms_1_row": 0.2, "served_ms_per_1000_rows": 10.0})
-    expected = expected_slowdown(costly, lean)
-    assert expected == pytest.approx((7.5 + 10.0) / (7.5 + 1.0))  # at 1,000 rows, the worse
+    lean, costly = Cost(0.02, 1.0), Cost(0.2, 10.0)
+    # Without served batches, the recipe's own figure for the rest of a request.
+    assert expected_slowdown(costly, lean) == pytest.approx((7.5 + 10.0) / (7.5 + 1.0))
     assert expected_slowdown(lean, costly) == 1.0  # a faster champion gets no allowance
-    assert expected_slowdown(costly, replace(bundle, recipe={})) == 1.0  # no recorded cost
+    assert expected_slowdown(costly, None) == 1.0  # no recorded cost
     config = AutopilotConfig(latency_ratio=3.0)
     bake = Bake("2", "1", since=30.0)
-    slow = Watch(batches(["1"] * 30 + ["2"] * 30, [5.0] * 30 + [20.0] * 30, [0] * 60), NO_LABELS)
-    kept = judge_bake(bake, slow, spec, lean, [0, 1], config, expected=expected)
-    assert not kept.rollback and kept.evidence["latency_limit"] == pytest.approx(3.0 * expected)
-    slower = Watch(batches(["1"] * 30 + ["2"] * 30, [5.0] * 30 + [40.0] * 30, [0] * 60), NO_LABELS)
-    verdict = judge_bake(bake, slower, spec, lean, [0, 1], config, expected=expected)
-    assert verdict.rollback and "of which 2.1x expected by its recipe" in verdict.reason
+    # 1,000-row batches that took 5 ms with the lean forest (1 ms of it): the rest is 4 ms,
+    # so the costly forest makes them (4 + 10) / 5 = 2.8 times as slow.
+    slow = Watch(
+        batches(["1"] * 30 + ["2"] * 30, [5.0] * 30 + [20.0] * 30, [0] * 60, rows=1000),
+        NO_LABELS,
+    )
+    kept = judge_bake(bake, slow, spec, bundle, [0, 1], config, costs=(costly, lean))
+    assert not kept.rollback
+    assert kept.evidence["latency_expected"] == pytest.approx(2.8)
+    assert kept.evidence["latency_limit"] == pytest.approx(3.0 * 2.8)
+    slower = Watch(
+        batches(["1"] * 30 + ["2"] * 30, [5.0] * 30 + [45.0] * 30, [0] * 60, rows=1000),
+        NO_LABELS,
+    )
+    verdict = judge_bake(bake, slower, spec, bundle, [0, 1], config, costs=(costly, lean))
+    assert verdict.rollback and "of which 2.8x expected by its recipe" in verdict.reason
 
 
 def test_a_champion_worse_on_the_rows_it_answered_is_rolled_back(binary):

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from mara.autopilot.config import AutopilotConfig
 from mara.autopilot.watch import Watch
 from mara.estimate import PerformanceEstimate
 from mara.improve import paired_bootstrap
 from mara.model import ModelBundle
 from mara.spec import ProblemSpec
-from mara.train.learners import recipe_cost, slowdown
+from mara.train.learners import Cost, slowdown
 
 __all__ = ["Bake", "BakeVerdict", "expected_slowdown", "judge_bake"]
 
@@ -37,11 +40,27 @@ class BakeVerdict:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
-def expected_slowdown(champion: ModelBundle, predecessor: ModelBundle) -> float:
-    """How many times as slow a request the recipe chose knowingly when it picked the
-    champion's learner over the predecessor's (1 when either recorded no cost)."""
-    new, old = recipe_cost(champion.recipe), recipe_cost(predecessor.recipe)
-    return max(1.0, slowdown(new, old)) if new is not None and old is not None else 1.0
+def expected_slowdown(
+    new: Cost | None, old: Cost | None, served: pd.DataFrame | None = None
+) -> float:
+    """How many times as slow a request the recipe chose knowingly when it picked a forest
+    costing `new` over one costing `old` (1 when either recorded no cost, or `new` is faster).
+
+    The rest of a request (parsing, the matrix, the drift test, HTTP) is what the old
+    forest's own requests took beyond its cost, from `served` (its batches: `n_rows`,
+    `server_ms`), at each batch's size: a narrow table's requests cost less besides the
+    forest than the recipe's `REQUEST_MS` (measured on a wide one), so the same forest
+    slows them by more. Without served batches, the recipe's own figure.
+    """
+    if new is None or old is None:
+        return 1.0
+    if served is None or served.empty:
+        return max(1.0, slowdown(new, old))
+    rows = served["n_rows"].to_numpy(dtype=float)
+    took = served["server_ms"].to_numpy(dtype=float)
+    rest = np.maximum(took - old.at(rows), 0.0)
+    ratios = (rest + new.at(rows)) / np.maximum(rest + old.at(rows), 1e-9)
+    return max(1.0, float(np.median(ratios)))
 
 
 def judge_bake(
@@ -53,14 +72,15 @@ def judge_bake(
     config: AutopilotConfig,
     estimates: tuple[PerformanceEstimate, PerformanceEstimate] | None = None,
     *,
-    expected: float = 1.0,
+    costs: tuple[Cost | None, Cost | None] = (None, None),
 ) -> BakeVerdict:
     """Compare the baking champion with its predecessor: latency, estimated performance,
     then realized performance.
 
-    The latency limit is `config.latency_ratio` times the `expected` slowdown: a learner
-    the recipe chose although it serves slower (it won by more for it) is not rolled back
-    for that cost, only for slowness beyond it.
+    The latency limit is `config.latency_ratio` times the slowdown the recipe chose
+    knowingly (`expected_slowdown` of `costs`, the champion's and the predecessor's forests,
+    on the predecessor's batches): a learner that serves slower and won by more for it is
+    not rolled back for that cost, only for slowness beyond it.
 
     `estimates` are the champion's and the predecessor's estimates on the traffic the
     champion answered; they judge before any label arrives. Realized performance is paired:
@@ -72,11 +92,13 @@ def judge_bake(
     per_row = batches["server_ms"].astype(float) / batches["n_rows"]
     answered = (batches["model_version"] == bake.version) & (batches["received_at"] >= bake.since)
     new = per_row[answered]
-    old = per_row[batches["model_version"] == bake.predecessor].tail(200)
+    before = (batches["model_version"] == bake.predecessor).to_numpy()
+    old = per_row[before].tail(200)
     if len(new) >= _LATENCY_BATCHES and len(old) >= _LATENCY_BATCHES:
         ratio = float(new.median() / old.median())
+        expected = expected_slowdown(*costs, batches[before].tail(200))
         limit = config.latency_ratio * expected
-        evidence |= {"latency_ratio": ratio, "latency_limit": limit}
+        evidence |= {"latency_ratio": ratio, "latency_limit": limit, "latency_expected": expected}
         if ratio > limit:
             allowed = f", of which {expected:.1f}x expected by its recipe" if expected > 1 else ""
             return BakeVerdict(

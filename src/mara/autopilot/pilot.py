@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mara.autopilot.audit import AuditLog
-from mara.autopilot.bake import Bake, expected_slowdown, judge_bake
+from mara.autopilot.bake import Bake, judge_bake
 from mara.autopilot.config import AutopilotConfig
 from mara.autopilot.watch import Watch, improve_trigger, look
 from mara.errors import MaraError
@@ -25,6 +25,7 @@ from mara.registry import CHALLENGER, Registry
 from mara.registry.history import ROLLBACK, rollback_target
 from mara.spec import ProblemSpec, load_spec
 from mara.train.data import load_training_table
+from mara.train.learners import Cost, recipe_cost
 
 __all__ = ["Autopilot"]
 
@@ -43,8 +44,9 @@ class _Problem:
     staged: str | None = None
     bake: Bake | None = None
     predecessor: ModelBundle | None = None
-    # How much slower a request the recipe chose knowingly (bake.expected_slowdown).
-    expected_slowdown: float = 1.0
+    # The baking champion's and its predecessor's forests' costs, as their recipes recorded
+    # them: the latency limit allows the slowdown the recipe chose knowingly.
+    costs: tuple[Cost | None, Cost | None] = (None, None)
     # The last estimates made, and when: at most one round every `estimate_every_s`.
     estimated_at: float = float("-inf")
     estimate: PerformanceEstimate | None = None
@@ -311,7 +313,7 @@ class Autopilot:
         if state.predecessor is None:  # loaded once per bake, not at every look
             state.predecessor = self.registry.load(spec.name, bake.predecessor)
             champion = self.registry.load(spec.name, bake.version)
-            state.expected_slowdown = expected_slowdown(champion, state.predecessor)
+            state.costs = (recipe_cost(champion.recipe), recipe_cost(state.predecessor.recipe))
         predecessor = state.predecessor
         if now - state.estimated_at >= self.config.estimate_every_s:
             state.estimated_at = now
@@ -329,7 +331,7 @@ class Autopilot:
             state.classes,
             self.config,
             state.bake_estimates,
-            expected=state.expected_slowdown,
+            costs=state.costs,
         )
         if verdict.rollback:
             moves = self.registry.alias_history(spec.name)

@@ -14,8 +14,9 @@ them, labelled (through the label ledger); then each policy is scored on the lat
   rows, rows / 10 x classes clusters, each captured row gets its cluster's majority label),
   retrained and always promoted;
 - self-training: captured rows the champion is at least 90% sure of, with its labels;
-- mara improve: the gate decides at its defaults (forward-chained evidence on every labelled
-  row, the holdout guard unless the champion's own recent score shows the holdout stale).
+- mara improve: the gate decides at its defaults (the traffic weight chosen on the traffic,
+  forward-chained evidence on every labelled row, the holdout guard unless the champion's
+  own recent score shows the holdout stale).
 
 Then, on one kind, the promotion under load: a real `mara serve`, four clients sending later
 traffic, `mara improve` run beside it: failed requests, p99 before and during, and the time
@@ -179,10 +180,13 @@ def evaluate(root: Path, scenario: Scenario, seed: int) -> list[dict]:
     served = registry.load(spec.name, result.challenger) if result.promoted else champion
     predicted["mara improve"] = served.predict_frame(scenario.later)
     promoted["mara improve"] = "yes" if result.promoted else "no"
-    gain, shift = result.recent, result.shift
+    gain, shift, weight = result.recent, result.shift, result.weight
     evidence = {
         "labelled_rows": len(labels),
         "improve_s": improve_s,
+        # The traffic weight improve chose, and the seconds of improve_s its choice took.
+        "weight": None if weight is None else weight.weight,
+        "weight_s": None if weight is None else weight.seconds,
         "rule": result.rule or result.reason.split(":")[-1].strip(),
         "gain": None if gain is None else gain.difference,
         "gain_low": None if gain is None else gain.low,
@@ -321,17 +325,19 @@ def evidence_lines(frame: pd.DataFrame) -> list[str]:
         "mara improve's evidence (champion: holdout score, then its score on the scored "
         "labelled traffic and the difference [95% interval]; the forward-chained gain of the "
         "challenger's recipe over the champion on those rows [95% interval, requests "
-        "resampled]):",
+        "resampled]; the traffic weight chosen, and the seconds of improve s its choice took):",
         "",
         "| kind | scenario | labelled | champion holdout | champion recent | shift | "
-        "chained gain | rule | promoted | improve s |",
-        "| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | ---: |",
+        "chained gain | rule | weight | promoted | improve s | weight s |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- | --- | ---: | --- | ---: | ---: |",
     ]
     for _, r in rows.iterrows():
+        chosen = "-" if pd.isna(r.get("weight")) else f"{r['weight']:g}"
+        took = "-" if pd.isna(r.get("weight_s")) else f"{r['weight_s']:.0f}"
         if pd.isna(r["gain"]):
             lines.append(
                 f"| {r['kind']} | {r['scenario']} | {r['labelled_rows']:.0f} | - | - | - | - | "
-                f"{r['rule']} | {r['promoted']} | {r['improve_s']:.0f} |"
+                f"{r['rule']} | {chosen} | {r['promoted']} | {r['improve_s']:.0f} | {took} |"
             )
             continue
         lines.append(
@@ -339,8 +345,8 @@ def evidence_lines(frame: pd.DataFrame) -> list[str]:
             f"{r['champion_holdout']:.4f} | {r['champion_recent']:.4f} | "
             f"{r['champion_recent'] - r['champion_holdout']:+.4f} "
             f"[{r['shift_low']:+.4f}, {r['shift_high']:+.4f}] | {r['gain']:+.4f} "
-            f"[{r['gain_low']:+.4f}, {r['gain_high']:+.4f}] | {r['rule']} | {r['promoted']} | "
-            f"{r['improve_s']:.0f} |"
+            f"[{r['gain_low']:+.4f}, {r['gain_high']:+.4f}] | {r['rule']} | {chosen} | "
+            f"{r['promoted']} | {r['improve_s']:.0f} | {took} |"
         )
     return lines
 

@@ -97,6 +97,12 @@ def test_a_challenger_on_shuffled_labels_is_never_promoted(unlabelled_home: Path
     assert run["tags.mara.rule"].iloc[0] == result.rule
     assert run["metrics.chained_gain_high"].iloc[0] == pytest.approx(result.recent.high)
     assert run["metrics.chained_gain_one_sided_low"].iloc[0] == pytest.approx(result.recent.floor)
+    # By default the traffic weight is chosen on the traffic: noise earns no weight above 1.
+    assert result.weight is not None and result.weight.weight == 1.0, result.weight
+    assert result.weight.seconds > 0 and set(result.weight.gains) == {3.0, 10.0}
+    assert run["params.traffic_weight_chosen"].iloc[0] == "True"
+    assert float(run["params.traffic_weight"].iloc[0]) == 1.0
+    assert float(run["params.traffic_weight_seconds"].iloc[0]) > 0
     assert result.recent.low < result.recent.floor < result.recent.high
     assert run["metrics.champion_recent_auc"].iloc[0] == pytest.approx(result.shift.recent)
 
@@ -133,8 +139,9 @@ def test_improve_and_rollback_report_clear_errors(tmp_path: Path):
     for weight in ("heavy", "0", "-2", "inf"):
         bad = mara(tmp_path, "improve", "--phase", "p", "--prob", "q", "--traffic-weight", weight)
         assert bad.returncode == 2 and "--traffic-weight" in bad.stderr, bad.stderr
-    auto = mara(tmp_path, "improve", "--phase", "p", "--prob", "q", "--traffic-weight", "AUTO")
-    assert auto.returncode == 1 and "no champion to improve on" in auto.stderr
+    for weight in ("AUTO", "3"):  # auto is the default; a number is still taken
+        run = mara(tmp_path, "improve", "--phase", "p", "--prob", "q", "--traffic-weight", weight)
+        assert run.returncode == 1 and "no champion to improve on" in run.stderr, run.stderr
 
 
 # The autopilot hands improve the evidence it computed in the same look; evidence of

@@ -52,6 +52,7 @@ def test_a_rule_the_table_contradicts_is_weighed_up(table_home: Path):
     assert choice.weight > 1.0, choice.reason
     assert choice.gains[choice.weight].low > 0
     assert f"traffic weight {choice.weight:g}" in choice.reason
+    assert choice.seconds > 0  # its three fits: what the choice adds to an improve run
 
 
 def test_too_few_rows_to_choose_on_stay_at_weight_1(table_home: Path):

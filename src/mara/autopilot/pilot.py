@@ -236,6 +236,11 @@ class Autopilot:
                 }
                 if diff.floor is not None:  # the bound the gate reads when the holdout is stale
                     evidence[f"{side}_gain_one_sided_low"] = diff.floor
+        if result.weight is not None:  # the traffic weight, chosen on the traffic
+            evidence |= {
+                "traffic_weight": result.weight.weight,
+                "traffic_weight_seconds": result.weight.seconds,
+            }
         if result.shift is not None:  # the evidence for the rule the gate applied
             moved = result.shift
             evidence |= {

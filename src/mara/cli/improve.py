@@ -60,10 +60,11 @@ def improve_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--traffic-weight",
             type=TrafficWeight(),
-            default="1",
+            default="auto",
             show_default=True,
             help="Weight of a labelled traffic row against a training row, or 'auto': "
-            "1, 3 or 10, chosen on the older labelled traffic.",
+            "1, 3 or 10, chosen on the older labelled traffic (3 more fits; 3 or 10 only "
+            "when it beats 1 with confidence).",
         ),
         click.option(
             "--blocks",

@@ -47,12 +47,13 @@ class ImproveConfig:
     # requests (the interval resamples requests; a handful cannot show their spread).
     min_class_rows: int = 30
     min_requests: int = 12
-    # Weight of a labelled traffic row against a training-table row; None chooses it on the
-    # traffic (mara.improve.weight, cutting off its newest `recent_share`). benchmarks/improve:
-    # on a new segment 3 and 10 were never better than 1 and leaked its rule into the old
-    # traffic (fraud: -0.035 AUC on the original holdout at 3); on a changed rule they were
-    # better.
-    traffic_weight: float | None = 1.0
+    # Weight of a labelled traffic row against a training-table row; None (the default)
+    # chooses it on the traffic (mara.improve.weight, cutting off its newest `recent_share`;
+    # 3 more fits). benchmarks/improve: on a new segment 3 and 10 were never better than 1
+    # and leaked its rule into the old traffic (fraud: -0.035 AUC on the original holdout at
+    # 3); on a changed rule they were better, and a rule the table contradicts is followed
+    # only with them.
+    traffic_weight: float | None = None
     recent_share: float = 0.3
     # Stage: a challenger that passes the gate is shadowed on live traffic (alias
     # `challenger`) instead of promoted; a later run promotes it on its shadow evidence.
@@ -266,6 +267,7 @@ def improve_problem(
         challenger,
         config,
         weight,
+        choice,
         window,
         rows,
         gain,
@@ -345,6 +347,7 @@ def _register(
     bundle: Any,
     config: ImproveConfig,
     weight: float,
+    choice: WeightChoice | None,
     window: tuple[float, float],
     rows: dict[str, int],
     gain: MetricDifference,
@@ -364,6 +367,7 @@ def _register(
             "min_requests": config.min_requests,
             "traffic_weight": weight,
             "traffic_weight_chosen": config.traffic_weight is None,
+            **({} if choice is None else {"traffic_weight_seconds": round(choice.seconds, 1)}),
             "min_gain": config.gate.min_gain,
             "holdout_tolerance": config.gate.holdout_tolerance,
             "confidence": config.confidence,

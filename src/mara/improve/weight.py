@@ -12,6 +12,7 @@ beats it: a best-of-three on a few hundred rows is partly luck.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from mara.improve.data import ImproveData, split_recent
@@ -28,11 +29,13 @@ _MIN_CHECK_ROWS = 100
 
 @dataclass
 class WeightChoice:
-    """The chosen weight, and each candidate's gain over weight 1 on the later part."""
+    """The chosen weight, each candidate's gain over weight 1 on the later part, and the
+    wall-clock seconds the choice took (its fits: what it adds to an improve run)."""
 
     weight: float
     reason: str
     gains: dict[float, MetricDifference] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 def choose_traffic_weight(
@@ -50,6 +53,7 @@ def choose_traffic_weight(
     The gate's forward-chained evidence covers these rows too, so a weight above 1 is judged
     partly on rows it was chosen on: one more reason it must win with confidence here.
     """
+    started = time.perf_counter()
     earlier, later = split_recent(data.older, share)
     if len(later) < _MIN_CHECK_ROWS or later["label"].nunique() < 2:
         return WeightChoice(1.0, f"{len(later)} rows to choose on: weight 1")
@@ -76,14 +80,16 @@ def choose_traffic_weight(
         if weight != 1.0
     }
     sure = {w: g for w, g in gains.items() if g.low > 0}
-    if not sure:
-        return WeightChoice(1.0, _reason(1.0, gains, len(later)), gains)
-    best = max(sure, key=lambda w: sure[w].difference)
-    return WeightChoice(best, _reason(best, gains, len(later)), gains)
+    best = max(sure, key=lambda w: sure[w].difference) if sure else 1.0
+    seconds = time.perf_counter() - started
+    return WeightChoice(best, _reason(best, gains, len(later), seconds), gains, seconds)
 
 
-def _reason(weight: float, gains: dict[float, MetricDifference], rows: int) -> str:
+def _reason(weight: float, gains: dict[float, MetricDifference], rows: int, seconds: float) -> str:
     shown = ", ".join(
         f"{w:g}: {g.difference:+.4f} [{g.low:+.4f}, {g.high:+.4f}]" for w, g in gains.items()
     )
-    return f"traffic weight {weight:g}, chosen on {rows} later older rows (gain over 1: {shown})"
+    return (
+        f"traffic weight {weight:g}, chosen on {rows} later older rows in {seconds:.0f} s "
+        f"(gain over 1: {shown})"
+    )

@@ -55,6 +55,10 @@ class ImproveConfig:
     # only with them.
     traffic_weight: float | None = None
     recent_share: float = 0.3
+    # CPU seconds of search of each fit that chooses the weight: what bench-improve measured
+    # the choice at (the training default then), not the served model's default budget, which
+    # would triple the choice's time and so the labels' wait for a promotion.
+    weight_budget: float = 5.0
     # Stage: a challenger that passes the gate is shadowed on live traffic (alias
     # `challenger`) instead of promoted; a later run promotes it on its shadow evidence.
     stage: bool = False
@@ -186,7 +190,7 @@ def improve_problem(
         choice = choose_traffic_weight(
             ImproveData(spec, table, traffic, traffic.iloc[:0], 1.0),
             share=config.recent_share,
-            train=config.train,
+            train=replace(config.train, budget=config.weight_budget),
             resamples=config.resamples,
             confidence=config.confidence,
         )
@@ -363,6 +367,7 @@ def _register(
             "blocks": config.blocks,
             "chain_row_weight": "traffic rows its fit learned from",
             "evidence_budget": config.evidence_budget,
+            "weight_budget": config.weight_budget,
             "min_class_rows": config.min_class_rows,
             "min_requests": config.min_requests,
             "traffic_weight": weight,

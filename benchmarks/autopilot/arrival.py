@@ -27,10 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from rich.console import Console
 
@@ -42,6 +40,8 @@ from scenarios import (  # noqa: E402
     build,
     capture,
     label,
+    later_score,
+    paired_se,
     scenario_arguments,
     write_table,
 )
@@ -50,7 +50,6 @@ from mara.autopilot import AuditLog, AutopilotConfig  # noqa: E402
 from mara.registry import Registry  # noqa: E402
 from mara.train import TrainConfig, train_problem  # noqa: E402
 from mara.train.data import load_training_table  # noqa: E402
-from mara.train.metrics import headline, score  # noqa: E402
 from mara.train.recipe import fit_model  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -58,29 +57,6 @@ CAPTURED_BATCH = 25
 # The issue's bar: a promotion within 5 minutes of the labels arriving.
 HORIZON_S = 300.0
 console = Console(width=160)
-
-
-def later_score(predictions: list, scenario: Scenario, classes: list) -> float:
-    metrics = score(predictions, scenario.later[scenario.spec.target].tolist(), classes)
-    return metrics[headline(metrics)]
-
-
-def paired_se(a: list, b: list, scenario: Scenario, classes: list, draws: int = 200) -> float:
-    """Standard error of score(a) - score(b) on the later rows, both on the same resamples."""
-    truth = scenario.later[scenario.spec.target].to_numpy()
-    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
-    rng = np.random.default_rng(0)
-    found = []
-    for _ in range(draws):
-        rows = rng.integers(0, len(truth), len(truth))
-        part = replace(scenario, later=scenario.later.iloc[rows])
-        if part.later[scenario.spec.target].nunique() < len(set(truth.tolist())):
-            continue
-        found.append(
-            later_score(a[rows].tolist(), part, classes)
-            - later_score(b[rows].tolist(), part, classes)
-        )
-    return float(np.std(found, ddof=1))
 
 
 def naive(home: Path, scenario: Scenario) -> list:

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from run import later_score, retrain, setup
-from scenarios import build
+from run import retrain, setup
+from scenarios import build, later_score
 from sklearn.metrics import roc_auc_score
 
 from mara.data import KINDS
@@ -58,8 +58,8 @@ def oracle_lead(kind: str, rows: int, seed: int) -> dict:
         best = float((oracle == truth).mean())
     return {
         "kind": kind,
-        "keep": later_score(champion, scenario),
-        "naive": later_score(naive, scenario),
+        "keep": later_score(champion.predict_frame(later), scenario, classes),
+        "naive": later_score(predicted.tolist(), scenario, classes),
         "oracle": best,
     }
 

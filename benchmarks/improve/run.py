@@ -35,14 +35,22 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from scenarios import Scenario, build, capture, label, scenario_arguments, write_table
+from scenarios import (
+    Scenario,
+    build,
+    capture,
+    label,
+    later_score,
+    paired_se,
+    scenario_arguments,
+    write_table,
+)
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.preprocessing import StandardScaler
 
@@ -57,7 +65,6 @@ from mara.registry import Registry  # noqa: E402
 from mara.serve.process import ServerProcess  # noqa: E402
 from mara.train import TrainConfig, train_problem  # noqa: E402
 from mara.train.data import load_training_table  # noqa: E402
-from mara.train.metrics import headline, score  # noqa: E402
 from mara.train.recipe import fit_model  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -121,34 +128,6 @@ def confident_rows(champion: ModelBundle, scenario: Scenario) -> tuple[pd.DataFr
         sure = raw.max(axis=1) >= 0.9
         labels = np.asarray(champion.classes, dtype=object)[raw.argmax(axis=1)]
     return scenario.early[sure], labels[sure].tolist()
-
-
-def later_score(predictions: list, scenario: Scenario, classes: list) -> float:
-    """The headline metric of `predictions` on the later traffic."""
-    metrics = score(predictions, scenario.later[scenario.spec.target].tolist(), classes)
-    return metrics[headline(metrics)]
-
-
-def paired_se(a: list, b: list, scenario: Scenario, classes: list, draws: int = 200) -> float:
-    """Standard error of score(a) - score(b) on the later traffic: both scored on the same
-    bootstrap resamples of its rows (generated rows, independent of each other)."""
-    truth = scenario.later[scenario.spec.target].to_numpy()
-    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
-    rng = np.random.default_rng(0)
-    differences = []
-    for _ in range(draws):
-        rows = rng.integers(0, len(truth), len(truth))
-        if len(set(truth[rows].tolist())) < len(set(truth.tolist())):
-            continue
-        differences.append(
-            later_score(a[rows].tolist(), _rows(scenario, rows), classes)
-            - later_score(b[rows].tolist(), _rows(scenario, rows), classes)
-        )
-    return float(np.std(differences, ddof=1))
-
-
-def _rows(scenario: Scenario, rows: np.ndarray) -> Scenario:
-    return replace(scenario, later=scenario.later.iloc[rows])
 
 
 def evaluate(root: Path, scenario: Scenario, seed: int) -> list[dict]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from mara.data.shift import changed_rule, covariate_shift, new_segment
 from mara.labels import entries_from_objects
 from mara.labels.ingest import label_problem
 from mara.spec import CONFIG_NAME, TRAIN_NAME, ProblemSpec, problem_dir
+from mara.train.metrics import headline, score
 
 
 @dataclass(frozen=True)
@@ -157,3 +158,29 @@ def build(kind: str, *, rows: int, seed: int, small_labels: int = 500) -> list[S
         ),
         Scenario("covariate shift, labelled", kind, spec, table, early_shift, later_shift, True),
     ]
+
+
+def later_score(predictions: list, scenario: Scenario, classes: list) -> float:
+    """The headline metric of `predictions` on the later traffic."""
+    metrics = score(predictions, scenario.later[scenario.spec.target].tolist(), classes)
+    return metrics[headline(metrics)]
+
+
+def paired_se(a: list, b: list, scenario: Scenario, classes: list, draws: int = 200) -> float:
+    """Standard error of score(a) - score(b) on the later traffic: both scored on the same
+    bootstrap resamples of its rows (generated rows, independent of each other); a resample
+    missing a class is drawn again."""
+    truth = scenario.later[scenario.spec.target].to_numpy()
+    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    rng = np.random.default_rng(0)
+    differences = []
+    for _ in range(draws):
+        rows = rng.integers(0, len(truth), len(truth))
+        if len(set(truth[rows].tolist())) < len(set(truth.tolist())):
+            continue
+        part = replace(scenario, later=scenario.later.iloc[rows])
+        differences.append(
+            later_score(a[rows].tolist(), part, classes)
+            - later_score(b[rows].tolist(), part, classes)
+        )
+    return float(np.std(differences, ddof=1))

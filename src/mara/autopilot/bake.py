@@ -92,11 +92,12 @@ def judge_bake(
     per_row = batches["server_ms"].astype(float) / batches["n_rows"]
     answered = (batches["model_version"] == bake.version) & (batches["received_at"] >= bake.since)
     new = per_row[answered]
-    before = (batches["model_version"] == bake.predecessor).to_numpy()
-    old = per_row[before].tail(200)
+    # The predecessor's latest batches: its time per row, and the rest of its requests.
+    previous = batches[batches["model_version"] == bake.predecessor].tail(200)
+    old = previous["server_ms"].astype(float) / previous["n_rows"]
     if len(new) >= _LATENCY_BATCHES and len(old) >= _LATENCY_BATCHES:
         ratio = float(new.median() / old.median())
-        expected = expected_slowdown(*costs, batches[before].tail(200))
+        expected = expected_slowdown(*costs, previous)
         limit = config.latency_ratio * expected
         evidence |= {"latency_ratio": ratio, "latency_limit": limit, "latency_expected": expected}
         if ratio > limit:

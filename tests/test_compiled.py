@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from problems import binary_frame, multiclass_frame
 
-from mara.compiled import COMPILE_LOG, is_cached, probe_matrix
+from mara.compiled import COMPILE_LOG, CompileAhead, is_cached, probe_matrix
 from mara.forests import LightGBMForest
 from mara.registry import Registry
 
@@ -80,3 +80,37 @@ def test_processes_asking_at_once_compile_each_forest_once(lightgbm_home: Path, 
     assert len(set(compiled)) == len(names)
     assert list(cache.glob("*.part")) == []
     assert len(list(cache.glob("forest-*.o"))) == len(names)
+
+
+def test_a_compile_started_ahead_is_the_one_a_later_make_fast_loads(
+    lightgbm_home: Path, tmp_path: Path
+):
+    bundle = Registry(lightgbm_home).load("phase-1_prob-2")
+    cache = tmp_path / "cache"
+    with CompileAhead(cache) as ahead:
+        ahead(bundle.forest.booster)
+        # Waits on the child's lock (or compiles, if the child has not taken it yet).
+        assert bundle.make_fast(cache)
+    lines = (cache / COMPILE_LOG).read_text().splitlines()
+    assert len(lines) == 1
+    assert list(cache.glob("*.part")) == []
+    # Already cached: nothing is started.
+    with CompileAhead(cache) as ahead:
+        ahead(bundle.forest.booster)
+        assert ahead._children == []
+
+
+def test_a_compile_ahead_not_wanted_is_ended_and_leaves_nothing_half_written(
+    lightgbm_home: Path, tmp_path: Path
+):
+    bundle = Registry(lightgbm_home).load("phase-1_prob-2")
+    cache = tmp_path / "cache"
+    with CompileAhead(cache) as ahead:
+        ahead(bundle.forest.booster)
+        (child, _, model_file), = ahead._children
+    assert child.returncode is not None
+    assert not model_file.exists()
+    assert list(cache.glob("*.part")) == []
+    # Killed before it finished, or finished whole: never a half-written object.
+    objects = list(cache.glob("forest-*.o"))
+    assert objects == [] or bundle.make_fast(cache)

@@ -14,6 +14,8 @@ import hashlib
 import logging
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +27,7 @@ from mara.home import Home
 
 __all__ = [
     "COMPILE_LOG",
+    "CompileAhead",
     "CompiledForest",
     "compile_forest",
     "compiled_cache",
@@ -77,9 +80,12 @@ def compile_forest(booster: lgb.Booster, cache_dir: Path) -> CompiledForest:
     Processes that ask for the same forest at once take turns on its lock file: the first
     compiles and writes the object atomically, the rest load that object in milliseconds.
     """
+    return _compile_text(booster.model_to_string(), cache_dir)
+
+
+def _compile_text(text: str, cache_dir: Path) -> CompiledForest:
     import lleaves
 
-    text = booster.model_to_string()
     key = _model_key(text)
     cache_dir.mkdir(parents=True, exist_ok=True)
     cache = _cache_file(cache_dir, key)
@@ -102,6 +108,44 @@ def compile_forest(booster: lgb.Booster, cache_dir: Path) -> CompiledForest:
     finally:
         Path(file.name).unlink(missing_ok=True)
     return CompiledForest(model)
+
+
+class CompileAhead:
+    """Compiles run in other processes while this one works on (`mara train` fits CatBoost
+    meanwhile, on one core of two): call it with a booster to start one.
+
+    The child writes the object into the content-keyed cache under its lock, so a later
+    `compile_forest` of the same booster here waits for it and loads it. On leaving the
+    block every child still running is ended, and what it left half-written is removed.
+    """
+
+    def __init__(self, cache_dir: Path):
+        self.cache_dir = cache_dir
+        self._children: list[tuple[subprocess.Popen, Path, Path]] = []
+
+    def __call__(self, booster: lgb.Booster) -> None:
+        text = booster.model_to_string()
+        cache = _cache_file(self.cache_dir, _model_key(text))
+        if cache.exists():
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as file:
+            file.write(text)
+        command = [sys.executable, "-m", "mara.compiled", file.name, str(self.cache_dir)]
+        # Its failure costs nothing but the head start: the forest is compiled here then.
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._children.append((child, cache, Path(file.name)))
+
+    def __enter__(self) -> CompileAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for child, cache, model_file in self._children:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+            cache.with_name(f"{cache.name}.{child.pid}.part").unlink(missing_ok=True)
+            model_file.unlink(missing_ok=True)
 
 
 class _locked:
@@ -156,3 +200,8 @@ def probe_matrix(n_categories: list[int | None], *, rows: int = 512, seed: int =
         column[rng.random(rows) < 0.1] = np.nan
         columns.append(column)
     return np.column_stack(columns)
+
+
+if __name__ == "__main__":
+    # `python -m mara.compiled MODEL_FILE CACHE_DIR`: CompileAhead's child.
+    _compile_text(Path(sys.argv[1]).read_text(), Path(sys.argv[2]))

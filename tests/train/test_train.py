@@ -1,8 +1,10 @@
+import os
 from pathlib import Path
 
 import pytest
 from problems import binary_frame, write_problem
 
+from mara.compiled import COMPILE_LOG, compiled_cache
 from mara.errors import DataError, SpecError
 from mara.registry import Registry
 from mara.train import TrainConfig, train_problem
@@ -18,6 +20,13 @@ def test_first_training_registers_and_promotes(trained_home: Path):
     multiclass = registry.load("phase-1_prob-2")
     assert multiclass.classes == ["attack", "normal", "probe"]
     assert multiclass.metrics["accuracy"] > 0.6
+    # The blend's LightGBM forest was compiled by a child while CatBoost's folds ran here,
+    # once, and the promoted version's served form is what it wrote.
+    cache = compiled_cache(trained_home)
+    (line,) = (cache / COMPILE_LOG).read_text().splitlines()
+    assert f"pid={os.getpid()} " not in line
+    assert binary.is_fast_cached(cache)
+    assert list(cache.glob("*.part")) == []
 
 
 def test_champion_rule_both_ways(tmp_path: Path):

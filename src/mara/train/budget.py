@@ -7,7 +7,8 @@ busy machine as on an idle one (where, one thread computing, CPU and wall time a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 __all__ = ["Budget"]
 
@@ -33,3 +34,12 @@ class Budget:
     def exhausted(self) -> bool:
         """Whether the deadline has passed."""
         return self.remaining() <= 0.0
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Time spent in the block is not counted: work done for another step meanwhile."""
+        before = self.clock()
+        try:
+            yield
+        finally:
+            self.started += self.clock() - before

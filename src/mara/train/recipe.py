@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import lightgbm as lgb
@@ -64,6 +65,7 @@ def fit_model(
     weights: np.ndarray | None = None,
     progress: Progress | None = None,
     clock: Clock = time.process_time,
+    refitted: Callable[[lgb.Booster], None] | None = None,
 ) -> ModelBundle:
     """Fit the Preprocessor, the forest and the drift reference on these rows only.
 
@@ -73,7 +75,9 @@ def fit_model(
     and its rounds are chosen by cross-validation on these rows, on the same folds, within
     `config.search_budget(rows)` seconds of `clock` (CPU seconds; see mara.train.learners
     for the rule), then it is refitted on all of them. `progress` hears one line per
-    candidate.
+    candidate. `refitted`, if given, hears LightGBM's refit as soon as its search ends,
+    before CatBoost's folds, whichever learner wins: `mara train` compiles it meanwhile in
+    another process (the refit's CPU is not counted in the budget).
 
     `bundle.recipe` holds the learner, each learner's score (`cv_lightgbm`, `cv_catboost`,
     `cv_blend`), LightGBM's search (its keys as `Search.summary` names them, whichever
@@ -127,6 +131,17 @@ def fit_model(
         lightgbm_trees = recipe["trees"]
         oof = out_of_fold(found.chosen, rows, validations)
         scored("lightgbm", oof, lightgbm_cost(lightgbm_trees))
+
+    def refit_lightgbm() -> lgb.Booster:
+        if progress is not None:
+            progress(f"refit on all {len(x)} rows: {found.chosen.label()}, {found.rounds} rounds")
+        return lgb.train(base | found.chosen.params, dataset, num_boost_round=found.rounds)
+
+    booster = None
+    if runs_lightgbm and refitted is not None:
+        with budget.paused():
+            booster = refit_lightgbm()
+        refitted(booster)
     if runs_catboost:
         run = catboost_cv.cross_validate(
             rows,
@@ -171,10 +186,7 @@ def fit_model(
         progress(f"chose {chosen.learner}: {why}")
     forests = {}
     if chosen.learner in ("lightgbm", "blend"):
-        if progress is not None:
-            progress(f"refit on all {len(x)} rows: {found.chosen.label()}, {found.rounds} rounds")
-        booster = lgb.train(base | found.chosen.params, dataset, num_boost_round=found.rounds)
-        forests["lightgbm"] = LightGBMForest(booster)
+        forests["lightgbm"] = LightGBMForest(booster or refit_lightgbm())
     if chosen.learner in ("catboost", "blend"):
         if progress is not None:
             progress(f"refit on all {len(x)} rows: {run.label()}, {catboost_trees} rounds")

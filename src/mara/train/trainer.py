@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mara.compiled import compiled_cache
+from mara.compiled import CompileAhead, compiled_cache
 from mara.registry import Registry
 from mara.spec import ProblemSpec, load_spec
 from mara.train.config import TrainConfig
@@ -80,52 +80,55 @@ def train_problem(
     registry = registry or Registry(home)
     table = load_training_table(home, spec, holdout=config.holdout, seed=config.seed)
     classes = table.classes
-    bundle = fit_model(
-        spec,
-        table.train_frame,
-        table.labels.iloc[table.train],
-        classes,
-        config=config,
-        progress=progress,
-    )
-    holdout_frame = table.holdout_frame
-    holdout_labels = table.labels.iloc[table.holdout].tolist()
-    metrics = score(bundle.predict_frame(holdout_frame), holdout_labels, classes)
-    metrics["trees"] = float(bundle.forest.trees)
-    bundle.metrics = metrics
-    rows = {"train": len(table.train), "holdout": len(table.holdout)}
-
-    with registry.run(spec.name, f"train {spec.name}"):
-        registry.log(
-            params=asdict(config)
-            | {"classes": len(classes)}
-            | {f"rows_{k}": v for k, v in rows.items()}
-            | {f"recipe_{k}": v for k, v in bundle.recipe.items()},
-            metrics=metrics,
-            tags={"phase": phase, "prob": prob, "mara.kind": "train"},
+    # LightGBM's refit is compiled in another process while CatBoost's folds run here.
+    with CompileAhead(compiled_cache(home)) as ahead:
+        bundle = fit_model(
+            spec,
+            table.train_frame,
+            table.labels.iloc[table.train],
+            classes,
+            config=config,
+            progress=progress,
+            refitted=ahead if config.compile else None,
         )
-        version = registry.log_bundle(bundle)
-        champion = registry.champion_version(spec.name)
-        champion_metrics = None
-        if champion is not None:
-            old = registry.load(spec.name)
-            champion_metrics = score(old.predict_frame(holdout_frame), holdout_labels, classes)
-            registry.log(metrics={f"champion_{k}": v for k, v in champion_metrics.items()})
-        name = headline(metrics)
-        promoted = champion is None or metrics[name] >= champion_metrics[name]
-        compile_s = None
-        if promoted and config.compile:
-            # Before the alias moves: servers that follow it find the served form built.
-            compile_s = make_served_fast(home, bundle)
-        if promoted:
-            reason = f"first version, holdout {name} {metrics[name]:.4f}"
+        holdout_frame = table.holdout_frame
+        holdout_labels = table.labels.iloc[table.holdout].tolist()
+        metrics = score(bundle.predict_frame(holdout_frame), holdout_labels, classes)
+        metrics["trees"] = float(bundle.forest.trees)
+        bundle.metrics = metrics
+        rows = {"train": len(table.train), "holdout": len(table.holdout)}
+
+        with registry.run(spec.name, f"train {spec.name}"):
+            registry.log(
+                params=asdict(config)
+                | {"classes": len(classes)}
+                | {f"rows_{k}": v for k, v in rows.items()}
+                | {f"recipe_{k}": v for k, v in bundle.recipe.items()},
+                metrics=metrics,
+                tags={"phase": phase, "prob": prob, "mara.kind": "train"},
+            )
+            version = registry.log_bundle(bundle)
+            champion = registry.champion_version(spec.name)
+            champion_metrics = None
             if champion is not None:
-                reason = (
-                    f"holdout {name} {metrics[name]:.4f} >= champion v{champion}'s "
-                    f"{champion_metrics[name]:.4f}"
-                )
-            registry.promote(spec.name, version.version, by="train", reason=reason)
-        registry.log(tags={"mara.promoted": str(promoted).lower()})
+                old = registry.load(spec.name)
+                champion_metrics = score(old.predict_frame(holdout_frame), holdout_labels, classes)
+                registry.log(metrics={f"champion_{k}": v for k, v in champion_metrics.items()})
+            name = headline(metrics)
+            promoted = champion is None or metrics[name] >= champion_metrics[name]
+            compile_s = None
+            if promoted and config.compile:
+                # Before the alias moves: servers that follow it find the served form built.
+                compile_s = make_served_fast(home, bundle)
+            if promoted:
+                reason = f"first version, holdout {name} {metrics[name]:.4f}"
+                if champion is not None:
+                    reason = (
+                        f"holdout {name} {metrics[name]:.4f} >= champion v{champion}'s "
+                        f"{champion_metrics[name]:.4f}"
+                    )
+                registry.promote(spec.name, version.version, by="train", reason=reason)
+            registry.log(tags={"mara.promoted": str(promoted).lower()})
     return TrainResult(
         spec,
         version.version,

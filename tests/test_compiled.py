@@ -107,7 +107,7 @@ def test_a_compile_ahead_not_wanted_is_ended_and_leaves_nothing_half_written(
     cache = tmp_path / "cache"
     with CompileAhead(cache) as ahead:
         ahead(bundle.forest.booster)
-        (child, _, model_file), = ahead._children
+        ((child, _, model_file),) = ahead._children
     assert child.returncode is not None
     assert not model_file.exists()
     assert list(cache.glob("*.part")) == []

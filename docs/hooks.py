@@ -24,6 +24,7 @@ PICTURES = (".png", ".svg")
 TARGETS = {
     "serve": "make bench-serve, bench-serve-stages, bench-serve-mlflow, bench-serve-auth, "
     "bench-serve-evaluation-day, bench-compile",
+    "train": "make bench-train, bench-train-wall",
 }
 
 

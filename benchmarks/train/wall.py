@@ -106,7 +106,8 @@ def main() -> None:
     lines = [
         "# `mara train` at the default budget, one problem at a time",
         "",
-        f"`make bench-train-wall` (`.venv/bin/python benchmarks/train/wall.py`). Machine: {machine()}; the run took "
+        "`make bench-train-wall` (`.venv/bin/python benchmarks/train/wall.py`). "
+        f"Machine: {machine()}; the run took "
         f"{time.perf_counter() - started:.0f} s. Each problem by its own `mara --home H train "
         "--phase P --prob Q` process under `/usr/bin/time -v` (compile on, as a user runs it): "
         "wall seconds from the command to its exit, CPU seconds (user + system), peak resident "

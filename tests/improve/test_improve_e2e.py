@@ -17,12 +17,15 @@ from mara.train import TrainConfig, train_problem
 pytestmark = pytest.mark.e2e
 
 
-def test_label_improve_swap_under_load_then_roll_back(tmp_path: Path):
+# The champion of each learner: the swap, the serving and the rollback hold for any of them.
+@pytest.mark.parametrize("champion", ["lightgbm", "catboost", "blend"])
+def test_label_improve_swap_under_load_then_roll_back(tmp_path: Path, champion: str):
     home = tmp_path
     write_problem(
         home, "p", "q", binary_frame(6000, 0), ["amount", "age", "noise"], ["channel", "region"]
     )
-    train_problem(home, "p", "q", config=TrainConfig(learners=("lightgbm",)))
+    first = train_problem(home, "p", "q", config=TrainConfig(learners=(champion,)))
+    assert first.recipe["learner"] == champion
     traffic = request_bodies(new_segment_frame(4000, 1), 250, "traffic")
     later = new_segment_frame(2000, 2)
     before, after, back = (request_bodies(later, 500, name) for name in ("pre", "post", "back"))

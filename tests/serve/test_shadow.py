@@ -82,6 +82,45 @@ def test_a_burst_is_skipped_beyond_the_queue_not_waited_for(trained_home, tmp_pa
     assert 1 <= scored <= 3
 
 
+def test_a_repeated_batch_id_is_scored_once_and_leaves_room_for_new_ones(trained_home, tmp_path):
+    # A client replaying one batch (here 20 times) keeps its one line, and does not fill the
+    # three-slot queue that the batches after it need.
+    problem = Problem("phase-1", "prob-1")
+    scorer = ShadowScorer(
+        challengers(trained_home, "7"),
+        CaptureWriter(tmp_path, stream="shadow"),
+        cpu_share=1,
+        queue_size=3,
+    )
+    replayed, *fresh = batches(3)
+    for _ in range(20):
+        scorer.submit(problem, "1", replayed, [0.5] * replayed.n_rows)
+    for batch in fresh:
+        scorer.submit(problem, "1", batch, [0.5] * batch.n_rows)
+    scorer.close(timeout_s=30)
+    scorer.writer.close()
+    keys = shadow_scores(tmp_path, "phase-1", "prob-1")["key"]
+    assert keys.unique().tolist() == [str(b.id) for b in (replayed, *fresh)]
+    assert len(keys) == 3 * replayed.n_rows
+    # Another challenger version scores the same id again: its own evidence.
+    other = ShadowScorer(
+        challengers(trained_home, "8"), CaptureWriter(tmp_path, stream="shadow"), cpu_share=1
+    )
+    other.submit(problem, "1", replayed, [0.5] * replayed.n_rows)
+    other.close(timeout_s=30)
+    other.writer.close()
+    folder = tmp_path / "data" / "captured_data" / "phase-1" / "prob-1" / "shadow"
+    lines = [
+        orjson.loads(line) for f in folder.glob("*.jsonl") for line in f.read_bytes().splitlines()
+    ]
+    assert sorted((line["version"], line["id"]) for line in lines) == [
+        ("7", "shadow-0"),
+        ("7", "shadow-1"),
+        ("7", "shadow-2"),
+        ("8", "shadow-0"),
+    ]
+
+
 def test_agreement_is_the_same_decision():
     assert agreed_rows([0.2, 0.7, 0.5], [0.4, 0.3, 0.9]) == 2
     assert agreed_rows(["a", "b"], ["a", "c"]) == 1

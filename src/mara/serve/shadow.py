@@ -4,7 +4,9 @@ The answer never waits for it: a batch is handed over with a non-blocking put on
 queue (a full queue skips the batch, counted as `busy`), and one thread scores the queued
 batches with the challenger's own preprocessing and forest. After each batch the thread
 rests in proportion to the time it took, so that it uses at most `cpu_share` of one core
-however much traffic arrives. Each scored batch is kept as one line in the capture's
+however much traffic arrives. A batch id the same challenger has been handed already (a
+client's retry, a replayed batch) is not scored again: its line would join the same key, and
+repeats must not crowd new batches out of that share. Each scored batch is kept as one line in the capture's
 `shadow/` stream, keyed by the request id, so it joins the captured batch and its labels.
 """
 
@@ -15,6 +17,7 @@ import queue
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +34,9 @@ __all__ = ["SHADOW_STREAM", "ShadowScorer", "agreed_rows"]
 log = logging.getLogger("mara.serve")
 
 SHADOW_STREAM = "shadow"
+# Batch ids remembered per worker as handed to the shadow (the latest ones): enough for any
+# retry or replay within minutes of traffic, a few MB at most.
+_REMEMBERED_IDS = 20_000
 
 
 def agreed_rows(champion: Sequence[Any], challenger: Sequence[Any]) -> int:
@@ -69,6 +75,8 @@ class ShadowScorer:
         self.cpu_share = cpu_share
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_size)
         self._random = random.Random()
+        # Touched only on the event loop (submit), never by the scoring thread.
+        self._handed: OrderedDict[tuple[Problem, str, str | int], None] = OrderedDict()
         self._thread = threading.Thread(target=self._run, name="mara-shadow", daemon=True)
         self._thread.start()
 
@@ -87,7 +95,12 @@ class ShadowScorer:
         predictions: Sequence[Any],
     ) -> None:
         """Offer a just-answered batch; returns at once whether or not it will be scored."""
-        if self.shadowing(problem, champion_version) is None or not batch.n_rows:
+        version = self.shadowing(problem, champion_version)
+        if version is None or not batch.n_rows:
+            return
+        key = (problem, version, batch.id)
+        if key in self._handed:
+            telemetry.observe_shadow(problem, "repeated")
             return
         if self._random.random() >= self.sample:
             telemetry.observe_shadow(problem, "sampled_out")
@@ -97,6 +110,10 @@ class ShadowScorer:
             self._queue.put_nowait(job)
         except queue.Full:
             telemetry.observe_shadow(problem, "busy")
+            return
+        self._handed[key] = None
+        if len(self._handed) > _REMEMBERED_IDS:
+            self._handed.popitem(last=False)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Score what is queued (within `timeout_s`), then stop the thread."""

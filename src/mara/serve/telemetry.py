@@ -158,7 +158,8 @@ def observe_capture(problem: Problem, size: int, seconds: float) -> None:
 SHADOW_BATCHES = Counter(
     "mara_shadow_batches_total",
     "Live batches offered to the challenger's shadow scoring, by outcome "
-    "(scored, busy: the bounded queue was full, sampled_out, failed)",
+    "(scored, busy: the bounded queue was full, sampled_out, repeated: an id handed "
+    "over before, failed)",
     (*_LABELS, "outcome"),
 )
 SHADOW_ROWS = Counter("mara_shadow_rows_total", "Rows the challenger scored in shadow", _LABELS)

@@ -48,12 +48,15 @@ def post_labels(client: httpx.Client, bodies: list[dict], labels: list[list] | N
     assert response.status_code == 200, response.text
 
 
-def test_autopilot_stages_shadows_promotes_and_rolls_back(tmp_path: Path):
+# The first champion of each single learner; the challengers are the recipe's choice (on
+# this problem a blend, so the bake and the rollback run with a blended champion too).
+@pytest.mark.parametrize("champion", ["lightgbm", "catboost"])
+def test_autopilot_stages_shadows_promotes_and_rolls_back(tmp_path: Path, champion: str):
     home = tmp_path
     write_problem(
         home, "p", "q", binary_frame(6000, 0), ["amount", "age", "noise"], ["channel", "region"]
     )
-    train_problem(home, "p", "q", config=TrainConfig(learners=("lightgbm",)))
+    train_problem(home, "p", "q", config=TrainConfig(learners=(champion,)))
     registry = Registry(home)
     first, second, shadowed, baked = (
         request_bodies(new_segment_frame(rows, seed), 250, name)

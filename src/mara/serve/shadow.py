@@ -4,10 +4,11 @@ The answer never waits for it: a batch is handed over with a non-blocking put on
 queue (a full queue skips the batch, counted as `busy`), and one thread scores the queued
 batches with the challenger's own preprocessing and forest. After each batch the thread
 rests in proportion to the time it took, so that it uses at most `cpu_share` of one core
-however much traffic arrives. A batch id the same challenger has been handed already (a
-client's retry, a replayed batch) is not scored again: its line would join the same key, and
-repeats must not crowd new batches out of that share. Each scored batch is kept as one line in the capture's
-`shadow/` stream, keyed by the request id, so it joins the captured batch and its labels.
+however much traffic arrives. Each scored batch is kept as one line in the capture's
+`shadow/` stream, keyed by the request id, so it joins the captured batch and its labels. A
+batch id the same challenger has been handed already (a client's retry, a replayed batch) is
+not scored again: its line would join the same key, and repeats must not crowd new batches
+out of that share.
 """
 
 from __future__ import annotations

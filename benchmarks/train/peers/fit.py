@@ -30,11 +30,16 @@ TARGET = "__y__"
 
 
 def read(path: Path) -> pd.DataFrame:
-    """A split's frame with its category columns as text (object), as a user hands them."""
+    """A split's frame with its category columns as text (object), as a user hands them.
+
+    A missing cell is NaN, not pandas' NA: AutoGluon 1.x fails on a two-level column that
+    holds NA (`boolean value of NA is ambiguous`, in its type inference; credit, seed 1).
+    """
     frame = pd.read_parquet(path)
     for column in frame.columns:
         if column != TARGET and not pd.api.types.is_float_dtype(frame[column]):
-            frame[column] = frame[column].astype(object)
+            values = frame[column].astype(object)
+            frame[column] = values.where(values.notna(), np.nan)
     return frame
 
 

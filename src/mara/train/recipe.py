@@ -186,7 +186,7 @@ def fit_model(
         progress(f"chose {chosen.learner}: {why}")
     forests = {}
     if chosen.learner in ("lightgbm", "blend"):
-        forests["lightgbm"] = LightGBMForest(booster or refit_lightgbm())
+        forests["lightgbm"] = LightGBMForest(booster if booster is not None else refit_lightgbm())
     if chosen.learner in ("catboost", "blend"):
         if progress is not None:
             progress(f"refit on all {len(x)} rows: {run.label()}, {catboost_trees} rounds")

@@ -358,8 +358,9 @@ def write_results(
         trained_line = "Served a home trained by an earlier run (`--reuse`): training not measured."
     else:
         trained_line = (
-            f"Training every problem took {train_s:.0f} s, of which making the promoted forests"
-            f" fast took {sum(compile_s.values()):.1f} s: "
+            f"Training every problem took {train_s:.0f} s, of which waiting for the promoted"
+            f" forests' served forms (compiled beside the search) took"
+            f" {sum(compile_s.values()):.1f} s: "
             + ", ".join(f"{k} {v:.1f} s" for k, v in compile_s.items())
             + "."
         )

@@ -36,7 +36,8 @@ class TrainResult:
     rows: dict[str, int] = field(default_factory=dict)
     # How the forest was chosen (ModelBundle.recipe): parameters, rounds, cross-validated score.
     recipe: dict[str, Any] = field(default_factory=dict)
-    # Seconds spent making the promoted forest fast (None: not promoted, or not asked).
+    # Seconds training waited, once promoted, for the forest's served form: what was left of
+    # a compile started beside the search, or the whole (None: not promoted, or not asked).
     compile_s: float | None = None
 
     @property

@@ -57,7 +57,7 @@ from lean_client import LeanClient
 from versus_mlflow import MlflowServer
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
-from tables import REAL, real_table  # noqa: E402
+from tables import REAL, real_table, write_problem  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/common.py
 from common import machine, publish  # noqa: E402
@@ -66,7 +66,6 @@ from mara.data import KINDS, make_problem  # noqa: E402
 from mara.data.dirty import frame_rows  # noqa: E402
 from mara.registry import Registry  # noqa: E402
 from mara.serve.process import ServerProcess, free_port, terminate, wait_until_ready  # noqa: E402
-from mara.spec import CONFIG_NAME, problem_dir  # noqa: E402
 from mara.train import train_problem  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -97,21 +96,15 @@ class Problem:
         return f"{self.phase}_{self.prob}"
 
 
-def write_real(home: Path, name: str) -> None:
-    table = real_table(next(t for t in REAL if t.name == name))
-    folder = problem_dir(home, "phase-real", name.lower())
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / CONFIG_NAME).write_text(orjson.dumps(table.spec.to_config()).decode())
-    table.frame.to_parquet(folder / "raw_train.parquet", index=False)
-
-
 def prepare(home: Path) -> tuple[list[Problem], dict[str, float], float]:
     """Write and train every problem; the compile seconds of each, and the total train time."""
     shutil.rmtree(home, ignore_errors=True)
     for i, kind in enumerate(KINDS, start=1):
         make_problem(home, kind, phase="phase-1", prob=f"prob-{i}", seed=0)
     for name in REAL_TABLES:
-        write_real(home, name)
+        write_problem(
+            home, real_table(next(t for t in REAL if t.name == name)), "phase-real", name.lower()
+        )
     compile_s, problems = {}, []
     started = time.perf_counter()
     for folder in sorted((home / "data" / "raw_data").glob("*/*")):

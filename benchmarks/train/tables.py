@@ -12,12 +12,13 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import pandas as pd
 
 from mara.data import DEFAULT_ROWS, KINDS, generate
-from mara.spec import ProblemSpec
+from mara.spec import CONFIG_NAME, ProblemSpec, problem_dir
 
-__all__ = ["REAL", "Table", "generated_table", "real_table"]
+__all__ = ["REAL", "Table", "generated_table", "real_table", "write_problem"]
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,11 @@ def generated_table(kind: str, *, seed: int = 0) -> Table:
 def all_tables(*, seed: int = 0) -> list[Table]:
     """The generated kinds, then the real tables."""
     return [generated_table(k, seed=seed) for k in KINDS] + [real_table(t) for t in REAL]
+
+
+def write_problem(home: Path, table: Table, phase: str, prob: str) -> None:
+    """A table laid out as an organizers' problem under `home`: its config and training rows."""
+    folder = problem_dir(home, phase, prob)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CONFIG_NAME).write_text(orjson.dumps(table.spec.to_config()).decode())
+    table.frame.to_parquet(folder / "raw_train.parquet", index=False)

@@ -21,17 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import orjson
 import pandas as pd
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from common import machine, publish  # noqa: E402
-from tables import REAL, real_table  # noqa: E402
+from tables import REAL, real_table, write_problem  # noqa: E402
 
 from mara.data import KINDS, make_problem  # noqa: E402
-from mara.spec import CONFIG_NAME, problem_dir  # noqa: E402
+from mara.spec import problem_dir  # noqa: E402
 
 MARA = Path(sys.executable).parent / "mara"
 LARGE = (40_000, 50_000)
@@ -51,17 +50,13 @@ def write_home(home: Path, wanted: set[str] | None) -> list[tuple[str, str, str]
             problems.append((f"fraud, {rows:,} rows", "large", name))
     for table in REAL:
         if wanted is None or table.name in wanted:
-            read = real_table(table)
-            folder = problem_dir(home, "real", table.name.lower())
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / CONFIG_NAME).write_text(orjson.dumps(read.spec.to_config()).decode())
-            read.frame.to_parquet(folder / "raw_train.parquet", index=False)
+            write_problem(home, real_table(table), "real", table.name.lower())
             problems.append((table.name, "real", table.name.lower()))
     return problems
 
 
 def timed_train(home: Path, phase: str, prob: str) -> dict:
-    """One `mara train` under /usr/bin/time -v: its figures and its summary line."""
+    """One `mara train` under /usr/bin/time -v: its figures."""
     load = os.getloadavg()[0]
     command = ["/usr/bin/time", "-v", str(MARA), "--home", str(home), "train"]
     run = subprocess.run(
@@ -79,7 +74,6 @@ def timed_train(home: Path, phase: str, prob: str) -> dict:
         "cpu": float(field("User time (seconds)")) + float(field("System time (seconds)")),
         "peak_mb": int(field("Maximum resident set size (kbytes)")) / 1024,
         "load": load,
-        "summary": run.stdout.strip().splitlines()[-1] if run.stdout.strip() else "",
     }
 
 
